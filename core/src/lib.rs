@@ -1,0 +1,2 @@
+//! Genrescope core: everything shared by the plugin and the trainer.
+pub mod labels;
