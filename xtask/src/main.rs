@@ -1,3 +1,244 @@
-fn main() -> nice_plug_xtask::Result<()> {
-    nice_plug_xtask::main()
+//! `cargo xtask`: project tasks for Genrescope.
+//!
+//! - `cargo xtask ort`: fetch + verify ONNX Runtime into `<workspace>/.ort/libonnxruntime.so`.
+//! - `cargo xtask bundle <pkg> [--release]`: `ort`, then nice-plug-xtask's bundler (CLAP + VST3), then
+//!   copy `libonnxruntime.so` and the shipped `models/` (as `genrescope-models/`) next to the plugin binary.
+//! - `cargo xtask test [cargo test args]`: `bundle genrescope --release`, then `cargo test --workspace --release`.
+//! - anything else is handed to nice-plug-xtask unchanged.
+mod ort;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Name of the folder, beside the plugin binary, that holds the shipped models
+/// (a copy of `<workspace>/models/`). Keep in sync with `genrescope_core::runtime::MODELS_DIR_NAME`.
+const MODELS_DIR_NAME: &str = "genrescope-models";
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Genrescope project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Download ONNX Runtime (PyPI wheel), verify its SHA-256 and put it at .ort/libonnxruntime.so.
+    Ort,
+    /// `ort`, then build + bundle the plugin (CLAP, VST3), then copy libonnxruntime.so and
+    /// models/ next to the plugin binary in each bundle. Takes nice-plug-xtask's bundle arguments.
+    Bundle {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// `bundle genrescope --release`, then `cargo test --workspace --release [ARGS]` with
+    /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles.
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Any other command is passed to nice-plug-xtask.
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.cmd {
+        Cmd::Ort => {
+            ort::ensure(&root)?;
+        }
+        Cmd::Bundle { args } => {
+            bundle(&root, &args)?;
+        }
+        Cmd::Test { args } => {
+            let bundled = bundle(&root, &["genrescope".into(), "--release".into()])?;
+            let mut cmd = Command::new(cargo());
+            cmd.current_dir(&root)
+                .args(["test", "--workspace", "--release"])
+                .args(&args)
+                .env("GENRESCOPE_CLAP_BUNDLE", bundled.join("Genrescope.clap"))
+                .env("GENRESCOPE_VST3_BUNDLE", bundled.join("Genrescope.vst3"));
+            eprintln!("xtask: running {cmd:?}");
+            let status = cmd.status().context("could not run `cargo test`")?;
+            if !status.success() {
+                bail!("`cargo test --workspace --release` failed ({status})");
+            }
+        }
+        Cmd::Other(args) => nice_plug_xtask::main_with_args("cargo xtask", args)?,
+    }
+    Ok(())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+/// Cargo's target directory (honours CARGO_TARGET_DIR and config), from `cargo metadata`.
+fn target_dir(root: &Path) -> Result<PathBuf> {
+    let out = Command::new(cargo())
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("could not run `cargo metadata`")?;
+    if !out.status.success() {
+        bail!("`cargo metadata` failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let dir = v["target_directory"].as_str().context("no target_directory in cargo metadata")?;
+    Ok(PathBuf::from(dir))
+}
+
+/// Packages named in nice-plug-xtask bundle arguments: a leading positional one, and `-p X`.
+fn bundle_packages(args: &[String]) -> Vec<String> {
+    let mut pkgs = Vec::new();
+    if let Some(first) = args.first() {
+        if !first.starts_with('-') {
+            pkgs.push(first.clone());
+        }
+    }
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "-p" || a == "--package" {
+            if let Some(p) = it.next() {
+                pkgs.push(p.clone());
+            }
+        } else if let Some(p) = a.strip_prefix("--package=") {
+            pkgs.push(p.to_string());
+        }
+    }
+    pkgs
+}
+
+/// Bundle name from `bundler.toml` (`[pkg] name = "..."`), else the package name.
+fn bundle_name(root: &Path, package: &str) -> Result<String> {
+    let path = root.join("bundler.toml");
+    if let Ok(text) = fs::read_to_string(&path) {
+        let table: toml::Table =
+            text.parse().with_context(|| format!("could not parse {}", path.display()))?;
+        if let Some(name) = table.get(package).and_then(|t| t.get("name")).and_then(|n| n.as_str()) {
+            return Ok(name.to_string());
+        }
+    }
+    Ok(package.to_string())
+}
+
+/// Returns the `bundled` directory.
+fn bundle(root: &Path, args: &[String]) -> Result<PathBuf> {
+    let lib = ort::ensure(root)?;
+    let mut nice_args = vec!["bundle".to_string()];
+    nice_args.extend(args.iter().cloned());
+    nice_plug_xtask::main_with_args("cargo xtask", nice_args)?;
+
+    let bundled = target_dir(root)?.join("bundled");
+    let models = root.join("models");
+    let ship_models = models.join("manifest.json").is_file();
+    if !ship_models {
+        eprintln!("xtask: models/manifest.json not found: bundling without models");
+    }
+    let packages = bundle_packages(args);
+    if packages.is_empty() {
+        bail!("no package given to bundle (usage: cargo xtask bundle <package> [--release])");
+    }
+    for package in packages {
+        let name = bundle_name(root, &package)?;
+        // Directories that hold a plugin binary of this bundle.
+        let mut dirs = Vec::new();
+        if bundled.join(format!("{name}.clap")).is_file() {
+            dirs.push(bundled.clone());
+        }
+        let vst3 = bundled.join(format!("{name}.vst3")).join("Contents").join(vst3_arch_dir());
+        if vst3.is_dir() {
+            dirs.push(vst3);
+        }
+        if dirs.is_empty() {
+            bail!("no CLAP or VST3 bundle of {package} ({name}) found in {}", bundled.display());
+        }
+        for dir in dirs {
+            copy_atomic(&lib, &dir.join(ort::LIB_NAME))?;
+            let dest = dir.join(MODELS_DIR_NAME);
+            if dest.exists() {
+                fs::remove_dir_all(&dest)
+                    .with_context(|| format!("could not remove {}", dest.display()))?;
+            }
+            if ship_models {
+                copy_dir(&models, &dest)?;
+            }
+            eprintln!(
+                "xtask: {} + {}{} in {}",
+                name,
+                ort::LIB_NAME,
+                if ship_models { format!(" + {MODELS_DIR_NAME}/") } else { String::new() },
+                dir.display()
+            );
+        }
+    }
+    Ok(bundled)
+}
+
+fn vst3_arch_dir() -> &'static str {
+    if cfg!(target_arch = "x86_64") {
+        "x86_64-linux"
+    } else if cfg!(target_arch = "aarch64") {
+        "aarch64-linux"
+    } else {
+        "unknown-linux"
+    }
+}
+
+/// Copy via a temporary file + rename, so that a host holding the old file open keeps a valid mapping.
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let tmp = to.with_extension("tmp-xtask");
+    fs::copy(from, &tmp).with_context(|| format!("could not copy {} to {}", from.display(), tmp.display()))?;
+    fs::rename(&tmp, to).with_context(|| format!("could not move {} to {}", tmp.display(), to.display()))?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("could not create {}", to.display()))?;
+    for entry in fs::read_dir(from).with_context(|| format!("could not read {}", from.display()))? {
+        let entry = entry?;
+        let ty = entry.file_type()?;
+        let dest = to.join(entry.file_name());
+        if ty.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            // Follows symlinks: the bundle gets real files.
+            fs::copy(entry.path(), &dest)
+                .with_context(|| format!("could not copy {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_from_bundle_args() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(bundle_packages(&s(&["genrescope", "--release"])), s(&["genrescope"]));
+        assert_eq!(bundle_packages(&s(&["-p", "a", "--package=b", "--release"])), s(&["a", "b"]));
+        assert!(bundle_packages(&s(&["--release"])).is_empty());
+    }
+
+    #[test]
+    fn bundle_name_from_bundler_toml() {
+        let root = workspace_root();
+        assert_eq!(bundle_name(&root, "genrescope").unwrap(), "Genrescope");
+        assert_eq!(bundle_name(&root, "nope").unwrap(), "nope");
+    }
 }
