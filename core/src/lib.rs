@@ -1,2 +1,3 @@
 //! Genrescope core: everything shared by the plugin and the trainer.
 pub mod labels;
+pub mod runtime;
