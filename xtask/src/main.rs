@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ort`: fetch + verify ONNX Runtime into `<workspace>/.ort/libonnxruntime.so`.
 //! - `cargo xtask bundle <pkg> [--release]`: `ort`, then nice-plug-xtask's bundler (CLAP + VST3), then
-//!   copy `libonnxruntime.so` and the shipped `models/` (as `genrescope-models/`) next to the plugin binary.
+//!   copy `libonnxruntime.so` and the shipped `models/` (as `genrescope-model/`) next to the plugin binary.
 //! - `cargo xtask test [cargo test args]`: `bundle genrescope --release`, then `cargo test --workspace --release`.
 //! - anything else is handed to nice-plug-xtask unchanged.
 mod ort;
@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Name of the folder, beside the plugin binary, that holds the shipped models
-/// (a copy of `<workspace>/models/`). Keep in sync with `genrescope_core::runtime::MODELS_DIR_NAME`.
-const MODELS_DIR_NAME: &str = "genrescope-models";
+/// (a copy of `<workspace>/models/`). Keep in sync with
+/// `genrescope_core::runtime::MODEL_DIR_NAME` (used by the plugin's model lookup).
+const MODELS_DIR_NAME: &str = "genrescope-model";
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Genrescope project tasks")]
