@@ -1,3 +1,5 @@
 //! Genrescope core: everything shared by the plugin and the trainer.
 pub mod labels;
 pub mod runtime;
+pub mod features;
+pub mod resample;

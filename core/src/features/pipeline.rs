@@ -1,0 +1,62 @@
+//! Host-rate front end for the audio thread: sanitize -> resample -> StreamingExtractor.
+
+use super::{sanitize_sample, FeatureConfig, StreamingExtractor};
+use crate::resample::StreamResampler;
+
+/// Sanitized samples are staged through this fixed buffer, so blocks of any length
+/// (also longer than `max_block`) are processed without allocation.
+const STAGE: usize = 256;
+
+pub struct FeaturePipeline {
+    resampler: StreamResampler,
+    extractor: StreamingExtractor,
+    stage: Vec<f32>,
+    look_ahead: usize,
+}
+
+impl FeaturePipeline {
+    /// `max_block` is the host's largest block; it is only a hint, any length is accepted.
+    /// Panics on an invalid config or a non-positive/non-finite `host_rate`.
+    pub fn new(cfg: &FeatureConfig, host_rate: f32, max_block: usize) -> Self {
+        let _ = max_block;
+        let resampler = StreamResampler::new(host_rate as f64, cfg.sample_rate as f64);
+        // center=True: frame t is complete n_fft/2 samples after its centre.
+        let look_ahead = (cfg.left_pad() as f64 / resampler.ratio()).ceil() as usize;
+        Self {
+            resampler,
+            extractor: StreamingExtractor::new(cfg),
+            stage: vec![0.0; STAGE],
+            look_ahead,
+        }
+    }
+
+    /// Mono host-rate samples in (NaN/Inf -> 0, clamped, see `sanitize_sample`);
+    /// `on_frame` gets each completed frame (`frame_dim` values). Allocation-free.
+    pub fn push(&mut self, mono: &[f32], mut on_frame: impl FnMut(&[f32])) {
+        let extractor = &mut self.extractor;
+        for block in mono.chunks(STAGE) {
+            let stage = &mut self.stage[..block.len()];
+            for (d, &s) in stage.iter_mut().zip(block) {
+                *d = sanitize_sample(s);
+            }
+            self.resampler.process(stage, |r| extractor.push(r, &mut on_frame));
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.resampler.reset();
+        self.extractor.reset();
+    }
+
+    /// Host samples from the sample at a frame's centre to that frame's delivery
+    /// (worst case): resampler FIFO + filter delay + the STFT's n_fft/2 look-ahead.
+    /// Frame k is centred on host sample `k * hop_length * host_rate / sample_rate`.
+    pub fn latency_samples(&self) -> usize {
+        self.resampler.latency_input_samples() + self.look_ahead
+    }
+
+    /// Frames emitted since `new`/`reset`.
+    pub fn frames_emitted(&self) -> u64 {
+        self.extractor.frames_emitted()
+    }
+}

@@ -1,0 +1,108 @@
+//! Streaming extractor at `cfg.sample_rate`: a linear frame buffer that starts with the
+//! center=True left padding, so frame t is computed from exactly the samples
+//! `extract_offline` uses for frame t.
+
+use super::{sanitize_sample, FeatureConfig, FrameAnalyzer};
+
+pub struct StreamingExtractor {
+    n_fft: usize,
+    hop: usize,
+    left_pad: usize,
+    /// Samples of the current frame collected so far (`buf[..fill]`).
+    buf: Vec<f64>,
+    fill: usize,
+    /// Samples still to drop before the next frame starts (only when hop > n_fft).
+    skip: usize,
+    analyzer: FrameAnalyzer,
+    frame: Vec<f32>,
+    frames_emitted: u64,
+    samples_pushed: u64,
+}
+
+impl StreamingExtractor {
+    /// Panics if `cfg` is invalid (see [`FeatureConfig::validate`]).
+    pub fn new(cfg: &FeatureConfig) -> Self {
+        let mut s = Self {
+            n_fft: cfg.n_fft,
+            hop: cfg.hop_length,
+            left_pad: cfg.left_pad(),
+            buf: vec![0.0; cfg.n_fft],
+            fill: 0,
+            skip: 0,
+            analyzer: FrameAnalyzer::new(cfg),
+            frame: vec![0.0; cfg.frame_dim()],
+            frames_emitted: 0,
+            samples_pushed: 0,
+        };
+        s.reset();
+        s
+    }
+
+    /// Back to the state right after `new` (no allocation).
+    pub fn reset(&mut self) {
+        self.buf.fill(0.0);
+        self.fill = self.left_pad; // the zero padding of center=True
+        self.skip = 0;
+        self.frames_emitted = 0;
+        self.samples_pushed = 0;
+    }
+
+    /// Frames emitted since `new`/`reset` (= index of the next frame).
+    pub fn frames_emitted(&self) -> u64 {
+        self.frames_emitted
+    }
+
+    /// Samples pushed since `new`/`reset` (excluding `flush` padding).
+    pub fn samples_pushed(&self) -> u64 {
+        self.samples_pushed
+    }
+
+    /// Feeds samples (any count, including 0); calls `on_frame` with each completed
+    /// frame of `frame_dim` MFCCs. Allocation-free.
+    pub fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32])) {
+        self.samples_pushed += samples.len() as u64;
+        self.push_inner(samples.iter().map(|&x| sanitize_sample(x) as f64), &mut on_frame);
+    }
+
+    /// End of stream: appends the right-hand center padding and emits the remaining
+    /// frames, so the total equals `num_frames(cfg, samples_pushed)` like `extract_offline`.
+    /// Call `reset` before reusing the extractor.
+    pub fn flush(&mut self, mut on_frame: impl FnMut(&[f32])) {
+        if self.samples_pushed == 0 {
+            return;
+        }
+        // With `left_pad` trailing zeros the stream is exactly librosa's padded signal.
+        self.push_inner(std::iter::repeat_n(0.0, self.left_pad), &mut on_frame);
+    }
+
+    fn push_inner(&mut self, mut samples: impl Iterator<Item = f64>, on_frame: &mut impl FnMut(&[f32])) {
+        loop {
+            while self.skip > 0 {
+                if samples.next().is_none() {
+                    return;
+                }
+                self.skip -= 1;
+            }
+            // Fill the frame buffer.
+            while self.fill < self.n_fft {
+                match samples.next() {
+                    Some(x) => {
+                        self.buf[self.fill] = x;
+                        self.fill += 1;
+                    }
+                    None => return,
+                }
+            }
+            self.analyzer.mfcc(&self.buf, &mut self.frame);
+            self.frames_emitted += 1;
+            on_frame(&self.frame);
+            if self.hop < self.n_fft {
+                self.buf.copy_within(self.hop.., 0);
+                self.fill = self.n_fft - self.hop;
+            } else {
+                self.fill = 0;
+                self.skip = self.hop - self.n_fft;
+            }
+        }
+    }
+}
