@@ -1,6 +1,8 @@
 //! Real-time-safe mono resampler for the plugin front end: a fixed-chunk rubato
-//! `SincFixedIn` behind an input FIFO, with its filter delay removed so resampled
-//! sample 0 lines up with input sample 0. Pass-through when the rates are equal.
+//! `SincFixedIn` behind an input FIFO. Pass-through when the rates are equal.
+//! Output sample j corresponds to input time j / ratio (measured: rubato 0.16's SincFixedIn
+//! starts its read position half a filter early, so its `output_delay()` must NOT be
+//! dropped; a test pins the alignment to < 1 output sample).
 //! Everything is allocated in `new`; `process`/`reset` never allocate.
 
 use rubato::{
@@ -21,9 +23,6 @@ pub struct StreamResampler {
     in_buf: Vec<f32>,
     in_fill: usize,
     out_buf: Vec<f32>,
-    /// Filter delay in output samples, dropped after `new`/`reset`.
-    delay: usize,
-    to_drop: usize,
 }
 
 impl StreamResampler {
@@ -45,7 +44,6 @@ impl StreamResampler {
                 .expect("valid resampler parameters")
         });
         let out_len = inner.as_ref().map_or(0, |r| r.output_frames_max());
-        let delay = inner.as_ref().map_or(0, |r| r.output_delay());
         Self {
             in_rate,
             out_rate,
@@ -53,8 +51,6 @@ impl StreamResampler {
             in_buf: vec![0.0; CHUNK],
             in_fill: 0,
             out_buf: vec![0.0; out_len],
-            delay,
-            to_drop: delay,
         }
     }
 
@@ -66,12 +62,12 @@ impl StreamResampler {
         self.out_rate / self.in_rate
     }
 
-    /// Worst-case delay from an input sample to its resampled output, in input samples:
-    /// FIFO fill (CHUNK - 1) plus the sinc filter's half length.
+    /// Worst-case input samples that must follow an input sample before the output at
+    /// its time is delivered: FIFO fill (CHUNK - 1) plus the sinc filter's half length.
     pub fn latency_input_samples(&self) -> usize {
         match self.inner {
             None => 0,
-            Some(_) => CHUNK - 1 + (self.delay as f64 / self.ratio()).ceil() as usize,
+            Some(_) => CHUNK - 1 + SINC_LEN / 2 + 1,
         }
     }
 
@@ -80,7 +76,6 @@ impl StreamResampler {
             r.reset();
         }
         self.in_fill = 0;
-        self.to_drop = self.delay;
     }
 
     /// Feeds any number of samples; `out` receives the resampled output in pieces.
@@ -103,10 +98,8 @@ impl StreamResampler {
             let (_, produced) = inner
                 .process_into_buffer(&[&self.in_buf[..]], &mut [&mut self.out_buf[..]], None)
                 .expect("buffers sized in new");
-            let skip = self.to_drop.min(produced);
-            self.to_drop -= skip;
-            if produced > skip {
-                out(&self.out_buf[skip..produced]);
+            if produced > 0 {
+                out(&self.out_buf[..produced]);
             }
         }
     }

@@ -19,9 +19,10 @@ use genrescope_core::features::{
 
 const LOGMEL_ABS_DB: f32 = 1e-4;
 const MFCC_REL: f32 = 1e-5;
-// Different Vorbis decoders: sample differences of a few 1e-7 matter only in near-silent
-// bands, so compare log-mel only in bands above -60 dB.
-const CLIP_LOGMEL_ABS_DB: f32 = 0.05;
+// Different Vorbis decoders (symphonia 0.5 vs libvorbis via libsndfile): samples differ by
+// ~1e-8, which matters only in near-silent bands, so log-mel is compared above -60 dB.
+// Measured on blues.00042 (3 s): log-mel 6.6e-4 dB, MFCC rel 2.9e-4.
+const CLIP_LOGMEL_ABS_DB: f32 = 0.005;
 const CLIP_MFCC_REL: f32 = 1e-3;
 
 fn data_dir() -> PathBuf {
