@@ -1,0 +1,374 @@
+//! Decoding whole audio files to f32 (CLI analysis, trainer).
+//!
+//! Everything symphonia reads (ogg/vorbis, wav, flac, mp3, aac/mp4) plus Sun `.au`, which
+//! symphonia lacks and GTZAN's original release uses. A packet that fails to decode is skipped;
+//! an I/O error (e.g. a truncated file) ends decoding with what was decoded so far.
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+/// Decoded audio, one `Vec` per channel (all the same length), samples nominally in [-1, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedAudio {
+    pub sample_rate: u32,
+    pub channels: Vec<Vec<f32>>,
+}
+
+impl DecodedAudio {
+    /// Samples per channel.
+    pub fn num_frames(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        self.num_frames() as f64 / self.sample_rate.max(1) as f64
+    }
+
+    /// Mean of the channels (the same downmix as the plugin's front end).
+    pub fn to_mono(&self) -> Vec<f32> {
+        let gain = 1.0 / self.channels.len().max(1) as f32;
+        let mut mono = vec![0.0; self.num_frames()];
+        for ch in &self.channels {
+            for (m, &x) in mono.iter_mut().zip(ch) {
+                *m += x * gain;
+            }
+        }
+        mono
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: unsupported or unrecognised audio format ({message})")]
+    Unsupported { path: PathBuf, message: String },
+    #[error("{path}: corrupt audio file: {message}")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+/// Stop after this many consecutive undecodable packets: the file is garbage, not glitched.
+const MAX_CONSECUTIVE_BAD_PACKETS: usize = 64;
+
+/// Decodes a whole file. Sun `.au` is recognised by its `.snd` magic, everything else goes
+/// through symphonia (the extension is only a hint; content is probed).
+pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
+    let io_err = |source| DecodeError::Io { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(io_err)?;
+    let mut magic = [0u8; 4];
+    let is_au = {
+        use std::io::{Read, Seek};
+        let n = file.read(&mut magic).map_err(io_err)?;
+        file.rewind().map_err(io_err)?;
+        n == 4 && &magic == b".snd"
+    };
+    if is_au {
+        let bytes = std::fs::read(path).map_err(io_err)?;
+        return decode_au(&bytes).map_err(|message| DecodeError::Corrupt { path: path.to_path_buf(), message });
+    }
+    decode_symphonia(path, file)
+}
+
+fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError> {
+    let corrupt = |message: String| DecodeError::Corrupt { path: path.to_path_buf(), message };
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    // Gapless trims the encoder delay/padding of mp3/aac, so timelines match the source.
+    let fmt_opts = FormatOptions { enable_gapless: true, ..Default::default() };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &fmt_opts, &MetadataOptions::default())
+        .map_err(|e| match e {
+            SymError::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
+                DecodeError::Io { path: path.to_path_buf(), source }
+            }
+            SymError::Unsupported(m) => {
+                DecodeError::Unsupported { path: path.to_path_buf(), message: m.to_string() }
+            }
+            other => corrupt(other.to_string()),
+        })?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| corrupt("no audio track".into()))?;
+    let track_id = track.id;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .map_err(|e| DecodeError::Unsupported { path: path.to_path_buf(), message: e.to_string() })?;
+    let mut sample_rate = track.codec_params.sample_rate;
+    let mut channels: Vec<Vec<f32>> = Vec::new();
+    let mut samples: Option<SampleBuffer<f32>> = None;
+    let mut bad_run = 0;
+    let mut last_error: Option<String> = None;
+
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            // End of stream (symphonia reports it as UnexpectedEof) or a real I/O error:
+            // either way keep what was decoded.
+            Err(SymError::IoError(e)) => {
+                if e.kind() != std::io::ErrorKind::UnexpectedEof {
+                    last_error = Some(e.to_string());
+                }
+                break;
+            }
+            Err(SymError::ResetRequired) => break,
+            Err(SymError::DecodeError(m)) => {
+                last_error = Some(m.to_string());
+                bad_run += 1;
+                if bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
+                    break;
+                }
+                continue;
+            }
+            Err(e) => {
+                last_error = Some(e.to_string());
+                break;
+            }
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            Err(SymError::DecodeError(m)) => {
+                last_error = Some(m.to_string());
+                bad_run += 1;
+                if bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
+                    break;
+                }
+                continue;
+            }
+            Err(SymError::IoError(e)) => {
+                last_error = Some(e.to_string());
+                break;
+            }
+            Err(e) => {
+                last_error = Some(e.to_string());
+                break;
+            }
+        };
+        bad_run = 0;
+        let spec = *decoded.spec();
+        let n_ch = spec.channels.count();
+        if channels.is_empty() {
+            channels = vec![Vec::new(); n_ch];
+            sample_rate.get_or_insert(spec.rate);
+        } else if n_ch != channels.len() {
+            // A mid-stream layout change cannot be represented; treat it like a bad packet.
+            last_error = Some(format!("channel count changed from {} to {n_ch}", channels.len()));
+            continue;
+        }
+        let frames = decoded.frames();
+        if frames == 0 {
+            continue;
+        }
+        let buf = match &mut samples {
+            Some(b) if b.capacity() >= frames * n_ch => b,
+            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+        };
+        buf.copy_interleaved_ref(decoded);
+        for (i, &x) in buf.samples().iter().enumerate() {
+            channels[i % n_ch].push(x);
+        }
+    }
+
+    let frames = channels.first().map_or(0, Vec::len);
+    if frames == 0 {
+        return Err(corrupt(match last_error {
+            Some(e) => format!("no audio could be decoded ({e})"),
+            None => "no audio samples".into(),
+        }));
+    }
+    let sample_rate = sample_rate.filter(|&r| r > 0).ok_or_else(|| corrupt("unknown sample rate".into()))?;
+    Ok(DecodedAudio { sample_rate, channels })
+}
+
+/// Sun/NeXT `.au`: big-endian header (magic, data offset, data size, encoding, rate, channels)
+/// followed by interleaved big-endian samples. Truncated data yields what is there.
+fn decode_au(bytes: &[u8]) -> Result<DecodedAudio, String> {
+    let word = |i: usize| -> Result<u32, String> {
+        bytes
+            .get(i * 4..i * 4 + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| "truncated .au header".to_string())
+    };
+    let (offset, size, encoding, rate, n_ch) = (word(1)?, word(2)?, word(3)?, word(4)?, word(5)?);
+    let offset = offset as usize;
+    if offset < 24 || offset > bytes.len() {
+        return Err(format!(".au data offset {offset} is outside the file"));
+    }
+    if rate == 0 || n_ch == 0 || n_ch > 64 {
+        return Err(format!(".au header has {rate} Hz, {n_ch} channels"));
+    }
+    let mut data = &bytes[offset..];
+    if size != u32::MAX {
+        data = &data[..data.len().min(size as usize)];
+    }
+    let (width, convert): (usize, fn(&[u8]) -> f32) = match encoding {
+        1 => (1, |b| mulaw_to_linear(b[0]) as f32 / 32768.0),
+        2 => (1, |b| b[0] as i8 as f32 / 128.0),
+        3 => (2, |b| i16::from_be_bytes([b[0], b[1]]) as f32 / 32768.0),
+        4 => (3, |b| (i32::from_be_bytes([b[0], b[1], b[2], 0]) >> 8) as f32 / 8_388_608.0),
+        5 => (4, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0),
+        6 => (4, |b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+        7 => (8, |b| f64::from_be_bytes(b.try_into().unwrap()) as f32),
+        e => return Err(format!("unsupported .au encoding {e}")),
+    };
+    let n_ch = n_ch as usize;
+    let frames = data.len() / (width * n_ch);
+    if frames == 0 {
+        return Err(".au file has no audio samples".into());
+    }
+    let mut channels = vec![Vec::with_capacity(frames); n_ch];
+    for (i, sample) in data.chunks_exact(width).take(frames * n_ch).enumerate() {
+        channels[i % n_ch].push(convert(sample));
+    }
+    Ok(DecodedAudio { sample_rate: rate, channels })
+}
+
+/// G.711 µ-law to 16-bit linear.
+fn mulaw_to_linear(u: u8) -> i16 {
+    let u = !u;
+    let t = ((((u & 0x0f) as i32) << 3) + 0x84) << ((u & 0x70) >> 4);
+    (if u & 0x80 != 0 { 0x84 - t } else { t - 0x84 }) as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16-bit PCM WAV (RIFF) file with the given interleaved samples.
+    fn wav_bytes(rate: u32, n_ch: u16, samples: &[i16]) -> Vec<u8> {
+        let data_len = (samples.len() * 2) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36 + data_len).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        b.extend_from_slice(&n_ch.to_le_bytes());
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&(rate * n_ch as u32 * 2).to_le_bytes());
+        b.extend_from_slice(&(n_ch * 2).to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&data_len.to_le_bytes());
+        samples.iter().for_each(|s| b.extend_from_slice(&s.to_le_bytes()));
+        b
+    }
+
+    fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("genrescope-audio-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn stereo_ramp(frames: usize) -> Vec<i16> {
+        (0..frames).map(|i| (i % 10_000) as i16 * 3).flat_map(|v| [v, -v]).collect()
+    }
+
+    #[test]
+    fn decodes_stereo_wav() {
+        let path = temp_file("stereo.wav", &wav_bytes(44100, 2, &stereo_ramp(5000)));
+        let a = decode_file(&path).unwrap();
+        assert_eq!(a.sample_rate, 44100);
+        assert_eq!(a.channels.len(), 2);
+        assert_eq!(a.num_frames(), 5000);
+        assert_eq!(a.channels[0][100], 300.0 / 32768.0);
+        assert_eq!(a.channels[1][100], -300.0 / 32768.0);
+        assert!(a.to_mono().iter().all(|&m| m == 0.0));
+    }
+
+    #[test]
+    fn truncated_wav_keeps_decoded_part() {
+        let mut bytes = wav_bytes(22050, 2, &stereo_ramp(20_000));
+        bytes.truncate(bytes.len() - 30_000);
+        let path = temp_file("truncated.wav", &bytes);
+        let a = decode_file(&path).unwrap();
+        assert_eq!(a.channels.len(), 2);
+        let n = a.num_frames();
+        assert!(n > 0 && n <= 20_000 - 30_000 / 4, "{n} frames");
+        assert_eq!(a.channels[0][n - 1], ((n - 1) % 10_000 * 3) as f32 / 32768.0);
+    }
+
+    #[test]
+    fn header_only_or_garbage_is_a_clear_error() {
+        let bytes = wav_bytes(22050, 1, &[0; 1000]);
+        let path = temp_file("header.wav", &bytes[..30]);
+        let e = decode_file(&path).unwrap_err();
+        assert!(matches!(e, DecodeError::Corrupt { .. } | DecodeError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("header.wav"), "{e}");
+
+        let garbage: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let path = temp_file("garbage.mp3", &garbage);
+        let e = decode_file(&path).unwrap_err();
+        assert!(e.to_string().contains("garbage.mp3"), "{e}");
+
+        let path = temp_file("empty.wav", &[]);
+        assert!(decode_file(&path).is_err());
+    }
+
+    #[test]
+    fn missing_file_is_io_error() {
+        let e = decode_file(Path::new("/nonexistent/genrescope.wav")).unwrap_err();
+        assert!(matches!(e, DecodeError::Io { .. }), "{e}");
+    }
+
+    fn au_bytes(encoding: u32, rate: u32, n_ch: u32, size: u32, data: &[u8]) -> Vec<u8> {
+        let mut b = b".snd".to_vec();
+        for w in [32u32, size, encoding, rate, n_ch, 0, 0] {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        b.truncate(32);
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn decodes_sun_au_16bit() {
+        let samples: Vec<i16> = (0..2205).map(|i| ((i as f32 * 0.1).sin() * 20000.0) as i16).collect();
+        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_be_bytes()).collect();
+        // GTZAN's .au files say "unknown size" (0xffffffff).
+        let path = temp_file("clip.au", &au_bytes(3, 22050, 1, u32::MAX, &data));
+        let a = decode_file(&path).unwrap();
+        assert_eq!((a.sample_rate, a.channels.len(), a.num_frames()), (22050, 1, 2205));
+        assert_eq!(a.channels[0][7], samples[7] as f32 / 32768.0);
+        // Truncated mid-sample: the complete samples are kept.
+        let path = temp_file("cut.au", &au_bytes(3, 22050, 1, data.len() as u32, &data[..1001]));
+        assert_eq!(decode_file(&path).unwrap().num_frames(), 500);
+        // Header promising data that is not there.
+        let path = temp_file("empty.au", &au_bytes(3, 22050, 1, 100, &[]));
+        assert!(matches!(decode_file(&path), Err(DecodeError::Corrupt { .. })));
+        assert_eq!(mulaw_to_linear(0xff), 0);
+        assert_eq!(mulaw_to_linear(0x00), -32124);
+    }
+
+    #[test]
+    fn decodes_gtzan_ogg_clip() {
+        let path = Path::new("/work/shared/datasets/gtzan/blues/blues.00042.ogg");
+        if !path.is_file() {
+            eprintln!("skipped: {} not present", path.display());
+            return;
+        }
+        let a = decode_file(path).unwrap();
+        assert_eq!(a.sample_rate, 22050);
+        assert_eq!(a.channels.len(), 1);
+        let d = a.duration_s();
+        assert!((29.0..31.0).contains(&d), "{d} s");
+        let rms = (a.channels[0].iter().map(|x| x * x).sum::<f32>() / a.num_frames() as f32).sqrt();
+        assert!(rms > 0.01 && a.channels[0].iter().all(|x| x.is_finite() && x.abs() <= 1.5), "{rms}");
+    }
+}
