@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Prepare a Debian/Ubuntu machine to build and test Genrescope. Idempotent.
+#  1. installs the Debian packages the build needs (only those missing; `apt-get update` once, only then);
+#  2. fetches ONNX Runtime into .ort/ (`cargo xtask ort`, SHA-256 pinned).
+# Needs: a Rust toolchain (rustup/cargo) already installed. Runs as root, or uses sudo.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Build: C toolchain for -sys crates and the linker; pkg-config + fontconfig/freetype headers for the
+# trainer's plotters "ttf" backend. Python 3 + pip: `cargo xtask ort` downloads the onnxruntime wheel.
+# The plugin GUI (baseview/egui) loads X11/xcb/GL at run time only (x11-dl, x11rb): no headers needed
+# to build; the runtime libraries below are for opening the editor.
+PACKAGES=(
+  build-essential pkg-config ca-certificates
+  python3 python3-pip
+  libfontconfig1-dev libfreetype-dev
+  libx11-6 libx11-xcb1 libxcb1 libxcursor1 libgl1
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  echo "setup: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: Debian packages present"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found: install Rust (https://rustup.rs), then rerun" >&2
+  exit 1
+fi
+
+# A python3 whose pip works (a pyenv/venv python is fine too).
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "setup: python3 -m pip does not work; install pip for python3" >&2
+  exit 1
+fi
+
+cargo xtask ort
