@@ -19,7 +19,7 @@ use std::process::Command;
 const MODELS_DIR_NAME: &str = "genrescope-model";
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Genrescope project tasks")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Genrescope project tasks")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
