@@ -166,11 +166,19 @@ pub fn module_path() -> Option<PathBuf> {
         // SAFETY: dli_fname is a NUL-terminated string owned by the dynamic loader.
         let name = unsafe { CStr::from_ptr(info.dli_fname) };
         let path = PathBuf::from(OsStr::from_bytes(name.to_bytes()));
-        // For the main executable glibc reports argv[0], which may be relative or bare.
-        if path.as_os_str().is_empty() || !path.is_absolute() {
-            return std::env::current_exe().ok();
+        if path.is_absolute() {
+            return Some(path);
         }
-        Some(path)
+        // Relative: a library dlopen'ed by a relative path (resolved against the working
+        // directory), or the main executable, for which glibc reports argv[0].
+        if path.components().count() > 1 {
+            if let Ok(abs) = std::env::current_dir().map(|d| d.join(&path)) {
+                if abs.is_file() {
+                    return Some(abs);
+                }
+            }
+        }
+        std::env::current_exe().ok()
     }
     #[cfg(not(unix))]
     {
@@ -276,6 +284,8 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         assert_eq!(std::fs::canonicalize(&p).unwrap(), std::fs::canonicalize(exe).unwrap());
         assert!(plugin_binary_dir().unwrap().is_dir());
+        // First candidate: the library beside this module.
+        assert_eq!(default_candidates()[0], plugin_binary_dir().unwrap().join(ORT_LIB_NAME));
     }
 
     #[test]
