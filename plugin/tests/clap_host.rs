@@ -93,6 +93,10 @@ fn two_instances_run_side_by_side() {
     }
     a.deactivate();
     drop(a);
+    // The whole-signal helper gives the same bit-exact pass-through.
+    let whole = signal(44_100.0, 0, 5000, &mut seed);
+    let (out, _events) = b.process_signal(&whole, 256);
+    assert_bit_exact(&whole, &out, "instance b, process_signal");
     // b keeps working after a is gone.
     let ib = signal(44_100.0, 0, 256, &mut seed);
     assert_bit_exact(&ib, &b.process(&ib).0, "instance b after a dropped");

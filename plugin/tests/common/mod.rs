@@ -43,6 +43,26 @@ pub enum OutEvent {
     Other { time: u32, type_id: u16 },
 }
 
+impl OutEvent {
+    /// `(channel 0..=15, controller, value)` if this is a MIDI CC message.
+    pub fn as_cc(&self) -> Option<(u8, u8, u8)> {
+        match self {
+            OutEvent::Midi { data, .. } if data[0] & 0xF0 == 0xB0 => {
+                Some((data[0] & 0x0F, data[1], data[2]))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn time(&self) -> u32 {
+        match self {
+            OutEvent::Midi { time, .. }
+            | OutEvent::ParamValue { time, .. }
+            | OutEvent::Other { time, .. } => *time,
+        }
+    }
+}
+
 /// An event sent to the plugin with one `process` call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InEvent {
@@ -316,6 +336,31 @@ impl Instance {
             panic!("plugin process() failed: {e}");
         }
         (outputs, out_events)
+    }
+
+    /// Feeds a whole signal (one Vec per channel) in blocks of `block` frames (the last one may be
+    /// shorter). Returns the concatenated output and every output event with its absolute frame
+    /// position (block start + event time).
+    pub fn process_signal(
+        &mut self,
+        input: &[Vec<f32>],
+        block: usize,
+    ) -> (Vec<Vec<f32>>, Vec<(usize, OutEvent)>) {
+        let len = input.first().map_or(0, Vec::len);
+        let mut output = vec![Vec::with_capacity(len); input.len()];
+        let mut events = Vec::new();
+        let mut pos = 0;
+        while pos < len {
+            let n = block.min(len - pos);
+            let chunk: Vec<Vec<f32>> = input.iter().map(|c| c[pos..pos + n].to_vec()).collect();
+            let (out, ev) = self.process(&chunk);
+            for (o, c) in output.iter_mut().zip(out) {
+                o.extend(c);
+            }
+            events.extend(ev.into_iter().map(|e| (pos + e.time() as usize, e)));
+            pos += n;
+        }
+        (output, events)
     }
 
     /// Like [`Self::process_with_events`] but also returns the plugin's process status.
