@@ -141,7 +141,7 @@ impl SharedState {
         self.set_status(Status::Error);
     }
 
-    pub(crate) fn publish(&self, point: HistoryPoint, level_db: f32) {
+    pub fn publish(&self, point: HistoryPoint, level_db: f32) {
         for (a, p) in self.probs.iter().zip(point.probs) {
             a.store(p, Relaxed);
         }
