@@ -1,0 +1,346 @@
+//! GTZAN-layout datasets: scanning, decoding + MFCC (with a disk cache), track-level splits
+//! and fixed-length segments.
+//!
+//! Layout: `<root>/<genre>/<genre>.000NN.{wav,au,ogg,mp3,flac}`, optional
+//! `<root>/splits/{train,valid}.txt` (one `genre/genre.000NN.ext` per line; matched on the
+//! name without extension, so the lists work for any encoding of the collection).
+//! Features come from `genrescope_core::features::extract_offline`, the code the plugin runs.
+use crate::audio::{load_mono, AUDIO_EXTENSIONS};
+use anyhow::Context;
+use genrescope_core::features::{extract_offline, FeatureConfig};
+use genrescope_core::labels::{genre_index, GENRES, NUM_GENRES};
+use genrescope_core::model::manifest::sha256_hex;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Clip {
+    pub path: PathBuf,
+    /// `genre/genre.000NN` (no extension): the track identity used by splits.
+    pub id: String,
+    pub label: usize,
+}
+
+/// Lists every audio clip of a GTZAN-layout folder, sorted by id.
+pub fn scan(root: &Path) -> anyhow::Result<Vec<Clip>> {
+    let mut clips = Vec::new();
+    for genre in GENRES {
+        let dir = root.join(genre);
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let label = stem.split('.').next().and_then(genre_index);
+            if AUDIO_EXTENSIONS.contains(&ext.as_str()) && label.is_some() {
+                clips.push(Clip { id: format!("{genre}/{stem}"), path, label: label.unwrap() });
+            }
+        }
+    }
+    anyhow::ensure!(!clips.is_empty(), "no audio clips in GTZAN layout under {}", root.display());
+    clips.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(clips)
+}
+
+/// Track-level split: indices into the clip list. Segments of one track never cross splits.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+    /// Where the split came from, for reports.
+    pub source: String,
+}
+
+fn list_ids(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.rsplit_once('.').map(|(s, _)| s).unwrap_or(l).to_string())
+        .collect())
+}
+
+/// `splits/train.txt` + `splits/valid.txt` when both exist, else a seeded stratified split
+/// with `valid_fraction` of each genre's tracks in validation.
+pub fn split(root: &Path, clips: &[Clip], valid_fraction: f64, seed: u64) -> anyhow::Result<Split> {
+    let (tr, va) = (root.join("splits/train.txt"), root.join("splits/valid.txt"));
+    if tr.is_file() && va.is_file() {
+        let index: HashMap<&str, usize> = clips.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+        let pick = |ids: Vec<String>| ids.iter().filter_map(|id| index.get(id.as_str()).copied()).collect::<Vec<_>>();
+        let (train, valid) = (pick(list_ids(&tr)?), pick(list_ids(&va)?));
+        return Ok(Split { train, valid, source: format!("{} and {}", tr.display(), va.display()) });
+    }
+    Ok(stratified_split(clips, valid_fraction, seed))
+}
+
+pub fn stratified_split(clips: &[Clip], valid_fraction: f64, seed: u64) -> Split {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for g in 0..NUM_GENRES {
+        let mut idx: Vec<usize> = (0..clips.len()).filter(|&i| clips[i].label == g).collect();
+        idx.shuffle(&mut rng);
+        let n_valid = ((idx.len() as f64 * valid_fraction).round() as usize).min(idx.len().saturating_sub(1));
+        valid.extend_from_slice(&idx[..n_valid]);
+        train.extend_from_slice(&idx[n_valid..]);
+    }
+    train.sort_unstable();
+    valid.sort_unstable();
+    Split { train, valid, source: format!("seeded stratified split (seed {seed}, valid fraction {valid_fraction})") }
+}
+
+/// MFCC frames of every clip (row-major `n_frames * dim`), `None` for clips that failed.
+pub struct ClipFeatures {
+    pub frames: Vec<Option<Vec<f32>>>,
+    /// `(path, reason)` of clips that could not be used.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+fn cache_key(path: &Path, cfg: &FeatureConfig) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let abs = std::fs::canonicalize(path)?;
+    let key = format!("{}\n{}\n{}\n{}", abs.display(), meta.len(), mtime, cfg.hash());
+    Ok(sha256_hex(key.as_bytes()))
+}
+
+fn read_cache(file: &Path, dim: usize) -> Option<Vec<f32>> {
+    let bytes = std::fs::read(file).ok()?;
+    if bytes.len() % 4 != 0 || bytes.len() < 4 {
+        return None;
+    }
+    let v: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    (v.len() % dim == 0).then_some(v)
+}
+
+fn write_cache(file: &Path, v: &[f32]) -> std::io::Result<()> {
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, file)
+}
+
+fn clip_features(clip: &Clip, cfg: &FeatureConfig, cache: Option<&Path>) -> anyhow::Result<Vec<f32>> {
+    let cached = match cache {
+        Some(dir) => Some(dir.join(format!("{}.f32", cache_key(&clip.path, cfg)?))),
+        None => None,
+    };
+    if let Some(v) = cached.as_deref().and_then(|f| read_cache(f, cfg.frame_dim())) {
+        return Ok(v);
+    }
+    let audio = load_mono(&clip.path, cfg.sample_rate)?;
+    let feats = extract_offline(cfg, &audio);
+    if let Some(f) = cached {
+        // A failed cache write only costs time on the next run.
+        let _ = write_cache(&f, &feats);
+    }
+    Ok(feats)
+}
+
+/// Decodes and featurizes `clips` on `threads` threads; failures are recorded, not fatal.
+pub fn featurize(clips: &[Clip], cfg: &FeatureConfig, cache: Option<&Path>, threads: usize) -> ClipFeatures {
+    if let Some(dir) = cache {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let pb = ProgressBar::new(clips.len() as u64);
+    pb.set_style(ProgressStyle::with_template("features {bar:30} {pos}/{len} [{elapsed}<{eta}]").unwrap());
+    let threads = threads.max(1);
+    let mut results: Vec<Option<anyhow::Result<Vec<f32>>>> = (0..clips.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let chunks: Vec<_> = results.chunks_mut(clips.len().div_ceil(threads).max(1)).enumerate().collect();
+        let per = clips.len().div_ceil(threads).max(1);
+        for (t, chunk) in chunks {
+            let pb = &pb;
+            s.spawn(move || {
+                for (j, slot) in chunk.iter_mut().enumerate() {
+                    *slot = Some(clip_features(&clips[t * per + j], cfg, cache));
+                    pb.inc(1);
+                }
+            });
+        }
+    });
+    pb.finish_and_clear();
+    let window = cfg.window_frames * cfg.frame_dim();
+    let mut skipped = Vec::new();
+    let frames = results
+        .into_iter()
+        .zip(clips)
+        .map(|(r, clip)| match r.expect("every clip processed") {
+            Ok(v) if v.len() >= window => Some(v),
+            Ok(v) => {
+                skipped.push((clip.path.clone(), format!("too short: {} frames < {}", v.len() / cfg.frame_dim(), cfg.window_frames)));
+                None
+            }
+            Err(e) => {
+                skipped.push((clip.path.clone(), format!("{e:#}")));
+                None
+            }
+        })
+        .collect();
+    ClipFeatures { frames, skipped }
+}
+
+/// Fixed-length model inputs: non-overlapping `window_frames` segments of each track.
+#[derive(Clone, Debug, Default)]
+pub struct Segments {
+    /// `len() * window_len` raw MFCC values.
+    pub windows: Vec<f32>,
+    pub labels: Vec<usize>,
+    /// Index of the segment's track in `track_ids`.
+    pub track: Vec<usize>,
+    pub track_ids: Vec<String>,
+    pub track_labels: Vec<usize>,
+    pub window_len: usize,
+}
+
+impl Segments {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    pub fn window(&self, i: usize) -> &[f32] {
+        &self.windows[i * self.window_len..(i + 1) * self.window_len]
+    }
+    pub fn num_tracks(&self) -> usize {
+        self.track_ids.len()
+    }
+
+    /// Segments of the tracks `clip_idx` (indices into `clips`); failed clips are left out.
+    pub fn build(clips: &[Clip], feats: &ClipFeatures, clip_idx: &[usize], cfg: &FeatureConfig) -> Self {
+        let window_len = cfg.window_frames * cfg.frame_dim();
+        let mut s = Segments { window_len, ..Default::default() };
+        for &c in clip_idx {
+            let Some(f) = &feats.frames[c] else { continue };
+            let t = s.track_ids.len();
+            s.track_ids.push(clips[c].id.clone());
+            s.track_labels.push(clips[c].label);
+            for w in f.chunks_exact(window_len) {
+                s.windows.extend_from_slice(w);
+                s.labels.push(clips[c].label);
+                s.track.push(t);
+            }
+        }
+        s
+    }
+
+    /// Subset by track indices (for cross-validation folds).
+    pub fn select_tracks(&self, tracks: &[usize]) -> Self {
+        let mut s = Segments { window_len: self.window_len, ..Default::default() };
+        let map: HashMap<usize, usize> = tracks.iter().enumerate().map(|(new, &old)| (old, new)).collect();
+        for &t in tracks {
+            s.track_ids.push(self.track_ids[t].clone());
+            s.track_labels.push(self.track_labels[t]);
+        }
+        for i in 0..self.len() {
+            if let Some(&nt) = map.get(&self.track[i]) {
+                s.windows.extend_from_slice(self.window(i));
+                s.labels.push(self.labels[i]);
+                s.track.push(nt);
+            }
+        }
+        s
+    }
+
+    /// Per-coefficient mean and 1/std over all frames (the in-graph normalization).
+    pub fn coefficient_stats(&self, dim: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut sum = vec![0f64; dim];
+        let mut sq = vec![0f64; dim];
+        let n = (self.windows.len() / dim).max(1) as f64;
+        for row in self.windows.chunks_exact(dim) {
+            for (k, &v) in row.iter().enumerate() {
+                sum[k] += v as f64;
+                sq[k] += (v as f64) * (v as f64);
+            }
+        }
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let inv_std = sum
+            .iter()
+            .zip(&sq)
+            .map(|(s, q)| {
+                let var = (q / n - (s / n).powi(2)).max(0.0);
+                (1.0 / var.sqrt().max(1e-3)) as f32
+            })
+            .collect();
+        (mean, inv_std)
+    }
+}
+
+/// Stratified k-fold over tracks: `folds[k]` = track indices held out in fold `k`.
+pub fn track_folds(track_labels: &[usize], k: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut folds = vec![Vec::new(); k];
+    let mut next = 0;
+    for g in 0..NUM_GENRES {
+        let mut idx: Vec<usize> = (0..track_labels.len()).filter(|&i| track_labels[i] == g).collect();
+        idx.shuffle(&mut rng);
+        for i in idx {
+            folds[next % k].push(i);
+            next += 1;
+        }
+    }
+    folds.iter_mut().for_each(|f| f.sort_unstable());
+    folds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clips(n_per: usize) -> Vec<Clip> {
+        (0..NUM_GENRES)
+            .flat_map(|g| {
+                (0..n_per).map(move |i| Clip {
+                    path: PathBuf::from(format!("{}/{}.{i:05}.wav", GENRES[g], GENRES[g])),
+                    id: format!("{}/{}.{i:05}", GENRES[g], GENRES[g]),
+                    label: g,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stratified_split_is_by_track_seeded_and_disjoint() {
+        let c = clips(10);
+        let a = stratified_split(&c, 0.2, 7);
+        let b = stratified_split(&c, 0.2, 7);
+        assert_eq!(a.train, b.train);
+        assert_eq!(a.valid.len(), 20);
+        assert!(a.train.iter().all(|t| !a.valid.contains(t)));
+        for g in 0..NUM_GENRES {
+            assert_eq!(a.valid.iter().filter(|&&i| c[i].label == g).count(), 2);
+        }
+    }
+
+    #[test]
+    fn segments_never_mix_tracks_across_folds() {
+        let cfg = FeatureConfig::default();
+        let c = clips(2);
+        let wl = cfg.window_frames * cfg.frame_dim();
+        // Track i has 2.5 windows of frames filled with i: 2 segments each, the rest dropped.
+        let feats = ClipFeatures {
+            frames: (0..c.len()).map(|i| Some(vec![i as f32; wl * 5 / 2])).collect(),
+            skipped: vec![],
+        };
+        let s = Segments::build(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &cfg);
+        assert_eq!(s.len(), 2 * c.len());
+        let folds = track_folds(&s.track_labels, 2, 1);
+        let f0 = s.select_tracks(&folds[0]);
+        let f1 = s.select_tracks(&folds[1]);
+        assert_eq!(f0.len() + f1.len(), s.len());
+        let ids0: Vec<_> = f0.track_ids.clone();
+        assert!(f1.track_ids.iter().all(|t| !ids0.contains(t)));
+        // Each segment still carries its own track's values.
+        for i in 0..f1.len() {
+            let orig = s.track_ids.iter().position(|t| *t == f1.track_ids[f1.track[i]]).unwrap();
+            assert!(f1.window(i).iter().all(|&v| v == orig as f32));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Writing a model folder: ONNX members + `manifest.json` (the format in
+//! `genrescope_core::model::manifest`), and random-weight test models for other crates' tests.
+use crate::onnx::{member_to_onnx, INPUT_NAME, OUTPUT_NAME};
+use crate::quantize::{calibrate, ActivationRanges};
+use crate::weights::CnnWeights;
+use anyhow::{ensure, Context};
+use genrescope_core::features::FeatureConfig;
+use genrescope_core::labels::GENRES;
+use genrescope_core::model::manifest::{sha256_hex, FORMAT_VERSION};
+use genrescope_core::model::{MemberEntry, ModelManifest, Quantization};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+
+/// One trained (or random) member ready to be written.
+pub struct ExportMember {
+    pub weights: CnnWeights,
+    /// Required for [`Quantization::Int8Qdq`].
+    pub ranges: Option<ActivationRanges>,
+    pub val_accuracy: Option<f32>,
+    pub hyperparams: Option<serde_json::Value>,
+}
+
+/// Writes `member_<i>.<fp32|int8>.onnx` for every member and the manifest as
+/// `manifest_file` (`manifest.json` is what `Ensemble::load(dir)` reads).
+pub fn write_model_dir(
+    dir: &Path,
+    cfg: &FeatureConfig,
+    name: &str,
+    members: &[ExportMember],
+    quantization: Quantization,
+    manifest_file: &str,
+    notes: Option<String>,
+) -> anyhow::Result<ModelManifest> {
+    ensure!(!members.is_empty(), "no members to export");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut entries = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        ensure!(
+            m.weights.frames == cfg.window_frames && m.weights.dim == cfg.frame_dim(),
+            "member {i} input {}x{} does not match the feature config",
+            m.weights.frames,
+            m.weights.dim
+        );
+        let (tag, ranges) = match quantization {
+            Quantization::Fp32 => ("fp32", None),
+            Quantization::Int8Qdq => ("int8", Some(m.ranges.as_ref().context("int8 export needs calibration ranges")?)),
+        };
+        let bytes = member_to_onnx(&m.weights, ranges)?;
+        let file = format!("member_{i}.{tag}.onnx");
+        std::fs::write(dir.join(&file), &bytes).with_context(|| format!("writing {file}"))?;
+        entries.push(MemberEntry {
+            file,
+            sha256: sha256_hex(&bytes),
+            quantization,
+            val_accuracy: m.val_accuracy,
+            hyperparams: m.hyperparams.clone(),
+        });
+    }
+    let manifest = ModelManifest {
+        format_version: FORMAT_VERSION,
+        name: name.into(),
+        labels: GENRES.iter().map(|s| s.to_string()).collect(),
+        feature_config: cfg.clone(),
+        feature_hash: cfg.hash(),
+        input_name: INPUT_NAME.into(),
+        input_shape: [-1, 1, cfg.window_frames as i64, cfg.frame_dim() as i64],
+        output_name: OUTPUT_NAME.into(),
+        members: entries,
+        notes,
+    };
+    manifest.validate(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = serde_json::to_string_pretty(&manifest)? + "\n";
+    std::fs::write(dir.join(manifest_file), text).with_context(|| format!("writing {manifest_file}"))?;
+    Ok(manifest)
+}
+
+/// Writes a valid model folder (members + `manifest.json`) with random weights, for tests
+/// that need a model without training. Small architecture (2 blocks of 8 channels) so that
+/// writing and running it is fast; no burn involved.
+pub fn random_test_model(
+    dir: &Path,
+    cfg: &FeatureConfig,
+    n_members: usize,
+    quantized: bool,
+    seed: u64,
+) -> anyhow::Result<()> {
+    ensure!(n_members > 0, "n_members must be > 0");
+    let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    // MFCC-like calibration windows: c0 around -250, the rest around 0.
+    let calib: Vec<Vec<f32>> = (0..4)
+        .map(|_| {
+            (0..frames * dim)
+                .map(|i| if i % dim == 0 { rng.random_range(-450.0..-50.0) } else { rng.random_range(-60.0..60.0) })
+                .collect()
+        })
+        .collect();
+    let members: Vec<ExportMember> = (0..n_members)
+        .map(|m| {
+            let weights = CnnWeights::random(frames, dim, 2, 8, 16, seed.wrapping_add(m as u64));
+            let ranges = quantized.then(|| calibrate(&weights, calib.iter().map(|v| v.as_slice())));
+            ExportMember {
+                weights,
+                ranges,
+                val_accuracy: None,
+                hyperparams: Some(serde_json::json!({"random_test_model": true, "seed": seed, "member": m})),
+            }
+        })
+        .collect();
+    let q = if quantized { Quantization::Int8Qdq } else { Quantization::Fp32 };
+    write_model_dir(
+        dir,
+        cfg,
+        "random-test-model",
+        &members,
+        q,
+        genrescope_core::model::MANIFEST_FILE,
+        Some("Random weights for tests; predictions are meaningless.".into()),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Classification metrics at segment and track level.
+use genrescope_core::labels::{GENRES, NUM_GENRES};
+use serde::Serialize;
+
+pub type Probs = [f32; NUM_GENRES];
+
+pub fn argmax(p: &[f32]) -> usize {
+    p.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+}
+
+/// Track probabilities = mean of its segments' probabilities.
+pub fn track_probs(seg_probs: &[Probs], seg_track: &[usize], n_tracks: usize) -> Vec<Probs> {
+    let mut sum = vec![[0f32; NUM_GENRES]; n_tracks];
+    let mut n = vec![0usize; n_tracks];
+    for (p, &t) in seg_probs.iter().zip(seg_track) {
+        sum[t].iter_mut().zip(p).for_each(|(s, v)| *s += v);
+        n[t] += 1;
+    }
+    sum.iter_mut().zip(&n).for_each(|(s, &k)| s.iter_mut().for_each(|v| *v /= k.max(1) as f32));
+    sum
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassScores {
+    pub genre: String,
+    pub precision: f32,
+    pub recall: f32,
+    pub f1: f32,
+    pub support: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    pub count: usize,
+    pub correct: usize,
+    pub accuracy: f32,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+    pub per_class: Vec<ClassScores>,
+    pub mean_loss: f32,
+}
+
+pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
+    let mut confusion = vec![vec![0usize; NUM_GENRES]; NUM_GENRES];
+    let mut loss = 0f64;
+    for (p, &y) in probs.iter().zip(labels) {
+        confusion[y][argmax(p)] += 1;
+        loss -= (p[y].max(1e-7) as f64).ln();
+    }
+    let correct: usize = (0..NUM_GENRES).map(|g| confusion[g][g]).sum();
+    let per_class = (0..NUM_GENRES)
+        .map(|g| {
+            let tp = confusion[g][g] as f32;
+            let predicted: usize = (0..NUM_GENRES).map(|t| confusion[t][g]).sum();
+            let support: usize = confusion[g].iter().sum();
+            let precision = if predicted > 0 { tp / predicted as f32 } else { 0.0 };
+            let recall = if support > 0 { tp / support as f32 } else { 0.0 };
+            let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+            ClassScores { genre: GENRES[g].into(), precision, recall, f1, support }
+        })
+        .collect();
+    let count = labels.len();
+    Evaluation {
+        count,
+        correct,
+        accuracy: correct as f32 / count.max(1) as f32,
+        confusion,
+        per_class,
+        mean_loss: (loss / count.max(1) as f64) as f32,
+    }
+}
+
+/// Segment-level and track-level evaluation of per-segment probabilities.
+pub fn evaluate_both(probs: &[Probs], seg: &crate::data::Segments) -> (Evaluation, Evaluation) {
+    let tp = track_probs(probs, &seg.track, seg.num_tracks());
+    (evaluate(probs, &seg.labels), evaluate(&tp, &seg.track_labels))
+}
+
+/// Mean of several members' probabilities (soft voting).
+pub fn soft_vote(members: &[Vec<Probs>]) -> Vec<Probs> {
+    let n = members[0].len();
+    (0..n)
+        .map(|i| {
+            let mut s = [0f32; NUM_GENRES];
+            for m in members {
+                s.iter_mut().zip(&m[i]).for_each(|(a, v)| *a += v);
+            }
+            s.map(|v| v / members.len() as f32)
+        })
+        .collect()
+}
+
+/// Markdown table of per-class scores.
+pub fn per_class_table(e: &Evaluation) -> String {
+    let mut s = String::from("| genre | precision | recall | F1 | support |\n|---|---|---|---|---|\n");
+    for c in &e.per_class {
+        s += &format!("| {} | {:.2} | {:.2} | {:.2} | {} |\n", c.genre, c.precision, c.recall, c.f1, c.support);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn onehot(i: usize, v: f32) -> Probs {
+        let mut p = [(1.0 - v) / 9.0; NUM_GENRES];
+        p[i] = v;
+        p
+    }
+
+    #[test]
+    fn precision_recall_and_track_means() {
+        let probs = vec![onehot(0, 0.9), onehot(0, 0.6), onehot(1, 0.7), onehot(1, 0.8)];
+        let labels = vec![0, 1, 1, 1];
+        let e = evaluate(&probs, &labels);
+        assert_eq!(e.correct, 3);
+        assert_eq!(e.confusion[1][0], 1);
+        assert!((e.per_class[0].precision - 0.5).abs() < 1e-6);
+        assert!((e.per_class[1].recall - 2.0 / 3.0).abs() < 1e-6);
+        // Track 1 = segments 1..4: mean favours genre 1.
+        let t = track_probs(&probs, &[0, 1, 1, 1], 2);
+        assert_eq!(argmax(&t[1]), 1);
+        assert!((t[0][0] - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn soft_vote_averages() {
+        let v = soft_vote(&[vec![onehot(2, 1.0)], vec![onehot(3, 1.0)]]);
+        assert!((v[0][2] - 0.5).abs() < 1e-6 && (v[0][3] - 0.5).abs() < 1e-6);
+    }
+}
