@@ -2,6 +2,8 @@
 use nice_plug::prelude::*;
 use std::sync::Arc;
 
+pub mod offline;
+
 pub struct Genrescope {
     params: Arc<GenrescopeParams>,
 }

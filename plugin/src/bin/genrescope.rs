@@ -1,0 +1,315 @@
+//! `genrescope analyze FILE`: runs an audio file through the plugin's engine and prints a genre
+//! timeline and a whole-file verdict (text or JSON), optionally a PNG plot.
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use genrescope::analysis::{default_model_dir, Prediction};
+use genrescope::offline::{file_verdict, top_k, OfflineEngine, OfflineSettings};
+use genrescope_core::audio_file::{decode_file, DecodedAudio};
+use genrescope_core::labels::{GENRES, NUM_GENRES};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+// Under genrescope/ so cargo does not take it for a second binary.
+#[path = "genrescope/plot.rs"]
+mod plot;
+
+#[derive(Parser)]
+#[command(name = "genrescope", version, about = "Genrescope: music genre detection")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse an audio file (wav, flac, mp3, ogg/vorbis, aac/m4a, Sun .au) with the plugin's engine.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Audio file to analyse.
+    file: PathBuf,
+    /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, the bundled model, or
+    /// the workspace's models/.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Also write a PNG timeline of the genre probabilities.
+    #[arg(long, value_name = "OUT.png")]
+    plot: Option<PathBuf>,
+    /// Host block size in samples.
+    #[arg(long, value_name = "N", default_value_t = OfflineSettings::default().block as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    block: u32,
+    /// Smoothing time constant in seconds (0 = none).
+    #[arg(long, value_name = "S", default_value_t = OfflineSettings::default().smoothing_s)]
+    smoothing: f32,
+    /// Seconds between predictions.
+    #[arg(long, value_name = "S", default_value_t = OfflineSettings::default().hop_s)]
+    hop: f32,
+    /// Level gate in dBFS: quieter windows claim no genre.
+    #[arg(long, value_name = "DB", default_value_t = OfflineSettings::default().gate_db,
+          allow_negative_numbers = true)]
+    gate: f32,
+}
+
+fn main() -> ExitCode {
+    // Last resort: a bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("genrescope: internal error: {info}");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("genrescope: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    sample_rate: u32,
+    channels: usize,
+    duration_s: f64,
+    model: ModelReport,
+    settings: SettingsReport,
+    labels: Vec<&'static str>,
+    predictions: Vec<PredictionReport>,
+    verdict: VerdictReport,
+}
+
+#[derive(Serialize)]
+struct ModelReport {
+    name: String,
+    dir: String,
+    members: Vec<MemberReport>,
+}
+
+#[derive(Serialize)]
+struct MemberReport {
+    file: String,
+    quantization: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    val_accuracy: Option<f32>,
+}
+
+#[derive(Serialize)]
+struct SettingsReport {
+    block: usize,
+    hop_s: f32,
+    smoothing_s: f32,
+    gate_db: f32,
+}
+
+#[derive(Serialize)]
+struct PredictionReport {
+    time_s: f64,
+    /// Top genre of the smoothed probabilities; null while gated.
+    top: Option<&'static str>,
+    gated: bool,
+    level_db: f32,
+    raw: [f32; NUM_GENRES],
+    smoothed: [f32; NUM_GENRES],
+}
+
+#[derive(Serialize)]
+struct VerdictReport {
+    /// Mean of the raw ensemble probabilities over the windows the gate let through.
+    method: &'static str,
+    windows: usize,
+    gated_windows: usize,
+    /// null when every window was gated.
+    probs: Option<[f32; NUM_GENRES]>,
+    top: Vec<GenreScore>,
+}
+
+#[derive(Serialize)]
+struct GenreScore {
+    genre: &'static str,
+    p: f32,
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<()> {
+    if !args.file.is_file() {
+        return Err(anyhow!("{}: no such file", args.file.display()));
+    }
+    let model_dir = match &args.model {
+        Some(d) => d.clone(),
+        None => default_model_dir().ok_or_else(|| {
+            anyhow!("no model found: pass --model DIR or set GENRESCOPE_MODEL_DIR")
+        })?,
+    };
+    // Decode first: a bad file should not wait for the model to load.
+    let audio = decode_file(&args.file)?;
+    let mut engine = OfflineEngine::new(&model_dir)?;
+    let settings = OfflineSettings {
+        block: args.block as usize,
+        smoothing_s: args.smoothing,
+        hop_s: args.hop,
+        gate_db: args.gate,
+    };
+    let predictions = engine.analyze(&audio, &settings)?;
+    let report = build_report(args, &audio, &engine, &model_dir, &settings, &predictions);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    if let Some(out) = &args.plot {
+        let title = format!(
+            "{} - {}",
+            args.file.file_name().map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into()),
+            report.model.name
+        );
+        plot::draw_timeline(out, &title, audio.duration_s(), &predictions, report.verdict.probs.as_ref())
+            .with_context(|| format!("cannot write plot {}", out.display()))?;
+        if !args.json {
+            println!("plot: {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn build_report(
+    args: &AnalyzeArgs,
+    audio: &DecodedAudio,
+    engine: &OfflineEngine,
+    model_dir: &Path,
+    settings: &OfflineSettings,
+    predictions: &[Prediction],
+) -> Report {
+    let manifest = engine.manifest();
+    let verdict = file_verdict(predictions);
+    let gated = predictions.iter().filter(|p| p.top.is_none()).count();
+    Report {
+        file: args.file.display().to_string(),
+        sample_rate: audio.sample_rate,
+        channels: audio.channels.len(),
+        duration_s: audio.duration_s(),
+        model: ModelReport {
+            name: manifest.name.clone(),
+            dir: model_dir.display().to_string(),
+            members: manifest
+                .members
+                .iter()
+                .map(|m| MemberReport {
+                    file: m.file.clone(),
+                    quantization: serde_json::to_value(m.quantization)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    val_accuracy: m.val_accuracy,
+                })
+                .collect(),
+        },
+        settings: SettingsReport {
+            block: settings.block,
+            hop_s: settings.hop_s,
+            smoothing_s: settings.smoothing_s,
+            gate_db: settings.gate_db,
+        },
+        labels: GENRES.to_vec(),
+        predictions: predictions
+            .iter()
+            .map(|p| PredictionReport {
+                time_s: p.time_s,
+                top: p.top.map(|i| GENRES[i]),
+                gated: p.top.is_none(),
+                level_db: p.level_db,
+                raw: p.raw,
+                smoothed: p.smoothed,
+            })
+            .collect(),
+        verdict: VerdictReport {
+            method: "mean of raw ensemble probabilities over non-gated windows",
+            windows: predictions.len(),
+            gated_windows: gated,
+            probs: verdict,
+            top: verdict
+                .map(|v| top_k(&v, 3).into_iter().map(|(i, p)| GenreScore { genre: GENRES[i], p }).collect())
+                .unwrap_or_default(),
+        },
+    }
+}
+
+/// A bar of `width` cells for p in [0, 1], with eighth-block resolution.
+fn bar(p: f32, width: usize) -> String {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths = (p.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
+    let mut s = "█".repeat(eighths / 8);
+    if eighths % 8 != 0 {
+        s.push(PARTS[eighths % 8]);
+    }
+    format!("{s:<width$}")
+}
+
+fn fmt_time(t: f64) -> String {
+    let t = t.max(0.0);
+    format!("{}:{:04.1}", (t / 60.0).floor() as u64, t % 60.0)
+}
+
+fn print_text(r: &Report) {
+    println!(
+        "{}  ({:.1} s, {} Hz, {} ch)",
+        r.file, r.duration_s, r.sample_rate, r.channels
+    );
+    let quant: Vec<&str> = r.model.members.iter().map(|m| m.quantization.as_str()).collect();
+    println!(
+        "model: {} ({} members: {}) from {}",
+        r.model.name,
+        r.model.members.len(),
+        r.model.members.iter().map(|m| m.file.as_str()).collect::<Vec<_>>().join(", "),
+        r.model.dir
+    );
+    if !quant.is_empty() {
+        let mut q = quant.clone();
+        q.dedup();
+        println!("       quantization: {}", q.join(", "));
+    }
+    println!(
+        "settings: hop {} s, smoothing {} s, gate {} dBFS, block {}",
+        r.settings.hop_s, r.settings.smoothing_s, r.settings.gate_db, r.settings.block
+    );
+    println!();
+    println!("   time  genre        %   top 3 (smoothed)");
+    for p in &r.predictions {
+        match p.top {
+            None => println!("{:>7}  {:<9}  {:>5}   (level {:.1} dBFS)", fmt_time(p.time_s), "-", "", p.level_db),
+            Some(top) => {
+                let mut s = [0.0f32; NUM_GENRES];
+                s.copy_from_slice(&p.smoothed);
+                let top3: Vec<String> = top_k(&s, 3)
+                    .into_iter()
+                    .map(|(i, v)| format!("{:<9} {}", GENRES[i], bar(v, 10)))
+                    .collect();
+                let pct = s[GENRES.iter().position(|g| *g == top).unwrap_or(0)] * 100.0;
+                println!("{:>7}  {:<9}  {:>5.1}   {}", fmt_time(p.time_s), top, pct, top3.join("  "));
+            }
+        }
+    }
+    println!();
+    let v = &r.verdict;
+    if r.predictions.is_empty() {
+        println!("verdict: none (the file is shorter than one analysis window)");
+    } else if v.probs.is_none() {
+        println!("verdict: none (all {} windows below the {} dBFS gate: silence)", v.windows, r.settings.gate_db);
+    } else {
+        let tops: Vec<String> = v.top.iter().map(|g| format!("{} {:.1}%", g.genre, g.p * 100.0)).collect();
+        println!(
+            "verdict: {}   ({} windows, {} gated; mean of raw ensemble probabilities)",
+            tops.join(", "),
+            v.windows,
+            v.gated_windows
+        );
+    }
+}
