@@ -135,21 +135,36 @@ impl HostParamsImplShared for Shared {
 pub struct MainThread {
     dirty: Arc<AtomicUsize>,
     rescans: Arc<AtomicUsize>,
+    main_thread: ThreadId,
+    /// Main-thread-only host callbacks that arrived on another thread.
+    wrong_thread: Arc<AtomicUsize>,
+}
+
+impl MainThread {
+    fn check_thread(&self) {
+        if thread::current().id() != self.main_thread {
+            self.wrong_thread.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl MainThreadHandler<'_> for MainThread {}
 
 impl HostStateImpl for MainThread {
     fn mark_dirty(&self) {
+        self.check_thread();
         self.dirty.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 impl HostParamsImplMainThread for MainThread {
     fn rescan(&self, _flags: ParamRescanFlags) {
+        self.check_thread();
         self.rescans.fetch_add(1, Ordering::SeqCst);
     }
-    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {}
+    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {
+        self.check_thread();
+    }
 }
 
 pub struct Handlers;
@@ -236,7 +251,9 @@ impl TestHost {
         let log: LogLines = Arc::default();
         let dirty = Arc::new(AtomicUsize::new(0));
         let rescans = Arc::new(AtomicUsize::new(0));
+        let wrong_thread = Arc::new(AtomicUsize::new(0));
         let (log2, dirty2, rescans2) = (log.clone(), dirty.clone(), rescans.clone());
+        let wrong_thread2 = wrong_thread.clone();
         let main_thread = thread::current().id();
         let cid = CString::new(id).unwrap();
         let instance = PluginInstance::<Handlers>::new(
@@ -249,14 +266,22 @@ impl TestHost {
                 flush_requested: AtomicBool::new(false),
                 log: log2,
             },
-            move |_| MainThread { dirty: dirty2, rescans: rescans2 },
+            move |_| MainThread { dirty: dirty2, rescans: rescans2, main_thread, wrong_thread: wrong_thread2 },
             &self.entry,
             &cid,
             &host_info,
         )
         .unwrap_or_else(|e| panic!("could not instantiate {id}: {e}"));
-        let mut inst =
-            Instance { instance, audio: None, log, dirty, rescans, sample_rate: 0.0, max_block: 0 };
+        let mut inst = Instance {
+            instance,
+            audio: None,
+            log,
+            dirty,
+            rescans,
+            wrong_thread,
+            sample_rate: 0.0,
+            max_block: 0,
+        };
         inst.pump_main_thread();
         inst
     }
@@ -285,6 +310,7 @@ pub struct Instance {
     log: LogLines,
     dirty: Arc<AtomicUsize>,
     rescans: Arc<AtomicUsize>,
+    wrong_thread: Arc<AtomicUsize>,
     sample_rate: f64,
     max_block: u32,
 }
@@ -433,6 +459,17 @@ impl Instance {
         self.pump_main_thread();
     }
 
+    /// Like [`Self::load_state`], but returns the plugin's refusal instead of panicking.
+    pub fn try_load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let result = {
+            let handle = self.instance.plugin_handle();
+            let state: PluginState = handle.get_extension().expect("plugin has no state extension");
+            state.load(&handle, &mut &bytes[..]).map_err(|e| e.to_string())
+        };
+        self.pump_main_thread();
+        result
+    }
+
     /// All parameters with their current values (CLAP `params` extension).
     pub fn params(&mut self) -> Vec<ParamDesc> {
         let handle = self.instance.plugin_handle();
@@ -453,6 +490,29 @@ impl Instance {
             out.push(ParamDesc { id: id.get(), name, module, min, max, default, value });
         }
         out
+    }
+
+    /// CLAP `params.flush` while inactive: applies plain-value `changes` without a `process`
+    /// call; returns the events the plugin writes back.
+    pub fn flush_params(&mut self, changes: &[(u32, f64)]) -> Vec<OutEvent> {
+        let mut input = EventBuffer::with_capacity(changes.len().max(1));
+        for &(id, value) in changes {
+            input.push(&ParamValueEvent::new(0, ClapId::new(id), Pckn::match_all(), value));
+        }
+        let mut output = EventBuffer::with_capacity(64);
+        {
+            let mut handle =
+                self.instance.inactive_plugin_handle().expect("flush_params() while active");
+            let params: PluginParams = handle.get_extension().expect("plugin has no params extension");
+            params.flush(&mut handle, &input.as_input(), &mut output.as_output());
+        }
+        self.pump_main_thread();
+        output.iter().map(convert_event).collect()
+    }
+
+    /// Main-thread-only host callbacks (state.mark_dirty, params.rescan/clear) made from another thread.
+    pub fn wrong_thread_calls(&self) -> usize {
+        self.wrong_thread.load(Ordering::SeqCst)
     }
 
     /// Log lines received so far (severity, message).
