@@ -125,7 +125,9 @@ impl GenrescopeEditor {
                 ui.allocate_ui_with_layout(vec2(meters_w, body_h), Layout::top_down(Align::Min), |ui| {
                     meters(ui, &probs, top, self.params.midi_out.value().then(|| cc_base(&self.params)));
                 });
-                ui.separator();
+                // Not ui.separator(): in a horizontal layout it takes all remaining height.
+                let (line, _) = ui.allocate_exact_size(vec2(9.0, body_h), Sense::hover());
+                ui.painter().vline(line.center().x, line.y_range(), ui.visuals().widgets.noninteractive.bg_stroke);
                 ui.allocate_ui_with_layout(
                     vec2(ui.available_width(), body_h),
                     Layout::top_down(Align::Min),
@@ -340,13 +342,11 @@ fn controls(ui: &mut Ui, params: &GenrescopeParams, setter: Option<&ParamSetter>
     });
     let base = cc_base(params) as usize;
     let legend = format!(
-        "Channel {ch}: CC{b}–CC{e} = genre probability 0–127 ({first} … {last});\n\
-         CC{t} = top genre index 0–9, {none} = none.",
+        "Channel {ch}\nCC{b}–CC{e}: genre probability 0–127 (meter order)\n\
+         CC{t}: top genre index 0–9, {none} = none",
         ch = params.midi_channel.value(),
         b = base,
         e = base + NUM_GENRES - 1,
-        first = GENRES[0],
-        last = GENRES[NUM_GENRES - 1],
         t = base + NUM_GENRES,
         none = NO_GENRE,
     );
