@@ -664,6 +664,18 @@ mod tests {
     }
 
     #[test]
+    fn window_size_is_part_of_the_saved_state() {
+        use nice_plug::prelude::Params;
+        let params = GenrescopeParams::default();
+        *params.editor_size.write().unwrap() = Some((900.0, 640.0));
+        let fields = params.serialize_fields();
+        assert!(fields.contains_key("editor-size"), "{fields:?}");
+        let restored = GenrescopeParams::default();
+        restored.deserialize_fields(&fields);
+        assert_eq!(*restored.editor_size.read().unwrap(), Some((900.0, 640.0)));
+    }
+
+    #[test]
     fn editor_can_be_created_without_a_display() {
         // Only opening a window needs a display; the plugin's editor() just builds this.
         let editor = create(Arc::new(GenrescopeParams::default()), Arc::new(SharedState::default()));
