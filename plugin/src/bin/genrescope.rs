@@ -143,6 +143,16 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     if !args.file.is_file() {
         return Err(anyhow!("{}: no such file", args.file.display()));
     }
+    // The engine would clamp these silently; on the command line an error is clearer.
+    if !(0.05..=30.0).contains(&args.hop) {
+        return Err(anyhow!("--hop must be between 0.05 and 30 seconds"));
+    }
+    if !(0.0..=60.0).contains(&args.smoothing) {
+        return Err(anyhow!("--smoothing must be between 0 and 60 seconds"));
+    }
+    if !args.gate.is_finite() {
+        return Err(anyhow!("--gate must be a number (dBFS)"));
+    }
     let model_dir = match &args.model {
         Some(d) => d.clone(),
         None => default_model_dir().ok_or_else(|| {
@@ -160,24 +170,22 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     };
     let predictions = engine.analyze(&audio, &settings)?;
     let report = build_report(args, &audio, &engine, &model_dir, &settings, &predictions);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_text(&report);
+    let mut out = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { text_report(&report) };
+    if let Some(png) = &args.plot {
+        if !args.json {
+            out += &format!("plot: {}\n", png.display());
+        }
     }
-    if let Some(out) = &args.plot {
+    if let Some(png) = &args.plot {
         let title = format!(
             "{} - {}",
             args.file.file_name().map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into()),
             report.model.name
         );
-        plot::draw_timeline(out, &title, audio.duration_s(), &predictions, report.verdict.probs.as_ref())
-            .with_context(|| format!("cannot write plot {}", out.display()))?;
-        if !args.json {
-            println!("plot: {}", out.display());
-        }
+        plot::draw_timeline(png, &title, audio.duration_s(), &predictions, report.verdict.probs.as_ref())
+            .with_context(|| format!("cannot write plot {}", png.display()))?;
     }
-    Ok(())
+    write_stdout(&out)
 }
 
 fn build_report(
@@ -258,13 +266,29 @@ fn fmt_time(t: f64) -> String {
     format!("{}:{:04.1}", (t / 60.0).floor() as u64, t % 60.0)
 }
 
-fn print_text(r: &Report) {
-    println!(
+/// A closed pipe (`| head`) ends the output quietly instead of failing.
+fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn text_report(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    // Writing to a String cannot fail.
+    macro_rules! out {
+        ($($arg:tt)*) => {{ let _ = writeln!(o, $($arg)*); }};
+    }
+    out!(
         "{}  ({:.1} s, {} Hz, {} ch)",
         r.file, r.duration_s, r.sample_rate, r.channels
     );
     let quant: Vec<&str> = r.model.members.iter().map(|m| m.quantization.as_str()).collect();
-    println!(
+    out!(
         "model: {} ({} members: {}) from {}",
         r.model.name,
         r.model.members.len(),
@@ -274,17 +298,17 @@ fn print_text(r: &Report) {
     if !quant.is_empty() {
         let mut q = quant.clone();
         q.dedup();
-        println!("       quantization: {}", q.join(", "));
+        out!("       quantization: {}", q.join(", "));
     }
-    println!(
+    out!(
         "settings: hop {} s, smoothing {} s, gate {} dBFS, block {}",
         r.settings.hop_s, r.settings.smoothing_s, r.settings.gate_db, r.settings.block
     );
-    println!();
-    println!("   time  genre        %   top 3 (smoothed)");
+    out!();
+    out!("   time  genre        %   top 3 (smoothed)");
     for p in &r.predictions {
         match p.top {
-            None => println!("{:>7}  {:<9}  {:>5}   (level {:.1} dBFS)", fmt_time(p.time_s), "-", "", p.level_db),
+            None => out!("{:>7}  {:<9}  {:>5}   (level {:.1} dBFS)", fmt_time(p.time_s), "-", "", p.level_db),
             Some(top) => {
                 let mut s = [0.0f32; NUM_GENRES];
                 s.copy_from_slice(&p.smoothed);
@@ -293,23 +317,24 @@ fn print_text(r: &Report) {
                     .map(|(i, v)| format!("{:<9} {}", GENRES[i], bar(v, 10)))
                     .collect();
                 let pct = s[GENRES.iter().position(|g| *g == top).unwrap_or(0)] * 100.0;
-                println!("{:>7}  {:<9}  {:>5.1}   {}", fmt_time(p.time_s), top, pct, top3.join("  "));
+                out!("{:>7}  {:<9}  {:>5.1}   {}", fmt_time(p.time_s), top, pct, top3.join("  "));
             }
         }
     }
-    println!();
+    out!();
     let v = &r.verdict;
     if r.predictions.is_empty() {
-        println!("verdict: none (the file is shorter than one analysis window)");
+        out!("verdict: none (the file is shorter than one analysis window)");
     } else if v.probs.is_none() {
-        println!("verdict: none (all {} windows below the {} dBFS gate: silence)", v.windows, r.settings.gate_db);
+        out!("verdict: none (all {} windows below the {} dBFS gate: silence)", v.windows, r.settings.gate_db);
     } else {
         let tops: Vec<String> = v.top.iter().map(|g| format!("{} {:.1}%", g.genre, g.p * 100.0)).collect();
-        println!(
+        out!(
             "verdict: {}   ({} windows, {} gated; mean of raw ensemble probabilities)",
             tops.join(", "),
             v.windows,
             v.gated_windows
         );
     }
+    o
 }

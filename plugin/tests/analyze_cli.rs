@@ -1,0 +1,302 @@
+//! `genrescope analyze`: the CLI binary and the offline driver of the plugin's engine.
+//!
+//! Tests that run inference use a random-weight model (`genrescope_trainer::random_test_model`)
+//! and skip, saying so, when ONNX Runtime is not available (`cargo xtask ort`).
+use genrescope::offline::{OfflineEngine, OfflineSettings};
+use genrescope_core::audio_file::DecodedAudio;
+use genrescope_core::features::FeatureConfig;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn temp_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("genrescope-analyze-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
+}
+
+/// A random-weight 2-member model folder, written once per test process.
+fn model_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = temp_dir().join("model");
+        std::fs::create_dir_all(&d).unwrap();
+        genrescope_trainer::random_test_model(&d, &FeatureConfig::default(), 2, false, 7).unwrap();
+        d
+    })
+}
+
+fn ort_available() -> bool {
+    match genrescope_core::runtime::init_onnx_runtime() {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("SKIPPED (no ONNX Runtime): {e}");
+            false
+        }
+    }
+}
+
+/// Deterministic "music": a few harmonic voices with tremolo plus a little noise, about -15 dBFS.
+fn music(rate: u32, seconds: f32, n_ch: usize) -> Vec<Vec<f32>> {
+    let n = (rate as f32 * seconds) as usize;
+    let mut seed = 0x1234_5678u32;
+    (0..n_ch)
+        .map(|c| {
+            (0..n)
+                .map(|i| {
+                    let t = i as f32 / rate as f32;
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                    let voices: f32 = [110.0f32, 220.0, 329.6, 440.0 + c as f32 * 3.0]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, f)| (std::f32::consts::TAU * f * t).sin() / (k + 1) as f32)
+                        .sum();
+                    let tremolo = 0.6 + 0.4 * (std::f32::consts::TAU * 2.0 * t).sin();
+                    0.12 * voices * tremolo + 0.05 * noise
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// 16-bit PCM WAV.
+fn write_wav(name: &str, rate: u32, channels: &[Vec<f32>]) -> PathBuf {
+    let n_ch = channels.len() as u16;
+    let frames = channels[0].len();
+    let data_len = (frames * channels.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + data_len as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&n_ch.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * n_ch as u32 * 2).to_le_bytes());
+    b.extend_from_slice(&(n_ch * 2).to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..frames {
+        for ch in channels {
+            let s = (ch[i].clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            b.extend_from_slice(&s.to_le_bytes());
+        }
+    }
+    let path = temp_dir().join(name);
+    std::fs::write(&path, b).unwrap();
+    path
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_genrescope"))
+        .args(args)
+        .env_remove("GENRESCOPE_MODEL_DIR")
+        .output()
+        .expect("run genrescope")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Non-zero exit, one line of error, no panic.
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, stdout: {}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    assert!(err.contains(needle), "'{needle}' not in: {err}");
+}
+
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let o = cli(args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn missing_file_is_a_clean_error() {
+    let model = model_dir().to_str().unwrap();
+    let o = cli(&["analyze", "/nonexistent/song.wav", "--model", model]);
+    assert_clean_failure(&o, "/nonexistent/song.wav");
+}
+
+#[test]
+fn corrupt_and_truncated_files_are_clean_errors() {
+    let model = model_dir().to_str().unwrap();
+    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let path = temp_dir().join("garbage.wav");
+    std::fs::write(&path, garbage).unwrap();
+    assert_clean_failure(&cli(&["analyze", path.to_str().unwrap(), "--model", model]), "garbage.wav");
+
+    let wav = std::fs::read(write_wav("tmp.wav", 22050, &music(22050, 1.0, 1))).unwrap();
+    let path = temp_dir().join("header-only.wav");
+    std::fs::write(&path, &wav[..40]).unwrap();
+    assert_clean_failure(&cli(&["analyze", path.to_str().unwrap(), "--model", model]), "header-only.wav");
+}
+
+#[test]
+fn missing_model_is_a_clean_error() {
+    let wav = write_wav("short.wav", 22050, &music(22050, 1.0, 1));
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", "/nonexistent/model"]);
+    assert_clean_failure(&o, "manifest not found");
+}
+
+#[test]
+fn missing_onnx_runtime_is_a_clean_error() {
+    let wav = write_wav("short-ort.wav", 22050, &music(22050, 1.0, 1));
+    let o = Command::new(env!("CARGO_BIN_EXE_genrescope"))
+        .args(["analyze", wav.to_str().unwrap(), "--model", model_dir().to_str().unwrap()])
+        .env("GENRESCOPE_ORT_LIB", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "GENRESCOPE_ORT_LIB");
+}
+
+#[test]
+fn bad_arguments_are_rejected() {
+    let o = cli(&["analyze", "x.wav", "--block", "0"]);
+    assert!(!o.status.success() && !stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let wav = write_wav("short-args.wav", 22050, &music(22050, 1.0, 1));
+    let model = model_dir().to_str().unwrap();
+    assert_clean_failure(&cli(&["analyze", wav.to_str().unwrap(), "--model", model, "--hop", "0"]), "--hop");
+}
+
+#[test]
+fn json_has_one_prediction_per_hop_and_a_verdict() {
+    if !ort_available() {
+        return;
+    }
+    let wav = write_wav("music.wav", 22050, &music(22050, 10.0, 1));
+    let v = run_json(&["analyze", wav.to_str().unwrap(), "--model", model_dir().to_str().unwrap(), "--json", "--hop", "0.5"]);
+    let cfg = FeatureConfig::default();
+    let fps = cfg.frames_per_second() as f64;
+    let hop_s = (0.5 * fps).round() / fps;
+    let preds = v["predictions"].as_array().unwrap();
+    let times: Vec<f64> = preds.iter().map(|p| p["time_s"].as_f64().unwrap()).collect();
+    // First prediction once a full window is in, then one every hop until the audio ends.
+    assert!((times[0] - cfg.window_frames as f64 / fps).abs() < 1e-9, "{}", times[0]);
+    for w in times.windows(2) {
+        assert!((w[1] - w[0] - hop_s).abs() < 1e-9, "{times:?}");
+    }
+    let expected = ((10.0 - times[0]) / hop_s).floor() as usize + 1;
+    assert!(preds.len() + 1 >= expected && preds.len() <= expected, "{} vs {expected}", preds.len());
+    for p in preds {
+        assert_eq!(p["raw"].as_array().unwrap().len(), 10);
+        assert_eq!(p["gated"], false);
+        assert!(p["top"].is_string());
+    }
+    assert_eq!(v["labels"].as_array().unwrap().len(), 10);
+    assert_eq!(v["model"]["name"], "random-test-model");
+    assert_eq!(v["model"]["members"].as_array().unwrap().len(), 2);
+    let verdict = &v["verdict"];
+    let probs: Vec<f64> = verdict["probs"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{probs:?}");
+    // Verdict = mean of raw probabilities over the windows.
+    for g in 0..10 {
+        let mean = preds.iter().map(|p| p["raw"][g].as_f64().unwrap()).sum::<f64>() / preds.len() as f64;
+        assert!((mean - probs[g]).abs() < 1e-5);
+    }
+    let top = verdict["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    assert!(top[0]["p"].as_f64() >= top[1]["p"].as_f64());
+    assert_eq!(verdict["gated_windows"], 0);
+}
+
+#[test]
+fn silence_claims_no_genre() {
+    if !ort_available() {
+        return;
+    }
+    let wav = write_wav("silence.wav", 44100, &[vec![0.0; 44100 * 6], vec![0.0; 44100 * 6]]);
+    let model = model_dir().to_str().unwrap();
+    let v = run_json(&["analyze", wav.to_str().unwrap(), "--model", model, "--json"]);
+    let preds = v["predictions"].as_array().unwrap();
+    assert!(!preds.is_empty());
+    assert!(preds.iter().all(|p| p["gated"] == true && p["top"].is_null()));
+    assert!(v["verdict"]["probs"].is_null() && v["verdict"]["top"].as_array().unwrap().is_empty());
+
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", model]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("verdict: none") && text.contains("silence"), "{text}");
+}
+
+#[test]
+fn cli_results_do_not_depend_on_block_size() {
+    if !ort_available() {
+        return;
+    }
+    // 44.1 kHz stereo: exercises the downmix and the resampler too.
+    let wav = write_wav("music-44k.wav", 44100, &music(44100, 8.0, 2));
+    let run = |block: &str| {
+        let model = model_dir().to_str().unwrap();
+        run_json(&["analyze", wav.to_str().unwrap(), "--model", model, "--json", "--block", block])
+    };
+    let (a, b) = (run("64"), run("4096"));
+    let (pa, pb) = (a["predictions"].as_array().unwrap(), b["predictions"].as_array().unwrap());
+    assert!(!pa.is_empty());
+    assert_eq!(pa.len(), pb.len());
+    for (x, y) in pa.iter().zip(pb) {
+        assert_eq!(x["time_s"], y["time_s"]);
+        assert_eq!(x["top"], y["top"]);
+        for key in ["raw", "smoothed"] {
+            for (u, v) in x[key].as_array().unwrap().iter().zip(y[key].as_array().unwrap()) {
+                assert!((u.as_f64().unwrap() - v.as_f64().unwrap()).abs() <= 1e-5, "{key}: {u} vs {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn text_output_and_plot() {
+    if !ort_available() {
+        return;
+    }
+    let wav = write_wav("music-plot.wav", 22050, &music(22050, 6.0, 1));
+    let png = temp_dir().join("timeline.png");
+    let model = model_dir().to_str().unwrap();
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", model, "--plot", png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("model: random-test-model (2 members"), "{text}");
+    assert!(text.contains("verdict: ") && text.contains('%'), "{text}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000, "{} bytes", bytes.len());
+
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", model, "--plot", "/nonexistent/dir/x.png"]);
+    assert_clean_failure(&o, "x.png");
+}
+
+/// The driver itself, at odd block sizes (the CLI test above covers 64 vs 4096).
+#[test]
+fn driver_is_block_size_independent_and_reusable() {
+    if !ort_available() {
+        return;
+    }
+    let audio = DecodedAudio { sample_rate: 48000, channels: music(48000, 6.0, 2) };
+    let mut engine = OfflineEngine::new(model_dir()).unwrap();
+    let run = |engine: &mut OfflineEngine, block| {
+        engine.analyze(&audio, &OfflineSettings { block, ..Default::default() }).unwrap()
+    };
+    let reference = run(&mut engine, 512);
+    assert!(!reference.is_empty());
+    for block in [1000, 333, 512] {
+        let other = run(&mut engine, block);
+        assert_eq!(other.len(), reference.len(), "block {block}");
+        for (x, y) in reference.iter().zip(&other) {
+            assert_eq!((x.time_s, x.top), (y.time_s, y.top));
+            for (u, v) in x.raw.iter().chain(&x.smoothed).zip(y.raw.iter().chain(&y.smoothed)) {
+                assert!((u - v).abs() <= 1e-5, "block {block}: {u} vs {v}");
+            }
+        }
+    }
+    let e = engine.analyze(&audio, &OfflineSettings { block: 0, ..Default::default() }).unwrap_err();
+    assert!(e.to_string().contains("block"), "{e}");
+}
