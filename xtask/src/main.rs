@@ -35,7 +35,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// `bundle genrescope --release`, then `cargo test --workspace --release [ARGS]` with
+    /// `bundle genrescope --release`, then `cargo test --workspace --release --no-fail-fast [ARGS]`
+    /// (without `--workspace` when ARGS pick packages with -p) with
     /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles.
     Test {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -58,9 +59,12 @@ fn main() -> Result<()> {
         }
         Cmd::Test { args } => {
             let bundled = bundle(&root, &["genrescope".into(), "--release".into()])?;
+            // `-p X` selects packages; otherwise the whole workspace (cargo ignores -p next to --workspace).
+            let picks_packages = args.iter().any(|a| a == "-p" || a.starts_with("--package"));
             let mut cmd = Command::new(cargo());
             cmd.current_dir(&root)
-                .args(["test", "--workspace", "--release"])
+                .args(["test", "--release", "--no-fail-fast"])
+                .args(if picks_packages { &[][..] } else { &["--workspace"][..] })
                 .args(&args)
                 .env("GENRESCOPE_CLAP_BUNDLE", bundled.join("Genrescope.clap"))
                 .env("GENRESCOPE_VST3_BUNDLE", bundled.join("Genrescope.vst3"));
