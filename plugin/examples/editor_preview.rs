@@ -46,7 +46,11 @@ fn fill(shared: &SharedState) {
             None => ([0.0; NUM_GENRES], None),
         };
         last = probs;
-        history.push_back(HistoryPoint { time_s: t, probs, top });
+        history.push_back(HistoryPoint {
+            time_s: t,
+            probs,
+            top,
+        });
     }
     for (a, p) in shared.probs.iter().zip(last) {
         a.store(p, Relaxed);
@@ -68,7 +72,8 @@ fn main() {
             a.store(0.0, Relaxed);
         }
         shared.set_status(Status::Error);
-        *shared.error.lock().unwrap() = "model: cannot load genrescope-model/manifest.json: no such file".to_owned();
+        *shared.error.lock().unwrap() =
+            "model: cannot load genrescope-model/manifest.json: no such file".to_owned();
     }
     let settings = EguiWindowSettings::new()
         .with_title("Genrescope editor preview")

@@ -106,7 +106,8 @@ impl GenrescopeEditor {
             let zoom = ui.ctx().zoom_factor();
             let want = vec2(w, h) / zoom;
             if (ui.ctx().content_rect().size() - want).length() > 1.0 {
-                ui.ctx().send_viewport_cmd(egui::ViewportCommand::InnerSize(want));
+                ui.ctx()
+                    .send_viewport_cmd(egui::ViewportCommand::InnerSize(want));
             }
         }
         let dt = ui.input(|i| i.stable_dt);
@@ -114,7 +115,8 @@ impl GenrescopeEditor {
         let top = self.shared.top();
         let status = self.shared.status();
 
-        let panel = egui::Frame::central_panel(ui.style()).fill(Color32::from_rgb(0x16, 0x16, 0x19));
+        let panel =
+            egui::Frame::central_panel(ui.style()).fill(Color32::from_rgb(0x16, 0x16, 0x19));
         egui::CentralPanel::default().frame(panel).show(ui, |ui| {
             headline(ui, top, &probs, status);
             ui.separator();
@@ -122,12 +124,25 @@ impl GenrescopeEditor {
             ui.horizontal_top(|ui| {
                 let w = ui.available_width();
                 let meters_w = (w * 0.56).max(300.0);
-                ui.allocate_ui_with_layout(vec2(meters_w, body_h), Layout::top_down(Align::Min), |ui| {
-                    meters(ui, &probs, top, self.params.midi_out.value().then(|| cc_base(&self.params)));
-                });
+                ui.allocate_ui_with_layout(
+                    vec2(meters_w, body_h),
+                    Layout::top_down(Align::Min),
+                    |ui| {
+                        meters(
+                            ui,
+                            &probs,
+                            top,
+                            self.params.midi_out.value().then(|| cc_base(&self.params)),
+                        );
+                    },
+                );
                 // Not ui.separator(): in a horizontal layout it takes all remaining height.
                 let (line, _) = ui.allocate_exact_size(vec2(9.0, body_h), Sense::hover());
-                ui.painter().vline(line.center().x, line.y_range(), ui.visuals().widgets.noninteractive.bg_stroke);
+                ui.painter().vline(
+                    line.center().x,
+                    line.y_range(),
+                    ui.visuals().widgets.noninteractive.bg_stroke,
+                );
                 ui.allocate_ui_with_layout(
                     vec2(ui.available_width(), body_h),
                     Layout::top_down(Align::Min),
@@ -157,7 +172,8 @@ impl GenrescopeEditor {
 
         let footer_h = 2.0 * ui.text_style_height(&egui::TextStyle::Body) + 12.0;
         let h = (ui.available_height() - footer_h).max(70.0);
-        let (rect, response) = ui.allocate_exact_size(vec2(ui.available_width(), h), Sense::hover());
+        let (rect, response) =
+            ui.allocate_exact_size(vec2(ui.available_width(), h), Sense::hover());
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 3.0, TRACK_FILL);
 
@@ -177,23 +193,47 @@ impl GenrescopeEditor {
 
         for level in [0.25, 0.5, 0.75, 1.0] {
             let y = y_of(level);
-            painter.line_segment([pos2(rect.left(), y), pos2(rect.right(), y)], Stroke::new(1.0, Color32::from_gray(0x33)));
+            painter.line_segment(
+                [pos2(rect.left(), y), pos2(rect.right(), y)],
+                Stroke::new(1.0, Color32::from_gray(0x33)),
+            );
         }
-        painter.text(pos2(rect.left() + 3.0, y_of(1.0)), Align2::LEFT_TOP, "100 %", FontId::proportional(9.0), DIM_TEXT);
-        painter.text(pos2(rect.left() + 3.0, y_of(0.5)), Align2::LEFT_BOTTOM, "50 %", FontId::proportional(9.0), DIM_TEXT);
+        painter.text(
+            pos2(rect.left() + 3.0, y_of(1.0)),
+            Align2::LEFT_TOP,
+            "100 %",
+            FontId::proportional(9.0),
+            DIM_TEXT,
+        );
+        painter.text(
+            pos2(rect.left() + 3.0, y_of(0.5)),
+            Align2::LEFT_BOTTOM,
+            "50 %",
+            FontId::proportional(9.0),
+            DIM_TEXT,
+        );
 
         let tick = tick_step(span_s);
         let mut ago = 0.0;
         while ago <= span_s {
             let x = rect.right() - (ago / span_s) as f32 * rect.width();
-            painter.line_segment([pos2(x, plot.top()), pos2(x, strip.bottom())], Stroke::new(1.0, Color32::from_gray(0x2c)));
+            painter.line_segment(
+                [pos2(x, plot.top()), pos2(x, strip.bottom())],
+                Stroke::new(1.0, Color32::from_gray(0x2c)),
+            );
             // Edge labels sit inside the plot so they are not clipped.
             let (anchor, dx) = match ago {
-                a if a == 0.0 => (Align2::RIGHT_BOTTOM, -3.0),
+                0.0 => (Align2::RIGHT_BOTTOM, -3.0),
                 a if a + tick > span_s => (Align2::LEFT_BOTTOM, 3.0),
                 _ => (Align2::CENTER_BOTTOM, 0.0),
             };
-            painter.text(pos2(x + dx, rect.bottom()), anchor, format_ago(ago), FontId::proportional(10.0), DIM_TEXT);
+            painter.text(
+                pos2(x + dx, rect.bottom()),
+                anchor,
+                format_ago(ago),
+                FontId::proportional(10.0),
+                DIM_TEXT,
+            );
             ago += tick;
         }
 
@@ -204,12 +244,19 @@ impl GenrescopeEditor {
             }
             let colour = seg.top.map_or(NO_GENRE_COLOUR, |g| GENRE_COLOURS[g]);
             // At least a pixel wide, so single predictions stay visible at long spans.
-            let r = Rect::from_min_max(pos2(x0, strip.top()), pos2(x1.max(x0 + 1.0), strip.bottom()));
+            let r = Rect::from_min_max(
+                pos2(x0, strip.top()),
+                pos2(x1.max(x0 + 1.0), strip.bottom()),
+            );
             painter.rect_filled(r, 0.0, colour);
         }
         for run in top_prob_runs(&self.visible, MAX_GAP_S) {
             let colour = GENRE_COLOURS[run.genre];
-            let pts: Vec<_> = run.points.iter().map(|&(t, p)| pos2(x_of(t), y_of(p))).collect();
+            let pts: Vec<_> = run
+                .points
+                .iter()
+                .map(|&(t, p)| pos2(x_of(t), y_of(p)))
+                .collect();
             if pts.len() == 1 {
                 painter.circle_filled(pts[0], 1.5, colour);
             } else {
@@ -217,7 +264,13 @@ impl GenrescopeEditor {
             }
         }
         if self.visible.is_empty() {
-            painter.text(plot.center(), Align2::CENTER_CENTER, "no predictions yet", FontId::proportional(13.0), DIM_TEXT);
+            painter.text(
+                plot.center(),
+                Align2::CENTER_CENTER,
+                "no predictions yet",
+                FontId::proportional(13.0),
+                DIM_TEXT,
+            );
         }
 
         // Hover: which genre was on top at that moment.
@@ -225,10 +278,18 @@ impl GenrescopeEditor {
             let t = now - ((rect.right() - pos.x) / rect.width()) as f64 * span_s;
             if let Some(p) = self.visible.iter().find(|p| p.time_s >= t) {
                 let text = match p.top {
-                    Some(g) => format!("{} {:.0} % ({} ago)", GENRES[g], 100.0 * p.probs[g], format_ago(now - p.time_s)),
+                    Some(g) => format!(
+                        "{} {:.0} % ({} ago)",
+                        GENRES[g],
+                        100.0 * p.probs[g],
+                        format_ago(now - p.time_s)
+                    ),
                     None => format!("no genre ({} ago)", format_ago(now - p.time_s)),
                 };
-                painter.line_segment([pos2(pos.x, rect.top()), pos2(pos.x, strip.bottom())], Stroke::new(1.0, Color32::from_gray(0x80)));
+                painter.line_segment(
+                    [pos2(pos.x, rect.top()), pos2(pos.x, strip.bottom())],
+                    Stroke::new(1.0, Color32::from_gray(0x80)),
+                );
                 response.on_hover_text_at_pointer(text);
             }
         }
@@ -244,9 +305,20 @@ impl NiceEguiApp for GenrescopeEditor {
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         egui_ctx.set_theme(egui::Theme::Dark);
         self.gui = Some(nice_gui_ctx);
-        self.pending_size = self.params.editor_size.read().ok().and_then(|s| *s).filter(|&(w, h)| {
-            w.is_finite() && h.is_finite() && w >= 100.0 && h >= 100.0 && w <= 8192.0 && h <= 8192.0
-        });
+        self.pending_size =
+            self.params
+                .editor_size
+                .read()
+                .ok()
+                .and_then(|s| *s)
+                .filter(|&(w, h)| {
+                    w.is_finite()
+                        && h.is_finite()
+                        && w >= 100.0
+                        && h >= 100.0
+                        && w <= 8192.0
+                        && h <= 8192.0
+                });
         Ok(())
     }
 
@@ -254,7 +326,10 @@ impl NiceEguiApp for GenrescopeEditor {
         // Until the saved size is applied, resizes are the window's initial default size.
         if self.pending_size.is_none() {
             if let Ok(mut s) = self.params.editor_size.write() {
-                *s = Some((new_size.logical.width as f32, new_size.logical.height as f32));
+                *s = Some((
+                    new_size.logical.width as f32,
+                    new_size.logical.height as f32,
+                ));
             }
         }
     }
@@ -276,12 +351,25 @@ fn headline(ui: &mut Ui, top: Option<usize>, probs: &[f32; NUM_GENRES], status: 
     ui.horizontal(|ui| {
         match top {
             Some(g) => {
-                ui.label(RichText::new(GENRES[g].to_uppercase()).size(34.0).strong().color(GENRE_COLOURS[g]));
-                ui.label(RichText::new(format!("{:.0} %", 100.0 * probs[g])).size(26.0).color(Color32::WHITE));
+                ui.label(
+                    RichText::new(GENRES[g].to_uppercase())
+                        .size(34.0)
+                        .strong()
+                        .color(GENRE_COLOURS[g]),
+                );
+                ui.label(
+                    RichText::new(format!("{:.0} %", 100.0 * probs[g]))
+                        .size(26.0)
+                        .color(Color32::WHITE),
+                );
             }
             None => {
                 ui.label(RichText::new("—").size(34.0).color(DIM_TEXT));
-                let colour = if status == Status::Error { ERROR_COLOUR } else { DIM_TEXT };
+                let colour = if status == Status::Error {
+                    ERROR_COLOUR
+                } else {
+                    DIM_TEXT
+                };
                 ui.label(RichText::new(status.label()).size(22.0).color(colour));
             }
         }
@@ -301,23 +389,57 @@ fn meters(ui: &mut Ui, probs: &[f32; NUM_GENRES], top: Option<usize>, cc_base: O
         let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), row_h), Sense::hover());
         let painter = ui.painter_at(rect);
         let is_top = top == Some(g);
-        let text_colour = if is_top { Color32::WHITE } else { Color32::from_gray(0xc8) };
+        let text_colour = if is_top {
+            Color32::WHITE
+        } else {
+            Color32::from_gray(0xc8)
+        };
         let font = FontId::proportional(if is_top { 14.0 } else { 13.0 });
-        painter.text(pos2(rect.left(), rect.center().y), Align2::LEFT_CENTER, GENRES[g], font.clone(), text_colour);
+        painter.text(
+            pos2(rect.left(), rect.center().y),
+            Align2::LEFT_CENTER,
+            GENRES[g],
+            font.clone(),
+            text_colour,
+        );
         let bar = Rect::from_min_max(
             pos2(rect.left() + label_w, rect.top() + 2.0),
             pos2(rect.right() - value_w - cc_w, rect.bottom() - 2.0),
         );
         painter.rect_filled(bar, 2.0, TRACK_FILL);
-        let fill = Rect::from_min_max(bar.min, pos2(bar.left() + p.clamp(0.0, 1.0) * bar.width(), bar.bottom()));
-        let colour = if top.is_none() || is_top { GENRE_COLOURS[g] } else { GENRE_COLOURS[g].gamma_multiply(0.75) };
+        let fill = Rect::from_min_max(
+            bar.min,
+            pos2(bar.left() + p.clamp(0.0, 1.0) * bar.width(), bar.bottom()),
+        );
+        let colour = if top.is_none() || is_top {
+            GENRE_COLOURS[g]
+        } else {
+            GENRE_COLOURS[g].gamma_multiply(0.75)
+        };
         painter.rect_filled(fill, 2.0, colour);
         if is_top {
-            painter.rect_stroke(bar, 2.0, Stroke::new(1.0, Color32::WHITE), StrokeKind::Outside);
+            painter.rect_stroke(
+                bar,
+                2.0,
+                Stroke::new(1.0, Color32::WHITE),
+                StrokeKind::Outside,
+            );
         }
-        painter.text(pos2(bar.right() + value_w - 4.0, rect.center().y), Align2::RIGHT_CENTER, format!("{:.0} %", 100.0 * p), font, text_colour);
+        painter.text(
+            pos2(bar.right() + value_w - 4.0, rect.center().y),
+            Align2::RIGHT_CENTER,
+            format!("{:.0} %", 100.0 * p),
+            font,
+            text_colour,
+        );
         if let Some(base) = cc_base {
-            painter.text(pos2(rect.right(), rect.center().y), Align2::RIGHT_CENTER, format!("CC{}", base as usize + g), FontId::monospace(10.0), DIM_TEXT);
+            painter.text(
+                pos2(rect.right(), rect.center().y),
+                Align2::RIGHT_CENTER,
+                format!("CC{}", base as usize + g),
+                FontId::monospace(10.0),
+                DIM_TEXT,
+            );
         }
         ui.add_space(1.0);
     }
@@ -326,20 +448,26 @@ fn meters(ui: &mut Ui, probs: &[f32; NUM_GENRES], top: Option<usize>, cc_base: O
 /// Every parameter, through the host's `ParamSetter` (or read-only without a host).
 fn controls(ui: &mut Ui, params: &GenrescopeParams, setter: Option<&ParamSetter>) {
     ui.label(RichText::new("Analysis").strong());
-    egui::Grid::new("analysis-params").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
-        param_row(ui, &params.smoothing, setter);
-        param_row(ui, &params.hop, setter);
-        param_row(ui, &params.gate, setter);
-    });
+    egui::Grid::new("analysis-params")
+        .num_columns(2)
+        .spacing([8.0, 4.0])
+        .show(ui, |ui| {
+            param_row(ui, &params.smoothing, setter);
+            param_row(ui, &params.hop, setter);
+            param_row(ui, &params.gate, setter);
+        });
     ui.add_space(6.0);
     ui.label(RichText::new("MIDI CC output").strong());
-    egui::Grid::new("midi-params").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
-        ui.label(params.midi_out.name());
-        bool_toggle(ui, &params.midi_out, setter);
-        ui.end_row();
-        param_row(ui, &params.midi_channel, setter);
-        param_row(ui, &params.cc_base, setter);
-    });
+    egui::Grid::new("midi-params")
+        .num_columns(2)
+        .spacing([8.0, 4.0])
+        .show(ui, |ui| {
+            ui.label(params.midi_out.name());
+            bool_toggle(ui, &params.midi_out, setter);
+            ui.end_row();
+            param_row(ui, &params.midi_channel, setter);
+            param_row(ui, &params.cc_base, setter);
+        });
     let base = cc_base(params) as usize;
     let legend = format!(
         "Channel {ch}\nCC{b}–CC{e}: genre probability 0–127 (meter order)\n\
@@ -378,13 +506,29 @@ fn bool_toggle(ui: &mut Ui, param: &BoolParam, setter: Option<&ParamSetter>) {
 }
 
 fn status_lines(ui: &mut Ui, shared: &SharedState, status: Status) {
-    let model = shared.model_info.lock().map(|m| m.clone()).unwrap_or_default();
+    let model = shared
+        .model_info
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
     let level = shared.level_db.load(std::sync::atomic::Ordering::Relaxed);
-    let level = if level > -150.0 { format!("{level:.1} dBFS") } else { "—".to_owned() };
-    let predictions = shared.predictions.load(std::sync::atomic::Ordering::Relaxed);
-    let dropped = shared.dropped_frames.load(std::sync::atomic::Ordering::Relaxed);
+    let level = if level > -150.0 {
+        format!("{level:.1} dBFS")
+    } else {
+        "—".to_owned()
+    };
+    let predictions = shared
+        .predictions
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let dropped = shared
+        .dropped_frames
+        .load(std::sync::atomic::Ordering::Relaxed);
     ui.horizontal_wrapped(|ui| {
-        let colour = if status == Status::Error { ERROR_COLOUR } else { Color32::WHITE };
+        let colour = if status == Status::Error {
+            ERROR_COLOUR
+        } else {
+            Color32::WHITE
+        };
         ui.label(RichText::new(status.label()).color(colour).strong());
         let rest = format!(
             "· model: {} · input {level} · {predictions} predictions · {dropped} dropped frames",
@@ -401,10 +545,16 @@ fn status_lines(ui: &mut Ui, shared: &SharedState, status: Status) {
 /// Copies the history points of the last `span_s` seconds (by stream time) into `out`.
 fn copy_visible_history(shared: &SharedState, span_s: f64, out: &mut Vec<HistoryPoint>) {
     out.clear();
-    let Ok(history) = shared.history.lock() else { return };
+    let Ok(history) = shared.history.lock() else {
+        return;
+    };
     let Some(last) = history.back() else { return };
     let from = last.time_s - span_s;
-    let skip = history.iter().rev().take_while(|p| p.time_s >= from).count();
+    let skip = history
+        .iter()
+        .rev()
+        .take_while(|p| p.time_s >= from)
+        .count();
     out.extend(history.iter().skip(history.len() - skip).copied());
 }
 
@@ -417,12 +567,16 @@ pub struct MeterSmoother {
 
 impl MeterSmoother {
     pub fn new(tau_s: f32) -> Self {
-        Self { values: [0.0; NUM_GENRES], tau_s }
+        Self {
+            values: [0.0; NUM_GENRES],
+            tau_s,
+        }
     }
 
     /// Moves towards `target` by one frame of `dt` seconds and returns the displayed values.
     pub fn step(&mut self, target: &[f32; NUM_GENRES], dt: f32) -> [f32; NUM_GENRES] {
-        let a = if !(dt > 0.0) {
+        // NaN or non-positive dt: no time passed.
+        let a = if dt.is_nan() || dt <= 0.0 {
             0.0
         } else if self.tau_s <= 0.0 {
             1.0
@@ -430,7 +584,11 @@ impl MeterSmoother {
             1.0 - (-dt / self.tau_s).exp()
         };
         for (v, &t) in self.values.iter_mut().zip(target) {
-            let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+            let t = if t.is_finite() {
+                t.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             *v += (t - *v) * a;
         }
         self.values
@@ -463,7 +621,15 @@ fn typical_spacing(points: &[HistoryPoint]) -> f64 {
 
 /// Index of the first point after the last backwards time jump (older points can't be placed).
 fn continuous_start(points: &[HistoryPoint]) -> usize {
-    points.windows(2).rposition(|w| !(w[1].time_s >= w[0].time_s)).map_or(0, |i| i + 1)
+    // NaN times count as a break too.
+    points
+        .windows(2)
+        .rposition(|w| {
+            w[1].time_s
+                .partial_cmp(&w[0].time_s)
+                .is_none_or(|o| o.is_lt())
+        })
+        .map_or(0, |i| i + 1)
 }
 
 /// Turns history points into strips: each point covers the time since its predecessor; runs
@@ -480,7 +646,11 @@ pub fn timeline_segments(points: &[HistoryPoint], max_gap_s: f64) -> Vec<Segment
         };
         match out.last_mut() {
             Some(last) if last.top == p.top && last.end_s == start => last.end_s = p.time_s,
-            _ => out.push(Segment { start_s: start, end_s: p.time_s, top: p.top }),
+            _ => out.push(Segment {
+                start_s: start,
+                end_s: p.time_s,
+                top: p.top,
+            }),
         }
         prev = Some(p.time_s);
     }
@@ -508,13 +678,19 @@ pub fn top_prob_runs(points: &[HistoryPoint], max_gap_s: f64) -> Vec<LineRun> {
         };
         let here = (p.time_s, p.probs[g]);
         match prev {
-            Some((t, _, pg)) if pg == g && p.time_s - t <= max_gap_s => {
-                out.last_mut().expect("run exists while prev is set").points.push(here)
-            }
-            Some((t, pp, _)) if p.time_s - t <= max_gap_s => {
-                out.push(LineRun { genre: g, points: vec![(t, pp), here] })
-            }
-            _ => out.push(LineRun { genre: g, points: vec![here] }),
+            Some((t, _, pg)) if pg == g && p.time_s - t <= max_gap_s => out
+                .last_mut()
+                .expect("run exists while prev is set")
+                .points
+                .push(here),
+            Some((t, pp, _)) if p.time_s - t <= max_gap_s => out.push(LineRun {
+                genre: g,
+                points: vec![(t, pp), here],
+            }),
+            _ => out.push(LineRun {
+                genre: g,
+                points: vec![here],
+            }),
         }
         prev = Some((p.time_s, p.probs[g], g));
     }
@@ -548,17 +724,31 @@ mod tests {
         if let Some(g) = top {
             probs[g] = p;
         }
-        HistoryPoint { time_s: t, probs, top }
+        HistoryPoint {
+            time_s: t,
+            probs,
+            top,
+        }
     }
 
     #[test]
     fn palette_has_ten_clearly_distinct_colours() {
-        let all: Vec<Color32> = GENRE_COLOURS.iter().copied().chain([NO_GENRE_COLOUR]).collect();
+        let all: Vec<Color32> = GENRE_COLOURS
+            .iter()
+            .copied()
+            .chain([NO_GENRE_COLOUR])
+            .collect();
         for (i, a) in all.iter().enumerate() {
             for (j, b) in all.iter().enumerate().skip(i + 1) {
                 let (a4, b4) = (a.to_array(), b.to_array());
-                let d: f32 = (0..3).map(|k| (a4[k] as f32 - b4[k] as f32).powi(2)).sum::<f32>().sqrt();
-                assert!(d > 60.0, "colours {i} and {j} too close: {a:?} {b:?} (distance {d})");
+                let d: f32 = (0..3)
+                    .map(|k| (a4[k] as f32 - b4[k] as f32).powi(2))
+                    .sum::<f32>()
+                    .sqrt();
+                assert!(
+                    d > 60.0,
+                    "colours {i} and {j} too close: {a:?} {b:?} (distance {d})"
+                );
             }
         }
         assert_eq!(GENRE_COLOURS.len(), GENRES.len());
@@ -570,7 +760,11 @@ mod tests {
         let mut target = [0.0; NUM_GENRES];
         target[3] = 0.8;
         let first = m.step(&target, 1.0 / 30.0);
-        assert!(first[3] > 0.0 && first[3] < 0.8 * 0.3, "one frame moves a little: {}", first[3]);
+        assert!(
+            first[3] > 0.0 && first[3] < 0.8 * 0.3,
+            "one frame moves a little: {}",
+            first[3]
+        );
         let mut last = first[3];
         for _ in 0..60 {
             let v = m.step(&target, 1.0 / 30.0)[3];
@@ -601,10 +795,26 @@ mod tests {
         assert_eq!(
             segs,
             vec![
-                Segment { start_s: 9.5, end_s: 10.5, top: Some(9) },
-                Segment { start_s: 10.5, end_s: 11.0, top: Some(6) },
-                Segment { start_s: 11.0, end_s: 12.0, top: None },
-                Segment { start_s: 31.5, end_s: 32.5, top: Some(9) },
+                Segment {
+                    start_s: 9.5,
+                    end_s: 10.5,
+                    top: Some(9)
+                },
+                Segment {
+                    start_s: 10.5,
+                    end_s: 11.0,
+                    top: Some(6)
+                },
+                Segment {
+                    start_s: 11.0,
+                    end_s: 12.0,
+                    top: None
+                },
+                Segment {
+                    start_s: 31.5,
+                    end_s: 32.5,
+                    top: Some(9)
+                },
             ]
         );
         assert!(timeline_segments(&[], MAX_GAP_S).is_empty());
@@ -612,7 +822,11 @@ mod tests {
 
     #[test]
     fn segments_restart_after_time_goes_backwards() {
-        let pts = [point(100.0, Some(1), 0.5), point(100.5, Some(1), 0.5), point(1.0, Some(2), 0.5)];
+        let pts = [
+            point(100.0, Some(1), 0.5),
+            point(100.5, Some(1), 0.5),
+            point(1.0, Some(2), 0.5),
+        ];
         let segs = timeline_segments(&pts, MAX_GAP_S);
         assert_eq!(segs.len(), 1);
         assert_eq!(segs[0].top, Some(2));
@@ -632,9 +846,18 @@ mod tests {
         assert_eq!(
             runs,
             vec![
-                LineRun { genre: 0, points: vec![(0.5, 0.4), (1.0, 0.5)] },
-                LineRun { genre: 5, points: vec![(1.0, 0.5), (1.5, 0.6)] },
-                LineRun { genre: 5, points: vec![(2.5, 0.7)] },
+                LineRun {
+                    genre: 0,
+                    points: vec![(0.5, 0.4), (1.0, 0.5)]
+                },
+                LineRun {
+                    genre: 5,
+                    points: vec![(1.0, 0.5), (1.5, 0.6)]
+                },
+                LineRun {
+                    genre: 5,
+                    points: vec![(2.5, 0.7)]
+                },
             ]
         );
     }
@@ -678,7 +901,10 @@ mod tests {
     #[test]
     fn editor_can_be_created_without_a_display() {
         // Only opening a window needs a display; the plugin's editor() just builds this.
-        let editor = create(Arc::new(GenrescopeParams::default()), Arc::new(SharedState::default()));
+        let editor = create(
+            Arc::new(GenrescopeParams::default()),
+            Arc::new(SharedState::default()),
+        );
         assert!(editor.is_some());
     }
 }
