@@ -75,7 +75,8 @@ pub fn create(
 pub struct GenrescopeEditor {
     params: Arc<GenrescopeParams>,
     shared: Arc<SharedState>,
-    /// Set while a window is open (`build` .. `editor_closed`).
+    /// Set by `build` when a window opens; only used while drawing (nice-plug-egui 0.6 never
+    /// calls `editor_closed`, so it may outlive a closed window harmlessly).
     gui: Option<GuiContext>,
     meters: MeterSmoother,
     span: usize,
