@@ -255,8 +255,9 @@ fn bar(p: f32, width: usize) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
     let eighths = (p.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 != 0 {
-        s.push(PARTS[eighths % 8]);
+    let rem = eighths % 8;
+    if rem > 0 {
+        s.push(PARTS[rem]);
     }
     format!("{s:<width$}")
 }
