@@ -75,7 +75,7 @@ fn audio_thread(c: &mut Criterion) {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("genrescope-bench-{}", std::process::id())).join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("genrescope-bench").join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
 }

@@ -16,35 +16,49 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-/// A python that can import pedalboard + numpy: `target/vst3-venv`, created on first use.
-fn python_with_pedalboard() -> Result<PathBuf, String> {
-    let venv = workspace().join("target/vst3-venv");
-    let py = venv.join("bin/python");
-    let has = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import pedalboard, numpy"])
-            .status()
-            .is_ok_and(|s| s.success())
+/// A python that can import pedalboard + numpy, and the PYTHONPATH it needs: `target/vst3-venv`,
+/// created on first use; where venv is unavailable (Debian without python3-venv), the system
+/// python3 with `pip install --target target/vst3-pylib` (which PEP 668 does not block).
+fn python_with_pedalboard() -> Result<(PathBuf, Option<PathBuf>), String> {
+    let target = workspace().join("target");
+    let venv = target.join("vst3-venv");
+    let venv_py = venv.join("bin/python");
+    let pylib = target.join("vst3-pylib");
+    let has = |py: &Path, path: Option<&Path>| {
+        let mut c = Command::new(py);
+        c.args(["-c", "import pedalboard, numpy"]);
+        if let Some(p) = path {
+            c.env("PYTHONPATH", p);
+        }
+        c.status().is_ok_and(|s| s.success())
     };
-    if py.is_file() && has(&py) {
-        return Ok(py);
+    if has(&venv_py, None) {
+        return Ok((venv_py, None));
     }
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .map_err(|e| format!("python3 not runnable: {e}"))?;
-    if !ok.success() || !py.is_file() {
-        return Err(format!("`python3 -m venv {}` failed (python3-venv missing?)", venv.display()));
+    let python3 = PathBuf::from("python3");
+    if has(&python3, Some(&pylib)) {
+        return Ok((python3, Some(pylib)));
     }
-    let pip = Command::new(&py)
-        .args(["-m", "pip", "install", "--quiet", "pedalboard==0.9.26", "numpy"])
-        .status()
-        .map_err(|e| format!("pip not runnable: {e}"))?;
-    if !pip.success() || !has(&py) {
+    let pkgs = ["pedalboard==0.9.26", "numpy"];
+    let venv_ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+        && venv_py.is_file();
+    let (py, path, pip) = if venv_ok {
+        let st = Command::new(&venv_py).args(["-m", "pip", "install", "--quiet"]).args(pkgs).status();
+        (venv_py, None, st)
+    } else {
+        eprintln!("python3 -m venv failed; installing with pip --target {}", pylib.display());
+        let st = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg(&pylib)
+            .args(pkgs)
+            .status();
+        (python3, Some(pylib), st)
+    };
+    let pip = pip.map_err(|e| format!("python3/pip not runnable: {e}"))?;
+    if !pip.success() || !has(&py, path.as_deref()) {
         return Err(format!("pip install pedalboard numpy failed ({pip})"));
     }
-    Ok(py)
+    Ok((py, path))
 }
 
 fn vst3_bundle() -> PathBuf {
@@ -53,7 +67,7 @@ fn vst3_bundle() -> PathBuf {
         .unwrap_or_else(|| workspace().join("target/bundled/Genrescope.vst3"))
 }
 
-fn run_script(py: &Path, model_dir: Option<&Path>) -> Value {
+fn run_script(py: &Path, pythonpath: Option<&Path>, model_dir: Option<&Path>) -> Value {
     let bundle = vst3_bundle();
     assert!(bundle.join("Contents/x86_64-linux/Genrescope.so").is_file(), "no VST3 bundle at {}: run `cargo xtask bundle genrescope --release`", bundle.display());
     let clip = std::env::var_os("GTZAN_DIR")
@@ -62,6 +76,9 @@ fn run_script(py: &Path, model_dir: Option<&Path>) -> Value {
         .join("blues/blues.00042.ogg");
     let mut cmd = Command::new(py);
     cmd.arg(workspace().join("tools/vst3_pedalboard.py")).arg(&bundle);
+    if let Some(p) = pythonpath {
+        cmd.env("PYTHONPATH", p);
+    }
     if clip.is_file() {
         cmd.arg("--clip").arg(&clip);
     } else {
@@ -93,8 +110,8 @@ fn run_script(py: &Path, model_dir: Option<&Path>) -> Value {
 
 #[test]
 fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
-    let py = match python_with_pedalboard() {
-        Ok(py) => py,
+    let (py, pythonpath) = match python_with_pedalboard() {
+        Ok(found) => found,
         Err(e) if !in_ci() => {
             eprintln!("SKIP (not in CI): {e}");
             return;
@@ -115,7 +132,7 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
     .expect("write test model");
 
     for model_dir in [None, Some(model.as_path())] {
-        let report = run_script(&py, model_dir);
+        let report = run_script(&py, pythonpath.as_deref(), model_dir);
         let plugin = &report["plugin"];
         assert_eq!(plugin["name"], "Genrescope");
         assert_eq!(plugin["is_effect"], true);

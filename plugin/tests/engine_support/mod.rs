@@ -63,8 +63,20 @@ pub fn test_model() -> &'static Path {
     })
 }
 
-/// A fresh directory under the system temp dir, unique to this process.
+/// A fresh directory under the system temp dir, unique to this process. Directories left by
+/// earlier test processes that have exited are removed on first use.
 pub fn scratch_dir(name: &str) -> PathBuf {
+    static SWEEP: OnceLock<()> = OnceLock::new();
+    SWEEP.get_or_init(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("genrescope-test-").and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
     let dir = std::env::temp_dir().join(format!("genrescope-test-{}", std::process::id())).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
