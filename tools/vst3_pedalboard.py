@@ -11,7 +11,9 @@ Without --clip (or if it is missing) a synthetic signal is used and the report s
 """
 import argparse
 import json
+import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -41,6 +43,19 @@ def load_audio(clip, rate=None):
             print(f"cannot read {clip}: {e}; using a synthetic signal", file=sys.stderr)
     r = float(rate or 44100)
     return synthetic(r), r, "synthetic"
+
+
+def thread_names(prefix):
+    names = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith(prefix):
+            names.append(name)
+    return sorted(names)
 
 
 def param_report(plugin):
@@ -124,6 +139,11 @@ def main():
     ]
     for audio, rate, src, block in cases:
         report["runs"].append(run_case(plugin, np.ascontiguousarray(audio), rate, src, block))
+
+    # Threads the plugin started in this (host) process: its analysis thread, plus ONNX Runtime's
+    # environment thread once a model loaded (created from the analysis thread, same name).
+    time.sleep(0.5)  # the model loads asynchronously; processing above took far longer anyway
+    report["plugin_threads"] = thread_names("genrescope")
 
     # The state round trip through the host (VST3 component + controller state).
     state = plugin.raw_state

@@ -161,6 +161,10 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
         assert_eq!(gate["range"][0].as_f64(), Some(-90.0));
         assert_eq!(gate["value"], "-50.0");
         assert_eq!(report["state_roundtrip_same"], true);
+        // The analysis thread runs inside the VST3 host; with a model, ONNX Runtime's environment
+        // thread (spawned from it, so same name) proves the model loaded there.
+        let threads = report["plugin_threads"].as_array().expect("plugin_threads").len();
+        assert_eq!(threads, if model_dir.is_some() { 2 } else { 1 }, "{}", report["plugin_threads"]);
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
