@@ -105,7 +105,8 @@ struct CheckpointState {
     config: TrainConfig,
     epochs_done: usize,
     best_epoch: usize,
-    best_loss: f32,
+    /// `None` until a validation loss was seen (JSON has no infinity).
+    best_loss: Option<f32>,
     history: Vec<EpochStats>,
 }
 
@@ -147,7 +148,7 @@ pub fn train(
         config: cfg.clone(),
         epochs_done: 0,
         best_epoch: 0,
-        best_loss: f32::INFINITY,
+        best_loss: None,
         history: vec![],
     };
     let mut best: Option<Cnn> = None;
@@ -207,8 +208,8 @@ pub fn train(
             let e = crate::metrics::evaluate(&probs, &v.labels);
             stats.valid_loss = Some(e.mean_loss);
             stats.valid_accuracy = Some(e.accuracy);
-            if e.mean_loss < state.best_loss {
-                state.best_loss = e.mean_loss;
+            if state.best_loss.is_none_or(|b| e.mean_loss < b) {
+                state.best_loss = Some(e.mean_loss);
                 state.best_epoch = epoch;
                 best = Some(eval_model.clone());
                 since_best = 0;
