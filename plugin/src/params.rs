@@ -59,7 +59,8 @@ impl Default for GenrescopeParams {
             gate: FloatParam::new("Gate", -50.0, FloatRange::Linear { min: -90.0, max: -10.0 })
                 .with_unit(" dBFS")
                 .with_step_size(0.5),
-            midi_out: BoolParam::new("MIDI CC out", true),
+            // Not "MIDI CC …": JUCE-based hosts (pedalboard) hide such names as MIDI-CC proxies.
+            midi_out: BoolParam::new("CC output", true),
             midi_channel: IntParam::new("MIDI channel", 1, IntRange::Linear { min: 1, max: 16 }),
             cc_base: IntParam::new("First CC", 20, IntRange::Linear { min: 0, max: 116 }),
         }

@@ -145,8 +145,8 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
             assert_eq!(r["out_shape"][1], r["frames"], "{r}");
             assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-7, "audio altered: {r}");
         }
-        // Every parameter the plugin declares reaches the host, by name. ("MIDI CC out" has no
-        // python_name: pedalboard hides names starting "MIDI CC ", JUCE's MIDI-CC proxy params.)
+        // Every parameter the plugin declares reaches the host by name, and pedalboard shows all
+        // of them (it hides names starting "MIDI CC ", JUCE's MIDI-CC proxies: we avoid those).
         let names: Vec<&str> = report["parameters"]
             .as_array()
             .unwrap()
@@ -155,8 +155,11 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
             .collect();
         assert_eq!(
             names,
-            ["Smoothing", "Update interval", "Gate", "MIDI CC out", "MIDI channel", "First CC"]
+            ["Smoothing", "Update interval", "Gate", "CC output", "MIDI channel", "First CC"]
         );
+        for p in report["parameters"].as_array().unwrap() {
+            assert!(p["python_name"].is_string(), "hidden from the host's parameter list: {p}");
+        }
         let gate = report["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "Gate").unwrap();
         assert_eq!(gate["range"][0].as_f64(), Some(-90.0));
         assert_eq!(gate["value"], "-50.0");
