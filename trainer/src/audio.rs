@@ -47,7 +47,9 @@ mod tests {
     #[test]
     fn resampling_keeps_length_and_frequency() {
         let sr_in = 44100;
-        let x: Vec<f32> = (0..sr_in).map(|i| (2.0 * std::f32::consts::PI * 441.0 * i as f32 / sr_in as f32).sin()).collect();
+        let x: Vec<f32> = (0..sr_in)
+            .map(|i| (2.0 * std::f32::consts::PI * 441.0 * i as f32 / sr_in as f32).sin())
+            .collect();
         let y = resample(&x, sr_in as u32, 22050).unwrap();
         assert_eq!(y.len(), 22050);
         // 441 Hz at 22050 Hz: period 50 samples; compare against the ideal sine mid-signal.

@@ -35,15 +35,31 @@ pub fn scan(root: &Path) -> anyhow::Result<Vec<Clip>> {
         }
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             let label = stem.split('.').next().and_then(genre_index);
-            if AUDIO_EXTENSIONS.contains(&ext.as_str()) && label.is_some() {
-                clips.push(Clip { id: format!("{genre}/{stem}"), path, label: label.unwrap() });
+            if let Some(label) = label.filter(|_| AUDIO_EXTENSIONS.contains(&ext.as_str())) {
+                clips.push(Clip {
+                    id: format!("{genre}/{stem}"),
+                    path,
+                    label,
+                });
             }
         }
     }
-    anyhow::ensure!(!clips.is_empty(), "no audio clips in GTZAN layout under {}", root.display());
+    anyhow::ensure!(
+        !clips.is_empty(),
+        "no audio clips in GTZAN layout under {}",
+        root.display()
+    );
     clips.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(clips)
 }
@@ -58,7 +74,8 @@ pub struct Split {
 }
 
 fn list_ids(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -72,10 +89,22 @@ fn list_ids(path: &Path) -> anyhow::Result<Vec<String>> {
 pub fn split(root: &Path, clips: &[Clip], valid_fraction: f64, seed: u64) -> anyhow::Result<Split> {
     let (tr, va) = (root.join("splits/train.txt"), root.join("splits/valid.txt"));
     if tr.is_file() && va.is_file() {
-        let index: HashMap<&str, usize> = clips.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
-        let pick = |ids: Vec<String>| ids.iter().filter_map(|id| index.get(id.as_str()).copied()).collect::<Vec<_>>();
+        let index: HashMap<&str, usize> = clips
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.as_str(), i))
+            .collect();
+        let pick = |ids: Vec<String>| {
+            ids.iter()
+                .filter_map(|id| index.get(id.as_str()).copied())
+                .collect::<Vec<_>>()
+        };
         let (train, valid) = (pick(list_ids(&tr)?), pick(list_ids(&va)?));
-        return Ok(Split { train, valid, source: format!("{} and {}", tr.display(), va.display()) });
+        return Ok(Split {
+            train,
+            valid,
+            source: format!("{} and {}", tr.display(), va.display()),
+        });
     }
     Ok(stratified_split(clips, valid_fraction, seed))
 }
@@ -86,13 +115,18 @@ pub fn stratified_split(clips: &[Clip], valid_fraction: f64, seed: u64) -> Split
     for g in 0..NUM_GENRES {
         let mut idx: Vec<usize> = (0..clips.len()).filter(|&i| clips[i].label == g).collect();
         idx.shuffle(&mut rng);
-        let n_valid = ((idx.len() as f64 * valid_fraction).round() as usize).min(idx.len().saturating_sub(1));
+        let n_valid =
+            ((idx.len() as f64 * valid_fraction).round() as usize).min(idx.len().saturating_sub(1));
         valid.extend_from_slice(&idx[..n_valid]);
         train.extend_from_slice(&idx[n_valid..]);
     }
     train.sort_unstable();
     valid.sort_unstable();
-    Split { train, valid, source: format!("seeded stratified split (seed {seed}, valid fraction {valid_fraction})") }
+    Split {
+        train,
+        valid,
+        source: format!("seeded stratified split (seed {seed}, valid fraction {valid_fraction})"),
+    }
 }
 
 /// MFCC frames of every clip (row-major `n_frames * dim`), `None` for clips that failed.
@@ -104,9 +138,19 @@ pub struct ClipFeatures {
 
 fn cache_key(path: &Path, cfg: &FeatureConfig) -> anyhow::Result<String> {
     let meta = std::fs::metadata(path)?;
-    let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let mtime = meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let abs = std::fs::canonicalize(path)?;
-    let key = format!("{}\n{}\n{}\n{}", abs.display(), meta.len(), mtime, cfg.hash());
+    let key = format!(
+        "{}\n{}\n{}\n{}",
+        abs.display(),
+        meta.len(),
+        mtime,
+        cfg.hash()
+    );
     Ok(sha256_hex(key.as_bytes()))
 }
 
@@ -115,8 +159,11 @@ fn read_cache(file: &Path, dim: usize) -> Option<Vec<f32>> {
     if bytes.len() % 4 != 0 || bytes.len() < 4 {
         return None;
     }
-    let v: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    (v.len() % dim == 0).then_some(v)
+    let v: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    v.len().is_multiple_of(dim).then_some(v)
 }
 
 fn write_cache(file: &Path, v: &[f32]) -> std::io::Result<()> {
@@ -126,12 +173,19 @@ fn write_cache(file: &Path, v: &[f32]) -> std::io::Result<()> {
     std::fs::rename(tmp, file)
 }
 
-fn clip_features(clip: &Clip, cfg: &FeatureConfig, cache: Option<&Path>) -> anyhow::Result<Vec<f32>> {
+fn clip_features(
+    clip: &Clip,
+    cfg: &FeatureConfig,
+    cache: Option<&Path>,
+) -> anyhow::Result<Vec<f32>> {
     let cached = match cache {
         Some(dir) => Some(dir.join(format!("{}.f32", cache_key(&clip.path, cfg)?))),
         None => None,
     };
-    if let Some(v) = cached.as_deref().and_then(|f| read_cache(f, cfg.frame_dim())) {
+    if let Some(v) = cached
+        .as_deref()
+        .and_then(|f| read_cache(f, cfg.frame_dim()))
+    {
         return Ok(v);
     }
     let audio = load_mono(&clip.path, cfg.sample_rate)?;
@@ -144,16 +198,27 @@ fn clip_features(clip: &Clip, cfg: &FeatureConfig, cache: Option<&Path>) -> anyh
 }
 
 /// Decodes and featurizes `clips` on `threads` threads; failures are recorded, not fatal.
-pub fn featurize(clips: &[Clip], cfg: &FeatureConfig, cache: Option<&Path>, threads: usize) -> ClipFeatures {
+pub fn featurize(
+    clips: &[Clip],
+    cfg: &FeatureConfig,
+    cache: Option<&Path>,
+    threads: usize,
+) -> ClipFeatures {
     if let Some(dir) = cache {
         let _ = std::fs::create_dir_all(dir);
     }
     let pb = ProgressBar::new(clips.len() as u64);
-    pb.set_style(ProgressStyle::with_template("features {bar:30} {pos}/{len} [{elapsed}<{eta}]").unwrap());
+    pb.set_style(
+        ProgressStyle::with_template("features {bar:30} {pos}/{len} [{elapsed}<{eta}]").unwrap(),
+    );
     let threads = threads.max(1);
-    let mut results: Vec<Option<anyhow::Result<Vec<f32>>>> = (0..clips.len()).map(|_| None).collect();
+    let mut results: Vec<Option<anyhow::Result<Vec<f32>>>> =
+        (0..clips.len()).map(|_| None).collect();
     std::thread::scope(|s| {
-        let chunks: Vec<_> = results.chunks_mut(clips.len().div_ceil(threads).max(1)).enumerate().collect();
+        let chunks: Vec<_> = results
+            .chunks_mut(clips.len().div_ceil(threads).max(1))
+            .enumerate()
+            .collect();
         let per = clips.len().div_ceil(threads).max(1);
         for (t, chunk) in chunks {
             let pb = &pb;
@@ -174,7 +239,14 @@ pub fn featurize(clips: &[Clip], cfg: &FeatureConfig, cache: Option<&Path>, thre
         .map(|(r, clip)| match r.expect("every clip processed") {
             Ok(v) if v.len() >= window => Some(v),
             Ok(v) => {
-                skipped.push((clip.path.clone(), format!("too short: {} frames < {}", v.len() / cfg.frame_dim(), cfg.window_frames)));
+                skipped.push((
+                    clip.path.clone(),
+                    format!(
+                        "too short: {} frames < {}",
+                        v.len() / cfg.frame_dim(),
+                        cfg.window_frames
+                    ),
+                ));
                 None
             }
             Err(e) => {
@@ -214,9 +286,17 @@ impl Segments {
     }
 
     /// Segments of the tracks `clip_idx` (indices into `clips`); failed clips are left out.
-    pub fn build(clips: &[Clip], feats: &ClipFeatures, clip_idx: &[usize], cfg: &FeatureConfig) -> Self {
+    pub fn build(
+        clips: &[Clip],
+        feats: &ClipFeatures,
+        clip_idx: &[usize],
+        cfg: &FeatureConfig,
+    ) -> Self {
         let window_len = cfg.window_frames * cfg.frame_dim();
-        let mut s = Segments { window_len, ..Default::default() };
+        let mut s = Segments {
+            window_len,
+            ..Default::default()
+        };
         for &c in clip_idx {
             let Some(f) = &feats.frames[c] else { continue };
             let t = s.track_ids.len();
@@ -233,8 +313,15 @@ impl Segments {
 
     /// Subset by track indices (for cross-validation folds).
     pub fn select_tracks(&self, tracks: &[usize]) -> Self {
-        let mut s = Segments { window_len: self.window_len, ..Default::default() };
-        let map: HashMap<usize, usize> = tracks.iter().enumerate().map(|(new, &old)| (old, new)).collect();
+        let mut s = Segments {
+            window_len: self.window_len,
+            ..Default::default()
+        };
+        let map: HashMap<usize, usize> = tracks
+            .iter()
+            .enumerate()
+            .map(|(new, &old)| (old, new))
+            .collect();
         for &t in tracks {
             s.track_ids.push(self.track_ids[t].clone());
             s.track_labels.push(self.track_labels[t]);
@@ -279,7 +366,9 @@ pub fn track_folds(track_labels: &[usize], k: usize, seed: u64) -> Vec<Vec<usize
     let mut folds = vec![Vec::new(); k];
     let mut next = 0;
     for g in 0..NUM_GENRES {
-        let mut idx: Vec<usize> = (0..track_labels.len()).filter(|&i| track_labels[i] == g).collect();
+        let mut idx: Vec<usize> = (0..track_labels.len())
+            .filter(|&i| track_labels[i] == g)
+            .collect();
         idx.shuffle(&mut rng);
         for i in idx {
             folds[next % k].push(i);
@@ -326,7 +415,9 @@ mod tests {
         let wl = cfg.window_frames * cfg.frame_dim();
         // Track i has 2.5 windows of frames filled with i: 2 segments each, the rest dropped.
         let feats = ClipFeatures {
-            frames: (0..c.len()).map(|i| Some(vec![i as f32; wl * 5 / 2])).collect(),
+            frames: (0..c.len())
+                .map(|i| Some(vec![i as f32; wl * 5 / 2]))
+                .collect(),
             skipped: vec![],
         };
         let s = Segments::build(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &cfg);
@@ -339,7 +430,11 @@ mod tests {
         assert!(f1.track_ids.iter().all(|t| !ids0.contains(t)));
         // Each segment still carries its own track's values.
         for i in 0..f1.len() {
-            let orig = s.track_ids.iter().position(|t| *t == f1.track_ids[f1.track[i]]).unwrap();
+            let orig = s
+                .track_ids
+                .iter()
+                .position(|t| *t == f1.track_ids[f1.track[i]])
+                .unwrap();
             assert!(f1.window(i).iter().all(|&v| v == orig as f32));
         }
     }

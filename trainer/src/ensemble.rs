@@ -61,7 +61,13 @@ pub struct LoadedData {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-pub fn load_data(root: &Path, cfg: &FeatureConfig, cache: Option<&Path>, seed: u64, threads: usize) -> anyhow::Result<LoadedData> {
+pub fn load_data(
+    root: &Path,
+    cfg: &FeatureConfig,
+    cache: Option<&Path>,
+    seed: u64,
+    threads: usize,
+) -> anyhow::Result<LoadedData> {
     let clips = scan(root)?;
     let sp = split(root, &clips, 0.2, seed)?;
     let wanted: Vec<usize> = sp.train.iter().chain(&sp.valid).copied().collect();
@@ -69,11 +75,21 @@ pub fn load_data(root: &Path, cfg: &FeatureConfig, cache: Option<&Path>, seed: u
     let feats = featurize(&subset, cfg, cache, threads);
     let n_train = sp.train.len();
     let train = Segments::build(&subset, &feats, &(0..n_train).collect::<Vec<_>>(), cfg);
-    let valid = Segments::build(&subset, &feats, &(n_train..subset.len()).collect::<Vec<_>>(), cfg);
+    let valid = Segments::build(
+        &subset,
+        &feats,
+        &(n_train..subset.len()).collect::<Vec<_>>(),
+        cfg,
+    );
     for (p, why) in &feats.skipped {
         eprintln!("skipped {}: {why}", p.display());
     }
-    Ok(LoadedData { train, valid, split_source: sp.source, skipped: feats.skipped })
+    Ok(LoadedData {
+        train,
+        valid,
+        split_source: sp.source,
+        skipped: feats.skipped,
+    })
 }
 
 /// Min/max of every quantization point over `norm` windows, using the burn model.
@@ -84,21 +100,41 @@ pub fn calibrate_burn(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> A
     rec.record_input(&norm[..n * wl]);
     for start in (0..n).step_by(128) {
         let end = (start + 128).min(n);
-        let x = Tensor::<4>::from_data(TensorData::new(norm[start * wl..end * wl].to_vec(), [end - start, 1, cfg.frames, cfg.dim]), &device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                norm[start * wl..end * wl].to_vec(),
+                [end - start, 1, cfg.frames, cfg.dim],
+            ),
+            &device,
+        );
         let t = model.forward_trace(x, true);
-        let mm = |t: Tensor<4>| [t.clone().min().into_scalar::<f32>(), t.max().into_scalar::<f32>()];
+        let mm = |t: Tensor<4>| {
+            [
+                t.clone().min().into_scalar::<f32>(),
+                t.max().into_scalar::<f32>(),
+            ]
+        };
         for (i, b) in t.block_relu.into_iter().enumerate() {
             rec.record_block(i, &mm(b));
         }
         let h = t.hidden_relu;
-        rec.record_hidden(&[h.clone().min().into_scalar::<f32>(), h.max().into_scalar::<f32>()]);
+        rec.record_hidden(&[
+            h.clone().min().into_scalar::<f32>(),
+            h.max().into_scalar::<f32>(),
+        ]);
     }
     rec.finish()
 }
 
 pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(&opts.work)?;
-    let data = load_data(&opts.data, feat_cfg, opts.cache.as_deref(), opts.seed, opts.threads)?;
+    let data = load_data(
+        &opts.data,
+        feat_cfg,
+        opts.cache.as_deref(),
+        opts.seed,
+        opts.threads,
+    )?;
     let (tr, va) = (&data.train, &data.valid);
     eprintln!(
         "data: {} train tracks / {} segments, {} valid tracks / {} segments ({})",
@@ -108,10 +144,16 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         va.len(),
         data.split_source
     );
-    anyhow::ensure!(!tr.is_empty() && !va.is_empty(), "need training and validation segments");
+    anyhow::ensure!(
+        !tr.is_empty() && !va.is_empty(),
+        "need training and validation segments"
+    );
     let dim = feat_cfg.frame_dim();
 
-    let mut base = TrainConfig { seed: opts.seed, ..Default::default() };
+    let mut base = TrainConfig {
+        seed: opts.seed,
+        ..Default::default()
+    };
     base.model.frames = feat_cfg.window_frames;
     base.model.dim = dim;
     if let Some(e) = opts.max_epochs {
@@ -135,12 +177,25 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         cfg.seed = opts.seed.wrapping_add(1000 * (i as u64 + 1));
         cfg.max_epochs = c.retrain_epochs();
         let ckpt = opts.work.join(format!("member{i}"));
-        let t = train(&cfg, tr, None, &mean, &inv_std, Some(&ckpt), &format!("member {}/{}", i + 1, chosen.len()))?;
+        let t = train(
+            &cfg,
+            tr,
+            None,
+            &mean,
+            &inv_std,
+            Some(&ckpt),
+            &format!("member {}/{}", i + 1, chosen.len()),
+        )?;
         let probs = predict(&t.model, &cfg.model, &valid_norm, va.len());
         let (seg_e, track_e) = evaluate_both(&probs, va);
         eprintln!(
             "member {i}: valid segment acc {:.3} ({}/{}), track acc {:.3} ({}/{})",
-            seg_e.accuracy, seg_e.correct, seg_e.count, track_e.accuracy, track_e.correct, track_e.count
+            seg_e.accuracy,
+            seg_e.correct,
+            seg_e.count,
+            track_e.accuracy,
+            track_e.correct,
+            track_e.count
         );
         let weights = t.model.to_weights(&cfg.model, &mean, &inv_std);
         let ranges = calibrate_burn(&t.model, &cfg.model, &train_norm, tr.len());
@@ -193,8 +248,24 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         ensemble_track.accuracy
     );
     let name = "genrescope-gtzan-cnn-ensemble";
-    write_model_dir(&opts.out, feat_cfg, name, &exports, Quantization::Int8Qdq, "manifest.json", Some(notes.clone()))?;
-    write_model_dir(&opts.out, feat_cfg, name, &exports, Quantization::Fp32, "manifest.fp32.json", Some(notes))?;
+    write_model_dir(
+        &opts.out,
+        feat_cfg,
+        name,
+        &exports,
+        Quantization::Int8Qdq,
+        "manifest.json",
+        Some(notes.clone()),
+    )?;
+    write_model_dir(
+        &opts.out,
+        feat_cfg,
+        name,
+        &exports,
+        Quantization::Fp32,
+        "manifest.fp32.json",
+        Some(notes),
+    )?;
 
     let summary = Summary {
         data: opts.data.display().to_string(),
@@ -203,15 +274,26 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         train_segments: tr.len(),
         valid_tracks: va.num_tracks(),
         valid_segments: va.len(),
-        skipped: data.skipped.iter().map(|(p, w)| (p.display().to_string(), w.clone())).collect(),
+        skipped: data
+            .skipped
+            .iter()
+            .map(|(p, w)| (p.display().to_string(), w.clone()))
+            .collect(),
         cv,
         members,
         ensemble_segment,
         ensemble_track,
         model_dir: opts.out.display().to_string(),
     };
-    std::fs::write(opts.work.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
-    crate::plots::confusion_png(&summary.ensemble_segment, &opts.work.join("confusion_valid_segments.png"), "ensemble, valid segments")?;
+    std::fs::write(
+        opts.work.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    crate::plots::confusion_png(
+        &summary.ensemble_segment,
+        &opts.work.join("confusion_valid_segments.png"),
+        "ensemble, valid segments",
+    )?;
     let mut curves = Vec::new();
     for (i, c) in chosen.iter().enumerate() {
         for (f, h) in c.fold_history.iter().enumerate() {

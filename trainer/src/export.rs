@@ -44,7 +44,14 @@ pub fn write_model_dir(
         );
         let (tag, ranges) = match quantization {
             Quantization::Fp32 => ("fp32", None),
-            Quantization::Int8Qdq => ("int8", Some(m.ranges.as_ref().context("int8 export needs calibration ranges")?)),
+            Quantization::Int8Qdq => (
+                "int8",
+                Some(
+                    m.ranges
+                        .as_ref()
+                        .context("int8 export needs calibration ranges")?,
+                ),
+            ),
         };
         let bytes = member_to_onnx(&m.weights, ranges)?;
         let file = format!("member_{i}.{tag}.onnx");
@@ -71,7 +78,8 @@ pub fn write_model_dir(
     };
     manifest.validate(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let text = serde_json::to_string_pretty(&manifest)? + "\n";
-    std::fs::write(dir.join(manifest_file), text).with_context(|| format!("writing {manifest_file}"))?;
+    std::fs::write(dir.join(manifest_file), text)
+        .with_context(|| format!("writing {manifest_file}"))?;
     Ok(manifest)
 }
 
@@ -92,7 +100,13 @@ pub fn random_test_model(
     let calib: Vec<Vec<f32>> = (0..4)
         .map(|_| {
             (0..frames * dim)
-                .map(|i| if i % dim == 0 { rng.random_range(-450.0..-50.0) } else { rng.random_range(-60.0..60.0) })
+                .map(|i| {
+                    if i % dim == 0 {
+                        rng.random_range(-450.0..-50.0)
+                    } else {
+                        rng.random_range(-60.0..60.0)
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -104,11 +118,17 @@ pub fn random_test_model(
                 weights,
                 ranges,
                 val_accuracy: None,
-                hyperparams: Some(serde_json::json!({"random_test_model": true, "seed": seed, "member": m})),
+                hyperparams: Some(
+                    serde_json::json!({"random_test_model": true, "seed": seed, "member": m}),
+                ),
             }
         })
         .collect();
-    let q = if quantized { Quantization::Int8Qdq } else { Quantization::Fp32 };
+    let q = if quantized {
+        Quantization::Int8Qdq
+    } else {
+        Quantization::Fp32
+    };
     write_model_dir(
         dir,
         cfg,

@@ -10,7 +10,11 @@ use std::time::Instant;
 
 /// Per-member probabilities of every segment, from the ONNX members of `manifest`
 /// (a folder or a manifest file).
-pub fn member_probs(manifest: &Path, cfg: &FeatureConfig, seg: &Segments) -> anyhow::Result<Vec<Vec<Probs>>> {
+pub fn member_probs(
+    manifest: &Path,
+    cfg: &FeatureConfig,
+    seg: &Segments,
+) -> anyhow::Result<Vec<Vec<Probs>>> {
     let mut ens = Ensemble::load(manifest, cfg)?;
     let mut out = Vec::new();
     for m in 0..ens.num_members() {
@@ -24,7 +28,12 @@ pub fn member_probs(manifest: &Path, cfg: &FeatureConfig, seg: &Segments) -> any
 }
 
 /// Median single-window latency (µs) of each member; ORT sessions are single-threaded.
-pub fn member_latency_us(manifest: &Path, cfg: &FeatureConfig, window: &[f32], iters: usize) -> anyhow::Result<Vec<f64>> {
+pub fn member_latency_us(
+    manifest: &Path,
+    cfg: &FeatureConfig,
+    window: &[f32],
+    iters: usize,
+) -> anyhow::Result<Vec<f64>> {
     let mut ens = Ensemble::load(manifest, cfg)?;
     let mut out = Vec::new();
     for m in 0..ens.num_members() {
@@ -34,7 +43,8 @@ pub fn member_latency_us(manifest: &Path, cfg: &FeatureConfig, window: &[f32], i
         let mut t: Vec<f64> = (0..iters)
             .map(|_| {
                 let s = Instant::now();
-                ens.predict_member(m, window).map(|_| s.elapsed().as_secs_f64() * 1e6)
+                ens.predict_member(m, window)
+                    .map(|_| s.elapsed().as_secs_f64() * 1e6)
             })
             .collect::<Result<_, _>>()?;
         t.sort_by(f64::total_cmp);
@@ -45,7 +55,11 @@ pub fn member_latency_us(manifest: &Path, cfg: &FeatureConfig, window: &[f32], i
 
 /// Fraction of segments where two probability sets agree on the top class.
 pub fn top1_agreement(a: &[Probs], b: &[Probs]) -> f32 {
-    let same = a.iter().zip(b).filter(|(x, y)| argmax(*x) == argmax(*y)).count();
+    let same = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| argmax(*x) == argmax(*y))
+        .count();
     same as f32 / a.len().max(1) as f32
 }
 
@@ -59,7 +73,11 @@ pub struct OnnxEvaluation {
     pub latency_us: Vec<f64>,
 }
 
-pub fn evaluate_model(manifest: &Path, cfg: &FeatureConfig, seg: &Segments) -> anyhow::Result<(OnnxEvaluation, Vec<Vec<Probs>>)> {
+pub fn evaluate_model(
+    manifest: &Path,
+    cfg: &FeatureConfig,
+    seg: &Segments,
+) -> anyhow::Result<(OnnxEvaluation, Vec<Vec<Probs>>)> {
     let probs = member_probs(manifest, cfg, seg)?;
     let (mut ms, mut mt) = (Vec::new(), Vec::new());
     for p in &probs {

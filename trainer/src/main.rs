@@ -5,7 +5,10 @@ use genrescope_trainer::inference::{evaluate_model, top1_agreement};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(version, about = "Genrescope trainer: CNN ensemble on GTZAN -> ONNX (fp32 + int8)")]
+#[command(
+    version,
+    about = "Genrescope trainer: CNN ensemble on GTZAN -> ONNX (fp32 + int8)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -76,7 +79,19 @@ fn main() -> anyhow::Result<()> {
     let cfg = FeatureConfig::default();
     match cli.cmd {
         #[cfg(feature = "train")]
-        Cmd::Train { data, out, work, cache, grid, folds, members, seed, max_epochs, threads, report } => {
+        Cmd::Train {
+            data,
+            out,
+            work,
+            cache,
+            grid,
+            folds,
+            members,
+            seed,
+            max_epochs,
+            threads,
+            report,
+        } => {
             let opts = genrescope_trainer::ensemble::TrainOptions {
                 data,
                 out,
@@ -91,36 +106,73 @@ fn main() -> anyhow::Result<()> {
             };
             let summary = genrescope_trainer::ensemble::run(&opts, &cfg)?;
             if report {
-                let valid = genrescope_trainer::ensemble::load_data(&opts.data, &cfg, opts.cache.as_deref(), seed, threads)?.valid;
+                let valid = genrescope_trainer::ensemble::load_data(
+                    &opts.data,
+                    &cfg,
+                    opts.cache.as_deref(),
+                    seed,
+                    threads,
+                )?
+                .valid;
                 let (int8, p8) = evaluate_model(&opts.out.join("manifest.json"), &cfg, &valid)?;
-                let (fp32, p32) = evaluate_model(&opts.out.join("manifest.fp32.json"), &cfg, &valid)?;
-                let agreement: Vec<f32> = p8.iter().zip(&p32).map(|(a, b)| top1_agreement(a, b)).collect();
+                let (fp32, p32) =
+                    evaluate_model(&opts.out.join("manifest.fp32.json"), &cfg, &valid)?;
+                let agreement: Vec<f32> = p8
+                    .iter()
+                    .zip(&p32)
+                    .map(|(a, b)| top1_agreement(a, b))
+                    .collect();
                 let text = genrescope_trainer::report::markdown(&summary, &fp32, &int8, &agreement);
                 std::fs::write(opts.out.join("REPORT.md"), text)?;
-                std::fs::write(opts.work.join("onnx_eval.json"), serde_json::to_string_pretty(&(fp32, int8, agreement))?)?;
+                std::fs::write(
+                    opts.work.join("onnx_eval.json"),
+                    serde_json::to_string_pretty(&(fp32, int8, agreement))?,
+                )?;
             }
         }
-        Cmd::Evaluate { model, data, cache, seed } => {
+        Cmd::Evaluate {
+            model,
+            data,
+            cache,
+            seed,
+        } => {
             let d = genrescope_trainer::data::scan(&data)?;
             let sp = genrescope_trainer::data::split(&data, &d, 0.2, seed)?;
             let clips: Vec<_> = sp.valid.iter().map(|&i| d[i].clone()).collect();
             let feats = genrescope_trainer::data::featurize(&clips, &cfg, Some(&cache), 2);
-            let valid = genrescope_trainer::data::Segments::build(&clips, &feats, &(0..clips.len()).collect::<Vec<_>>(), &cfg);
+            let valid = genrescope_trainer::data::Segments::build(
+                &clips,
+                &feats,
+                &(0..clips.len()).collect::<Vec<_>>(),
+                &cfg,
+            );
             let (int8, p8) = evaluate_model(&model.join("manifest.json"), &cfg, &valid)?;
             let fp32 = model.join("manifest.fp32.json");
             let mut agreement = vec![];
             let mut fp = None;
             if fp32.is_file() {
                 let (e, p32) = evaluate_model(&fp32, &cfg, &valid)?;
-                agreement = p8.iter().zip(&p32).map(|(a, b)| top1_agreement(a, b)).collect();
+                agreement = p8
+                    .iter()
+                    .zip(&p32)
+                    .map(|(a, b)| top1_agreement(a, b))
+                    .collect();
                 fp = Some(e);
             }
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-                "valid_tracks": valid.num_tracks(), "valid_segments": valid.len(),
-                "int8": int8, "fp32": fp, "int8_fp32_top1_agreement": agreement,
-            }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "valid_tracks": valid.num_tracks(), "valid_segments": valid.len(),
+                    "int8": int8, "fp32": fp, "int8_fp32_top1_agreement": agreement,
+                }))?
+            );
         }
-        Cmd::ExportTestModel { out, members, quantized, seed } => {
+        Cmd::ExportTestModel {
+            out,
+            members,
+            quantized,
+            seed,
+        } => {
             genrescope_trainer::random_test_model(&out, &cfg, members, quantized, seed)?;
             println!("wrote {}", out.display());
         }

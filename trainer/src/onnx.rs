@@ -37,7 +37,13 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
                 let s_in = if i == 0 { q.input } else { q.blocks[i - 1] };
                 (
                     g.weight_int8(&format!("conv{i}.w"), &conv.weight, &dims_w, conv.out_ch),
-                    g.bias_int32(&format!("conv{i}.b"), &conv.bias, s_in.scale, &conv.weight, conv.out_ch),
+                    g.bias_int32(
+                        &format!("conv{i}.b"),
+                        &conv.bias,
+                        s_in.scale,
+                        &conv.weight,
+                        conv.out_ch,
+                    ),
                 )
             }
             None => (
@@ -49,7 +55,11 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
             "Conv",
             &format!("conv{i}"),
             &[&x, &wt, &bias],
-            vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1]), ints("strides", &[1, 1])],
+            vec![
+                ints("kernel_shape", &[3, 3]),
+                ints("pads", &[1, 1, 1, 1]),
+                ints("strides", &[1, 1]),
+            ],
         );
         let mut y = g.node("Relu", &format!("relu{i}"), &[&y], vec![]);
         if let Some(q) = quant {
@@ -62,7 +72,11 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
             "MaxPool",
             &format!("pool{i}"),
             &[&y],
-            vec![ints("kernel_shape", &[k, k]), ints("pads", &[p, p, p, p]), ints("strides", &[s, s])],
+            vec![
+                ints("kernel_shape", &[k, k]),
+                ints("pads", &[p, p, p, p]),
+                ints("strides", &[s, s]),
+            ],
         );
         // Max pool keeps the value set, so it reuses its input's quantization parameters.
         if let Some(q) = quant {
@@ -81,19 +95,32 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
         h = g.qdq(&h, q.hidden, "fc1.relu");
     }
     let logits = dense(&mut g, "fc2", &h, &w.output, quant.map(|q| q.hidden));
-    g.node_named_out("Softmax", "softmax", &[&logits], OUTPUT_NAME, vec![int("axis", 1)]);
+    g.node_named_out(
+        "Softmax",
+        "softmax",
+        &[&logits],
+        OUTPUT_NAME,
+        vec![int("axis", 1)],
+    );
 
     let graph = GraphProto {
         name: "genrescope_cnn".into(),
         node: g.nodes,
         initializer: g.inits,
-        input: vec![value_info(INPUT_NAME, &[None, Some(1), Some(w.frames as i64), Some(w.dim as i64)])],
+        input: vec![value_info(
+            INPUT_NAME,
+            &[None, Some(1), Some(w.frames as i64), Some(w.dim as i64)],
+        )],
         output: vec![value_info(OUTPUT_NAME, &[None, Some(NUM_GENRES as i64)])],
         ..Default::default()
     };
     let model = ModelProto {
         ir_version: IR_VERSION,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET, ..Default::default() }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+            ..Default::default()
+        }],
         producer_name: "genrescope-trainer".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         graph: Some(graph).into(),
@@ -104,7 +131,13 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
 
 /// Gemm with the weight stored transposed (`[d_out, d_in]`, transB=1) so that the
 /// per-channel quantization axis is 0 like for Conv.
-fn dense(g: &mut Graph, name: &str, x: &str, d: &crate::weights::DenseWeights, in_q: Option<ActParams>) -> String {
+fn dense(
+    g: &mut Graph,
+    name: &str,
+    x: &str,
+    d: &crate::weights::DenseWeights,
+    in_q: Option<ActParams>,
+) -> String {
     let mut wt = vec![0.0f32; d.d_in * d.d_out];
     for i in 0..d.d_in {
         for o in 0..d.d_out {
@@ -117,7 +150,10 @@ fn dense(g: &mut Graph, name: &str, x: &str, d: &crate::weights::DenseWeights, i
             g.weight_int8(&format!("{name}.w"), &wt, &dims, d.d_out),
             g.bias_int32(&format!("{name}.b"), &d.bias, p.scale, &wt, d.d_out),
         ),
-        None => (g.init_f32(&format!("{name}.w"), &dims, &wt), g.init_f32(&format!("{name}.b"), &[d.d_out as i64], &d.bias)),
+        None => (
+            g.init_f32(&format!("{name}.w"), &dims, &wt),
+            g.init_f32(&format!("{name}.b"), &[d.d_out as i64], &d.bias),
+        ),
     };
     g.node("Gemm", name, &[x, &w, &b], vec![int("transB", 1)])
 }
@@ -127,7 +163,9 @@ pub fn channel_scales(w: &[f32], channels: usize) -> Vec<f32> {
     let per = w.len() / channels;
     (0..channels)
         .map(|c| {
-            let m = w[c * per..(c + 1) * per].iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let m = w[c * per..(c + 1) * per]
+                .iter()
+                .fold(0.0f32, |a, v| a.max(v.abs()));
             if m > 0.0 {
                 m / 127.0
             } else {
@@ -144,13 +182,26 @@ struct Graph {
 }
 
 impl Graph {
-    fn node(&mut self, op: &str, name: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+    fn node(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        attrs: Vec<AttributeProto>,
+    ) -> String {
         let out = format!("{name}.out");
         self.node_named_out(op, name, inputs, &out, attrs);
         out
     }
 
-    fn node_named_out(&mut self, op: &str, name: &str, inputs: &[&str], out: &str, attrs: Vec<AttributeProto>) {
+    fn node_named_out(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        out: &str,
+        attrs: Vec<AttributeProto>,
+    ) {
         self.nodes.push(NodeProto {
             op_type: op.into(),
             // Every node named: ORT's tooling (e.g. node exclusion) breaks on empty names.
@@ -189,9 +240,19 @@ impl Graph {
     /// QuantizeLinear -> DequantizeLinear with per-tensor uint8 parameters.
     fn qdq(&mut self, x: &str, p: ActParams, name: &str) -> String {
         let s = self.init_f32(&format!("{name}.q.scale"), &[], &[p.scale]);
-        let z = self.init_raw(&format!("{name}.q.zp"), &[], DataType::UINT8, vec![p.zero_point]);
+        let z = self.init_raw(
+            &format!("{name}.q.zp"),
+            &[],
+            DataType::UINT8,
+            vec![p.zero_point],
+        );
         let q = self.node("QuantizeLinear", &format!("{name}.q"), &[x, &s, &z], vec![]);
-        self.node("DequantizeLinear", &format!("{name}.dq"), &[&q, &s, &z], vec![])
+        self.node(
+            "DequantizeLinear",
+            &format!("{name}.dq"),
+            &[&q, &s, &z],
+            vec![],
+        )
     }
 
     /// int8 weight initializer + per-channel (axis 0) DequantizeLinear.
@@ -205,32 +266,74 @@ impl Graph {
             .collect();
         let qn = self.init_raw(&format!("{name}.q"), dims, DataType::INT8, q);
         let s = self.init_f32(&format!("{name}.scale"), &[channels as i64], &scales);
-        let z = self.init_raw(&format!("{name}.zp"), &[channels as i64], DataType::INT8, vec![0; channels]);
-        self.node("DequantizeLinear", &format!("{name}.dq"), &[&qn, &s, &z], vec![int("axis", 0)])
+        let z = self.init_raw(
+            &format!("{name}.zp"),
+            &[channels as i64],
+            DataType::INT8,
+            vec![0; channels],
+        );
+        self.node(
+            "DequantizeLinear",
+            &format!("{name}.dq"),
+            &[&qn, &s, &z],
+            vec![int("axis", 0)],
+        )
     }
 
     /// int32 bias with scale `s_in * s_w[c]` (what QLinearConv/QGemm expect).
-    fn bias_int32(&mut self, name: &str, b: &[f32], s_in: f32, w: &[f32], channels: usize) -> String {
-        let scales: Vec<f32> = channel_scales(w, channels).iter().map(|s| s * s_in).collect();
+    fn bias_int32(
+        &mut self,
+        name: &str,
+        b: &[f32],
+        s_in: f32,
+        w: &[f32],
+        channels: usize,
+    ) -> String {
+        let scales: Vec<f32> = channel_scales(w, channels)
+            .iter()
+            .map(|s| s * s_in)
+            .collect();
         let q: Vec<u8> = b
             .iter()
             .zip(&scales)
-            .flat_map(|(&v, &s)| ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes())
+            .flat_map(|(&v, &s)| {
+                ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes()
+            })
             .collect();
         let qn = self.init_raw(&format!("{name}.q"), &[channels as i64], DataType::INT32, q);
         let s = self.init_f32(&format!("{name}.scale"), &[channels as i64], &scales);
         let zp = vec![0u8; 4 * channels];
-        let z = self.init_raw(&format!("{name}.zp"), &[channels as i64], DataType::INT32, zp);
-        self.node("DequantizeLinear", &format!("{name}.dq"), &[&qn, &s, &z], vec![int("axis", 0)])
+        let z = self.init_raw(
+            &format!("{name}.zp"),
+            &[channels as i64],
+            DataType::INT32,
+            zp,
+        );
+        self.node(
+            "DequantizeLinear",
+            &format!("{name}.dq"),
+            &[&qn, &s, &z],
+            vec![int("axis", 0)],
+        )
     }
 }
 
 fn ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: name.into(), type_: AttributeType::INTS.into(), ints: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        type_: AttributeType::INTS.into(),
+        ints: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 fn int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), type_: AttributeType::INT.into(), i: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        type_: AttributeType::INT.into(),
+        i: v,
+        ..Default::default()
+    }
 }
 
 fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
@@ -247,12 +350,20 @@ fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
         .collect();
     let tensor = type_proto::Tensor {
         elem_type: DataType::FLOAT as i32,
-        shape: Some(TensorShapeProto { dim, ..Default::default() }).into(),
+        shape: Some(TensorShapeProto {
+            dim,
+            ..Default::default()
+        })
+        .into(),
         ..Default::default()
     };
     ValueInfoProto {
         name: name.into(),
-        type_: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), ..Default::default() }).into(),
+        type_: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(tensor)),
+            ..Default::default()
+        })
+        .into(),
         ..Default::default()
     }
 }

@@ -75,7 +75,11 @@ pub struct Trained {
 /// Normalized copy of the windows (the model's input domain).
 pub fn normalize(seg: &Segments, mean: &[f32], inv_std: &[f32]) -> Vec<f32> {
     let dim = mean.len();
-    seg.windows.iter().enumerate().map(|(i, &x)| (x - mean[i % dim]) * inv_std[i % dim]).collect()
+    seg.windows
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (x - mean[i % dim]) * inv_std[i % dim])
+        .collect()
 }
 
 fn batch_tensor(norm: &[f32], idx: &[usize], cfg: &CnnConfig, device: &Device) -> Tensor<4> {
@@ -84,7 +88,10 @@ fn batch_tensor(norm: &[f32], idx: &[usize], cfg: &CnnConfig, device: &Device) -
     for &i in idx {
         v.extend_from_slice(&norm[i * wl..(i + 1) * wl]);
     }
-    Tensor::from_data(TensorData::new(v, [idx.len(), 1, cfg.frames, cfg.dim]), device)
+    Tensor::from_data(
+        TensorData::new(v, [idx.len(), 1, cfg.frames, cfg.dim]),
+        device,
+    )
 }
 
 /// Class probabilities of every segment (inference mode), batched.
@@ -95,7 +102,10 @@ pub fn predict(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> Vec<Prob
     for chunk in idx.chunks(256) {
         let p = softmax(model.forward(batch_tensor(norm, chunk, cfg, &device)), 1);
         let v = p.into_data().try_to_vec::<f32>().expect("f32");
-        out.extend(v.chunks_exact(NUM_GENRES).map(|c| <Probs>::try_from(c).unwrap()));
+        out.extend(
+            v.chunks_exact(NUM_GENRES)
+                .map(|c| <Probs>::try_from(c).unwrap()),
+        );
     }
     out
 }
@@ -158,10 +168,19 @@ pub fn train(
         if let Ok(text) = std::fs::read_to_string(&state_file) {
             let saved: CheckpointState = serde_json::from_str(&text).context("checkpoint state")?;
             if saved.config == *cfg {
-                model = model.try_load_file(dir.join("last.bpk")).context("loading checkpoint model")?;
-                optim = optim.load(dir.join("optim.bpk")).context("loading optimizer state")?;
+                model = model
+                    .try_load_file(dir.join("last.bpk"))
+                    .context("loading checkpoint model")?;
+                optim = optim
+                    .load(dir.join("optim.bpk"))
+                    .context("loading optimizer state")?;
                 if saved.best_epoch > 0 {
-                    best = Some(cfg.model.init(&device).try_load_file(dir.join("best.bpk"))?.valid());
+                    best = Some(
+                        cfg.model
+                            .init(&device)
+                            .try_load_file(dir.join("best.bpk"))?
+                            .valid(),
+                    );
                 }
                 state = saved;
             }
@@ -171,7 +190,9 @@ pub fn train(
     let n = train.len();
     let batches = n.div_ceil(cfg.batch_size);
     let pb = ProgressBar::new((cfg.max_epochs * batches) as u64);
-    pb.set_style(ProgressStyle::with_template("{prefix} {bar:25} ep {msg} [{elapsed}<{eta}]").unwrap());
+    pb.set_style(
+        ProgressStyle::with_template("{prefix} {bar:25} ep {msg} [{elapsed}<{eta}]").unwrap(),
+    );
     pb.set_prefix(label.to_string());
     pb.set_position((state.epochs_done * batches) as u64);
     let mut since_best = state.history.len().saturating_sub(state.best_epoch);
@@ -225,7 +246,10 @@ pub fn train(
             cfg.max_epochs,
             stats.train_loss,
             stats.train_accuracy,
-            stats.valid_accuracy.map(|a| format!("{a:.2}")).unwrap_or("-".into())
+            stats
+                .valid_accuracy
+                .map(|a| format!("{a:.2}"))
+                .unwrap_or("-".into())
         ));
         state.history.push(stats);
         state.epochs_done = epoch;
@@ -235,10 +259,17 @@ pub fn train(
             if state.best_epoch == epoch {
                 model.clone().save_file(dir.join("best.bpk"))?;
             }
-            std::fs::write(dir.join("state.json"), serde_json::to_string_pretty(&state)?)?;
+            std::fs::write(
+                dir.join("state.json"),
+                serde_json::to_string_pretty(&state)?,
+            )?;
         }
     }
     pb.finish_and_clear();
     let model = best.unwrap_or_else(|| model.valid());
-    Ok(Trained { model, history: state.history, best_epoch: state.best_epoch })
+    Ok(Trained {
+        model,
+        history: state.history,
+        best_epoch: state.best_epoch,
+    })
 }

@@ -14,10 +14,17 @@ fn burn_and_onnx_runtime_agree() {
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(11);
     let n = 48;
-    let mut seg = Segments { window_len: frames * dim, ..Default::default() };
+    let mut seg = Segments {
+        window_len: frames * dim,
+        ..Default::default()
+    };
     for i in 0..n {
         seg.windows.extend((0..frames * dim).map(|k| {
-            if k % dim == 0 { rng.random_range(-400.0..-100.0) } else { rng.random_range(-50.0..50.0) + (i % 10) as f32 }
+            if k % dim == 0 {
+                rng.random_range(-400.0..-100.0)
+            } else {
+                rng.random_range(-50.0..50.0) + (i % 10) as f32
+            }
         }));
         seg.labels.push(i % 10);
         seg.track.push(i);
@@ -26,22 +33,48 @@ fn burn_and_onnx_runtime_agree() {
     }
     let (mean, inv_std) = seg.coefficient_stats(dim);
     for depth in [2, 3, 4] {
-        let mut tc = TrainConfig { max_epochs: 2, batch_size: 16, ..Default::default() };
+        let mut tc = TrainConfig {
+            max_epochs: 2,
+            batch_size: 16,
+            ..Default::default()
+        };
         tc.model.depth = depth;
         tc.model.width = 8;
         // Two epochs move the batch-norm statistics away from (0, 1), so folding is exercised.
         let t = train(&tc, &seg, None, &mean, &inv_std, None, "test").unwrap();
         let burn_probs = predict(&t.model, &tc.model, &normalize(&seg, &mean, &inv_std), n);
         let w = t.model.to_weights(&tc.model, &mean, &inv_std);
-        let dir = std::env::temp_dir().join(format!("gs-burn-export-{depth}-{}", std::process::id()));
-        let m = ExportMember { weights: w, ranges: None, val_accuracy: None, hyperparams: None };
-        write_model_dir(&dir, &cfg, "t", &[m], Quantization::Fp32, "manifest.json", None).unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("gs-burn-export-{depth}-{}", std::process::id()));
+        let m = ExportMember {
+            weights: w,
+            ranges: None,
+            val_accuracy: None,
+            hyperparams: None,
+        };
+        write_model_dir(
+            &dir,
+            &cfg,
+            "t",
+            &[m],
+            Quantization::Fp32,
+            "manifest.json",
+            None,
+        )
+        .unwrap();
         let mut ens = Ensemble::load(&dir, &cfg).unwrap();
         let mut max_err = 0f32;
         for i in 0..n {
             let p = ens.predict(seg.window(i)).unwrap();
-            max_err = p.iter().zip(&burn_probs[i]).map(|(a, b)| (a - b).abs()).fold(max_err, f32::max);
+            max_err = p
+                .iter()
+                .zip(&burn_probs[i])
+                .map(|(a, b)| (a - b).abs())
+                .fold(max_err, f32::max);
         }
-        assert!(max_err < 1e-4, "depth {depth}: max |burn - ORT| = {max_err}");
+        assert!(
+            max_err < 1e-4,
+            "depth {depth}: max |burn - ORT| = {max_err}"
+        );
     }
 }

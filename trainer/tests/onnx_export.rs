@@ -11,7 +11,13 @@ use rand::{Rng, SeedableRng};
 
 fn mfcc_like(rng: &mut StdRng, n: usize, dim: usize) -> Vec<f32> {
     (0..n * dim)
-        .map(|i| if i % dim == 0 { rng.random_range(-450.0..-50.0) } else { rng.random_range(-60.0..60.0) })
+        .map(|i| {
+            if i % dim == 0 {
+                rng.random_range(-450.0..-50.0)
+            } else {
+                rng.random_range(-60.0..60.0)
+            }
+        })
         .collect()
 }
 
@@ -29,17 +35,27 @@ fn random_test_model_loads_in_the_engine_fp32_and_int8() {
         random_test_model(&dir, &cfg, 3, quantized, 9).unwrap();
         let (m, _) = ModelManifest::load(&dir).unwrap();
         assert_eq!(m.members.len(), 3);
-        let q = if quantized { Quantization::Int8Qdq } else { Quantization::Fp32 };
+        let q = if quantized {
+            Quantization::Int8Qdq
+        } else {
+            Quantization::Fp32
+        };
         assert!(m.members.iter().all(|e| e.quantization == q));
         let mut ens = Ensemble::load(&dir, &cfg).unwrap();
-        let x = mfcc_like(&mut StdRng::seed_from_u64(1), cfg.window_frames, cfg.frame_dim());
+        let x = mfcc_like(
+            &mut StdRng::seed_from_u64(1),
+            cfg.window_frames,
+            cfg.frame_dim(),
+        );
         let p = ens.predict(&x).unwrap();
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
         // Same seed, same bytes: tests can rely on a deterministic model.
         let dir2 = tmp(&format!("random2-{quantized}"));
         random_test_model(&dir2, &cfg, 3, quantized, 9).unwrap();
-        assert_eq!(std::fs::read(dir.join(&m.members[0].file)).unwrap(),
-                   std::fs::read(dir2.join(&m.members[0].file)).unwrap());
+        assert_eq!(
+            std::fs::read(dir.join(&m.members[0].file)).unwrap(),
+            std::fs::read(dir2.join(&m.members[0].file)).unwrap()
+        );
     }
 }
 
@@ -54,23 +70,57 @@ fn fp32_graph_matches_reference_and_int8_tracks_it() {
     for (depth, width) in [(2, 8), (3, 32), (4, 16)] {
         let w = CnnWeights::random(frames, dim, depth, width, 64, 5 + depth as u64);
         let ranges = calibrate(&w, windows.iter().take(20).map(|v| v.as_slice()));
-        let member = ExportMember { weights: w.clone(), ranges: Some(ranges), val_accuracy: None, hyperparams: None };
+        let member = ExportMember {
+            weights: w.clone(),
+            ranges: Some(ranges),
+            val_accuracy: None,
+            hyperparams: None,
+        };
         let dir = tmp(&format!("ref-{depth}"));
-        write_model_dir(&dir, &cfg, "t", std::slice::from_ref(&member), Quantization::Fp32, "manifest.fp32.json", None).unwrap();
-        write_model_dir(&dir, &cfg, "t", std::slice::from_ref(&member), Quantization::Int8Qdq, "manifest.json", None).unwrap();
+        write_model_dir(
+            &dir,
+            &cfg,
+            "t",
+            std::slice::from_ref(&member),
+            Quantization::Fp32,
+            "manifest.fp32.json",
+            None,
+        )
+        .unwrap();
+        write_model_dir(
+            &dir,
+            &cfg,
+            "t",
+            std::slice::from_ref(&member),
+            Quantization::Int8Qdq,
+            "manifest.json",
+            None,
+        )
+        .unwrap();
         let mut fp = Ensemble::load(&dir.join("manifest.fp32.json"), &cfg).unwrap();
         let mut q8 = Ensemble::load(&dir, &cfg).unwrap();
         let mut agree = 0;
         for x in &windows {
             let reference = w.forward(x).probs;
             let p = fp.predict(x).unwrap();
-            let max_err = p.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            assert!(max_err < 1e-4, "depth {depth}: fp32 ONNX differs from reference by {max_err}");
+            let max_err = p
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                max_err < 1e-4,
+                "depth {depth}: fp32 ONNX differs from reference by {max_err}"
+            );
             let p8 = q8.predict(x).unwrap();
             agree += (argmax(&p8) == argmax(&p)) as usize;
         }
         // Random weights give flat, fragile outputs; trained models are checked at >= 99% on
         // real validation data (tests/shipped_model.rs).
-        assert!(agree * 10 >= windows.len() * 8, "depth {depth}: int8 agrees on {agree}/{}", windows.len());
+        assert!(
+            agree * 10 >= windows.len() * 8,
+            "depth {depth}: int8 agrees on {agree}/{}",
+            windows.len()
+        );
     }
 }

@@ -13,9 +13,14 @@ use std::path::PathBuf;
 fn shipped_int8_members_agree_with_fp32_on_validation_data() {
     let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let models = ws.join("models");
-    let data = std::env::var_os("GENRESCOPE_GTZAN").map(PathBuf::from).unwrap_or(ws.join("../shared/datasets/gtzan"));
+    let data = std::env::var_os("GENRESCOPE_GTZAN")
+        .map(PathBuf::from)
+        .unwrap_or(ws.join("../shared/datasets/gtzan"));
     if !models.join("manifest.fp32.json").is_file() || !data.join("splits/valid.txt").is_file() {
-        eprintln!("skipped: no shipped model or no GTZAN data at {}", data.display());
+        eprintln!(
+            "skipped: no shipped model or no GTZAN data at {}",
+            data.display()
+        );
         return;
     }
     let cfg = FeatureConfig::default();
@@ -30,11 +35,22 @@ fn shipped_int8_members_agree_with_fp32_on_validation_data() {
     let p32 = member_probs(&models.join("manifest.fp32.json"), &cfg, &seg).unwrap();
     assert_eq!(p8.len(), p32.len());
     let ens = top1_agreement(&soft_vote(&p8), &soft_vote(&p32));
-    eprintln!("ensemble int8/fp32 top-1 agreement {ens} on {} segments", seg.len());
-    assert!(ens >= 0.99, "ensemble int8/fp32 top-1 agreement {ens} on {} segments", seg.len());
+    eprintln!(
+        "ensemble int8/fp32 top-1 agreement {ens} on {} segments",
+        seg.len()
+    );
+    assert!(
+        ens >= 0.99,
+        "ensemble int8/fp32 top-1 agreement {ens} on {} segments",
+        seg.len()
+    );
     for (m, (a, b)) in p8.iter().zip(&p32).enumerate() {
         let agree = top1_agreement(a, b);
         eprintln!("member {m}: int8/fp32 top-1 agreement {agree}");
-        assert!(agree >= 0.98, "member {m}: int8/fp32 top-1 agreement {agree} on {} segments", seg.len());
+        assert!(
+            agree >= 0.98,
+            "member {m}: int8/fp32 top-1 agreement {agree} on {} segments",
+            seg.len()
+        );
     }
 }
