@@ -7,9 +7,15 @@ use genrescope_trainer::export::{write_model_dir, ExportMember};
 use genrescope_trainer::training::{normalize, predict, train, TrainConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::sync::Mutex;
+
+/// burn's backend RNG is process-wide: two trainings on parallel test threads draw from the
+/// same stream, so tests that train run one at a time (the CLI trains sequentially).
+static SERIAL: Mutex<()> = Mutex::new(());
 
 #[test]
 fn burn_and_onnx_runtime_agree() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cfg = FeatureConfig::default();
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(11);
@@ -77,4 +83,35 @@ fn burn_and_onnx_runtime_agree() {
             "depth {depth}: max |burn - ORT| = {max_err}"
         );
     }
+}
+
+/// Same seed, same data -> the same model, bit for bit (init, dropout and shuffling are seeded).
+#[test]
+fn training_is_deterministic_for_a_seed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = FeatureConfig::default();
+    let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
+    let mut rng = StdRng::seed_from_u64(5);
+    let n = 40;
+    let mut seg = Segments { window_len: frames * dim, ..Default::default() };
+    for i in 0..n {
+        seg.windows.extend((0..frames * dim).map(|_| rng.random_range(-50.0..50.0) + (i % 10) as f32 * 5.0));
+        seg.labels.push(i % 10);
+        seg.track.push(i);
+        seg.track_ids.push(format!("t{i}"));
+        seg.track_labels.push(i % 10);
+    }
+    let (mean, inv_std) = seg.coefficient_stats(dim);
+    let mut tc = TrainConfig { max_epochs: 2, batch_size: 8, ..Default::default() };
+    tc.model.width = 8;
+    tc.model.depth = 2;
+    let run = |seed: u64| {
+        let mut c = tc.clone();
+        c.seed = seed;
+        let t = train(&c, &seg, None, &mean, &inv_std, None, "det").unwrap();
+        predict(&t.model, &c.model, &normalize(&seg, &mean, &inv_std), n)
+    };
+    let (a, b, c) = (run(1), run(1), run(2));
+    assert_eq!(a, b, "same seed must give identical predictions");
+    assert_ne!(a, c, "a different seed must give a different model");
 }
