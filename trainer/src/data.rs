@@ -163,7 +163,9 @@ fn read_cache(file: &Path, dim: usize) -> Option<Vec<f32>> {
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    v.len().is_multiple_of(dim).then_some(v)
+    #[allow(clippy::manual_is_multiple_of)] // MSRV 1.85: is_multiple_of is 1.87
+    let whole = v.len() % dim == 0;
+    whole.then_some(v)
 }
 
 fn write_cache(file: &Path, v: &[f32]) -> std::io::Result<()> {
