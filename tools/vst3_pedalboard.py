@@ -99,6 +99,8 @@ def main():
     ap.add_argument("bundle")
     ap.add_argument("--clip")
     ap.add_argument("--json")
+    ap.add_argument("--expect-threads", type=int, default=0)
+    ap.add_argument("--wait-seconds", type=float, default=30.0)
     args = ap.parse_args()
     report = {"pedalboard": pedalboard.__version__, "bundle": args.bundle, "runs": []}
 
@@ -142,7 +144,11 @@ def main():
 
     # Threads the plugin started in this (host) process: its analysis thread, plus ONNX Runtime's
     # environment thread once a model loaded (created from the analysis thread, same name).
-    time.sleep(0.5)  # the model loads asynchronously; processing above took far longer anyway
+    # The model loads asynchronously and can take seconds on a loaded machine: wait (bounded)
+    # for the thread count the caller expects instead of guessing a delay.
+    deadline = time.monotonic() + args.wait_seconds
+    while len(thread_names("genrescope")) < args.expect_threads and time.monotonic() < deadline:
+        time.sleep(0.1)
     report["plugin_threads"] = thread_names("genrescope")
 
     # The state round trip through the host (VST3 component + controller state).
