@@ -35,7 +35,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// `bundle genrescope --release`, then `cargo test --workspace --release --no-fail-fast [ARGS]`
+    /// `bundle genrescope --release`, then `cargo test --workspace --release --no-fail-fast
+    /// --features genrescope-trainer/train [ARGS]`
     /// (without `--workspace` when ARGS pick packages with -p) with
     /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles.
     Test {
@@ -64,6 +65,9 @@ fn main() -> Result<()> {
             let mut cmd = Command::new(cargo());
             cmd.current_dir(&root)
                 .args(["test", "--release", "--no-fail-fast"])
+                // The trainer's burn half (training, burn-vs-ONNX parity) is opt-in for users,
+                // but the tests must cover it.
+                .args(["--features", "genrescope-trainer/train"])
                 .args(if picks_packages { &[][..] } else { &["--workspace"][..] })
                 .args(&args)
                 .env("GENRESCOPE_CLAP_BUNDLE", bundled.join("Genrescope.clap"))
