@@ -5,44 +5,12 @@
 //! The model folder is chosen by `GENRESCOPE_MODEL_DIR`, a process-wide setting, so everything
 //! that depends on it runs in one test, in order.
 mod common;
+mod engine_support;
 
 use common::{Instance, OutEvent, TestHost};
+use engine_support::{copy_dir, music, rand_block, CC_BASE, TOP_CC};
 use genrescope_core::features::FeatureConfig;
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-const CC_BASE: u8 = 20; // the plugin's default "First CC"
-const TOP_CC: u8 = CC_BASE + 10;
-
-/// A busy, music-like stereo signal: a few partials with vibrato, a pulsing noise "drum".
-fn music(rate: f64, start: usize, frames: usize, seed: &mut u64) -> Vec<Vec<f32>> {
-    let mut noise = || {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    };
-    let mut l = Vec::with_capacity(frames);
-    let mut r = Vec::with_capacity(frames);
-    for i in start..start + frames {
-        let t = i as f64 / rate;
-        let vib = 1.0 + 0.01 * (2.0 * std::f64::consts::PI * 5.0 * t).sin();
-        let tone: f64 = [220.0, 277.2, 329.6, 440.0]
-            .iter()
-            .map(|f| (2.0 * std::f64::consts::PI * f * vib * t).sin() * 0.12)
-            .sum();
-        let beat = (-((t * 2.0).fract() * 20.0)).exp() as f32;
-        l.push(tone as f32 + 0.3 * beat * noise());
-        r.push(tone as f32 * 0.8 + 0.3 * beat * noise());
-    }
-    vec![l, r]
-}
-
-fn assert_bit_exact(input: &[Vec<f32>], output: &[Vec<f32>]) {
-    for (i, o) in input.iter().zip(output) {
-        assert!(i.iter().zip(o).all(|(a, b)| a.to_bits() == b.to_bits()), "audio was altered");
-    }
-}
 
 /// Feeds blocks of random sizes (1..=max) until `until` says stop or `limit` passes; the
 /// analysis thread runs in real time, so the host paces itself a little.
@@ -60,11 +28,10 @@ fn run(
     let mut events = Vec::new();
     let start = Instant::now();
     while start.elapsed() < limit {
-        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let n = 1 + (rng >> 33) as usize % max_block;
+        let n = rand_block(&mut rng, max_block);
         let input = if silent { vec![vec![0.0; n]; 2] } else { music(rate, pos, n, &mut seed) };
         let (out, ev) = inst.process(&input);
-        assert_bit_exact(&input, &out);
+        engine_support::assert_bit_exact(&input, &out, "clap_midi");
         events.extend(ev);
         pos += n;
         if until(&events) {
@@ -144,12 +111,4 @@ fn midi_cc_out_end_to_end_and_fault_tolerance() {
         inst.deactivate();
     }
     let _ = std::fs::remove_dir_all(&tmp);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
-    }
 }
