@@ -287,14 +287,30 @@ impl Segments {
         self.track_ids.len()
     }
 
-    /// Segments of the tracks `clip_idx` (indices into `clips`); failed clips are left out.
+    /// Non-overlapping segments of the tracks `clip_idx` (indices into `clips`); failed clips
+    /// are left out. Evaluation (CV held-out folds, validation) always uses these.
     pub fn build(
         clips: &[Clip],
         feats: &ClipFeatures,
         clip_idx: &[usize],
         cfg: &FeatureConfig,
     ) -> Self {
-        let window_len = cfg.window_frames * cfg.frame_dim();
+        Self::build_hop(clips, feats, clip_idx, cfg, cfg.window_frames)
+    }
+
+    /// Windows of `cfg.window_frames` frames starting every `hop_frames` frames (overlapping
+    /// when `hop_frames < window_frames`), for training. Track order and indices are the same
+    /// as [`Segments::build`]'s for the same `clip_idx`, so track folds apply to both.
+    pub fn build_hop(
+        clips: &[Clip],
+        feats: &ClipFeatures,
+        clip_idx: &[usize],
+        cfg: &FeatureConfig,
+        hop_frames: usize,
+    ) -> Self {
+        let dim = cfg.frame_dim();
+        let window_len = cfg.window_frames * dim;
+        let hop = hop_frames.max(1) * dim;
         let mut s = Segments {
             window_len,
             ..Default::default()
@@ -304,8 +320,10 @@ impl Segments {
             let t = s.track_ids.len();
             s.track_ids.push(clips[c].id.clone());
             s.track_labels.push(clips[c].label);
-            for w in f.chunks_exact(window_len) {
-                s.windows.extend_from_slice(w);
+            let mut start = 0;
+            while start + window_len <= f.len() {
+                s.windows.extend_from_slice(&f[start..start + window_len]);
+                start += hop;
                 s.labels.push(clips[c].label);
                 s.track.push(t);
             }
@@ -430,6 +448,20 @@ mod tests {
         assert_eq!(f0.len() + f1.len(), s.len());
         let ids0: Vec<_> = f0.track_ids.clone();
         assert!(f1.track_ids.iter().all(|t| !ids0.contains(t)));
+        // Overlapping windows: same tracks in the same order, more windows per track.
+        let hop = cfg.window_frames / 4;
+        let o = Segments::build_hop(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &cfg, hop);
+        assert_eq!(o.track_ids, s.track_ids);
+        let frames = wl * 5 / 2 / cfg.frame_dim();
+        let per_track = (frames - cfg.window_frames) / hop + 1;
+        assert_eq!(o.len(), per_track * c.len());
+        assert_eq!(
+            o.window(1),
+            &feats.frames[0].as_ref().unwrap()[hop * cfg.frame_dim()..][..wl]
+        );
+        let o1 = o.select_tracks(&folds[1]);
+        assert_eq!(o1.track_ids, f1.track_ids);
+        assert_eq!(o1.len(), per_track * f1.num_tracks());
         // Each segment still carries its own track's values.
         for i in 0..f1.len() {
             let orig = s

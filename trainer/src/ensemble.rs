@@ -26,6 +26,12 @@ pub struct TrainOptions {
     /// Overrides the grid's epoch cap (tests, smoke runs).
     pub max_epochs: Option<usize>,
     pub threads: usize,
+    /// Hop between the starts of training windows, in frames; `None` = non-overlapping
+    /// (hop = window length). CV held-out folds and validation always use non-overlapping
+    /// segments.
+    pub train_hop_frames: Option<usize>,
+    /// Class-weighted loss (see `TrainConfig::class_balanced`).
+    pub class_balanced: bool,
 }
 
 #[derive(Serialize)]
@@ -44,6 +50,10 @@ pub struct Summary {
     pub split_source: String,
     pub train_tracks: usize,
     pub train_segments: usize,
+    /// Hop between training windows in frames (= window length when non-overlapping).
+    pub train_hop_frames: usize,
+    /// Windows the members (and CV folds) trained on.
+    pub train_windows: usize,
     pub valid_tracks: usize,
     pub valid_segments: usize,
     pub skipped: Vec<(String, String)>,
@@ -55,7 +65,10 @@ pub struct Summary {
 }
 
 pub struct LoadedData {
+    /// Non-overlapping segments of the training tracks (CV scores, normalization, calibration).
     pub train: Segments,
+    /// Training windows every `hop` frames (same tracks and order as `train`).
+    pub train_windows: Segments,
     pub valid: Segments,
     pub split_source: String,
     pub skipped: Vec<(PathBuf, String)>,
@@ -67,6 +80,7 @@ pub fn load_data(
     cache: Option<&Path>,
     seed: u64,
     threads: usize,
+    train_hop_frames: Option<usize>,
 ) -> anyhow::Result<LoadedData> {
     let clips = scan(root)?;
     let sp = split(root, &clips, 0.2, seed)?;
@@ -74,7 +88,10 @@ pub fn load_data(
     let subset: Vec<_> = wanted.iter().map(|&i| clips[i].clone()).collect();
     let feats = featurize(&subset, cfg, cache, threads);
     let n_train = sp.train.len();
-    let train = Segments::build(&subset, &feats, &(0..n_train).collect::<Vec<_>>(), cfg);
+    let train_idx: Vec<usize> = (0..n_train).collect();
+    let train = Segments::build(&subset, &feats, &train_idx, cfg);
+    let hop = train_hop_frames.unwrap_or(cfg.window_frames);
+    let train_windows = Segments::build_hop(&subset, &feats, &train_idx, cfg, hop);
     let valid = Segments::build(
         &subset,
         &feats,
@@ -86,6 +103,7 @@ pub fn load_data(
     }
     Ok(LoadedData {
         train,
+        train_windows,
         valid,
         split_source: sp.source,
         skipped: feats.skipped,
@@ -134,12 +152,17 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         opts.cache.as_deref(),
         opts.seed,
         opts.threads,
+        opts.train_hop_frames,
     )?;
     let (tr, va) = (&data.train, &data.valid);
+    let tw = &data.train_windows;
+    let hop = opts.train_hop_frames.unwrap_or(feat_cfg.window_frames);
     eprintln!(
-        "data: {} train tracks / {} segments, {} valid tracks / {} segments ({})",
+        "data: {} train tracks / {} segments ({} training windows, hop {} frames), {} valid tracks / {} segments ({})",
         tr.num_tracks(),
         tr.len(),
+        tw.len(),
+        hop,
         va.num_tracks(),
         va.len(),
         data.split_source
@@ -152,6 +175,7 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
 
     let mut base = TrainConfig {
         seed: opts.seed,
+        class_balanced: opts.class_balanced,
         ..Default::default()
     };
     base.model.frames = feat_cfg.window_frames;
@@ -161,7 +185,7 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         base.patience = base.patience.min(e);
     }
     let cands = candidates(opts.grid, &base);
-    let cv = cross_validate(&cands, tr, opts.folds, dim, Some(&opts.work))?;
+    let cv = cross_validate(&cands, tr, Some(tw), opts.folds, dim, Some(&opts.work))?;
     let chosen = select(&cv, opts.members);
 
     // Members: the chosen configs retrained on all training tracks for their CV epoch count,
@@ -179,7 +203,7 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         let ckpt = opts.work.join(format!("member{i}"));
         let t = train(
             &cfg,
-            tr,
+            tw,
             None,
             &mean,
             &inv_std,
@@ -233,13 +257,14 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
     );
 
     let notes = format!(
-        "Trained by genrescope-trainer on {} ({} train tracks / {} segments; split: {}). \
+        "Trained by genrescope-trainer on {} ({} train tracks / {} windows of 130 frames every {} frames; split: {}). \
          Members chosen by {}-fold track CV on the training tracks, retrained on all of them; \
          validation split ({} tracks / {} segments) used only for evaluation. \
          Ensemble valid accuracy: segment {:.3}, track {:.3}.",
         opts.data.display(),
         tr.num_tracks(),
-        tr.len(),
+        tw.len(),
+        hop,
         data.split_source,
         opts.folds,
         va.num_tracks(),
@@ -272,6 +297,8 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         split_source: data.split_source.clone(),
         train_tracks: tr.num_tracks(),
         train_segments: tr.len(),
+        train_hop_frames: hop,
+        train_windows: tw.len(),
         valid_tracks: va.num_tracks(),
         valid_segments: va.len(),
         skipped: data

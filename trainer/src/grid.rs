@@ -82,13 +82,23 @@ impl CvResult {
 }
 
 /// Runs k-fold CV for every candidate. `work` holds resumable checkpoints per candidate/fold.
+///
+/// `train_set` holds the non-overlapping segments of the training tracks: folds, normalization
+/// and the held-out scores use them. `train_windows` (same tracks, same order; possibly
+/// overlapping windows) is what each fold trains on; `None` trains on `train_set` itself.
 pub fn cross_validate(
     cands: &[TrainConfig],
     train_set: &Segments,
+    train_windows: Option<&Segments>,
     k: usize,
     dim: usize,
     work: Option<&Path>,
 ) -> anyhow::Result<Vec<CvResult>> {
+    let windows = train_windows.unwrap_or(train_set);
+    anyhow::ensure!(
+        windows.track_ids == train_set.track_ids,
+        "training windows and segments must come from the same tracks in the same order"
+    );
     let folds = track_folds(
         &train_set.track_labels,
         k,
@@ -109,12 +119,10 @@ pub fn cross_validate(
             let rest: Vec<usize> = (0..train_set.num_tracks())
                 .filter(|t| !held.contains(t))
                 .collect();
-            let (tr, va) = (
-                train_set.select_tracks(&rest),
-                train_set.select_tracks(held),
-            );
-            // Normalization from the fold's own training part: nothing leaks from held-out tracks.
-            let (mean, inv_std) = tr.coefficient_stats(dim);
+            let (tr, va) = (windows.select_tracks(&rest), train_set.select_tracks(held));
+            // Normalization from the fold's own training part (its non-overlapping segments, as
+            // for the members): nothing leaks from held-out tracks.
+            let (mean, inv_std) = train_set.select_tracks(&rest).coefficient_stats(dim);
             let ckpt = work.map(|w| w.join(format!("cv/cand{ci}_fold{fi}")));
             let label = format!("cv {}/{} fold {}/{}", ci + 1, cands.len(), fi + 1, k);
             let t = train(

@@ -46,6 +46,13 @@ enum Cmd {
         /// Decoding threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Training windows start every N frames (44 ≈ 1 s; 130 = non-overlapping, the old
+        /// behaviour). CV scores and validation always use non-overlapping segments.
+        #[arg(long, default_value_t = 44)]
+        train_hop_frames: usize,
+        /// Weight the loss per genre by inverse training-window frequency.
+        #[arg(long)]
+        class_balanced: bool,
         /// Also write REPORT.md into --out (needs ONNX Runtime for latency/agreement).
         #[arg(long)]
         report: bool,
@@ -90,6 +97,8 @@ fn main() -> anyhow::Result<()> {
             seed,
             max_epochs,
             threads,
+            train_hop_frames,
+            class_balanced,
             report,
         } => {
             let opts = genrescope_trainer::ensemble::TrainOptions {
@@ -103,6 +112,8 @@ fn main() -> anyhow::Result<()> {
                 seed,
                 max_epochs,
                 threads,
+                train_hop_frames: Some(train_hop_frames),
+                class_balanced,
             };
             let summary = genrescope_trainer::ensemble::run(&opts, &cfg)?;
             if report {
@@ -112,6 +123,7 @@ fn main() -> anyhow::Result<()> {
                     opts.cache.as_deref(),
                     seed,
                     threads,
+                    None,
                 )?
                 .valid;
                 let (int8, p8) = evaluate_model(&opts.out.join("manifest.json"), &cfg, &valid)?;

@@ -42,8 +42,25 @@ pub fn markdown(
     r += "## Data\n\n";
     r += &format!("- Dataset: `{}`; split: {}\n", s.data, s.split_source);
     r += &format!(
-        "- Training: {} tracks / {} segments (130 frames ≈ 3 s, non-overlapping). Validation: {} tracks / {} segments.\n",
-        s.train_tracks, s.train_segments, s.valid_tracks, s.valid_segments
+        "- Training: {} tracks; trained on {} windows of 130 frames ≈ 3 s starting every {} frames ({}). \
+         Scored on non-overlapping 130-frame segments: {} from the training tracks (CV held-out folds), \
+         validation {} tracks / {} segments.\n",
+        s.train_tracks,
+        s.train_windows,
+        s.train_hop_frames,
+        if s.train_hop_frames < 130 { "overlapping" } else { "non-overlapping" },
+        s.train_segments,
+        s.valid_tracks,
+        s.valid_segments
+    );
+    let balanced = s.members.first().is_some_and(|m| m.config.class_balanced);
+    r += &format!(
+        "- Loss: cross-entropy{}.\n",
+        if balanced {
+            ", each genre weighted by n / (genres * n_genre) over the training windows"
+        } else {
+            ", unweighted"
+        }
     );
     r += &format!(
         "- Skipped files: {}\n",

@@ -38,6 +38,10 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a lower validation loss.
     pub patience: usize,
     pub seed: u64,
+    /// Weight each class's loss by `n / (classes * n_class)` over the training windows, so
+    /// genres with few training tracks count as much as the others.
+    #[serde(default)]
+    pub class_balanced: bool,
 }
 
 impl Default for TrainConfig {
@@ -51,6 +55,7 @@ impl Default for TrainConfig {
             max_epochs: 40,
             patience: 6,
             seed: 42,
+            class_balanced: false,
         }
     }
 }
@@ -110,6 +115,24 @@ pub fn predict(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> Vec<Prob
     out
 }
 
+/// `n / (classes present * n_class)` per class; 1 for classes without training windows
+/// (burn requires positive weights; they never occur as targets).
+pub fn class_weights(labels: &[usize]) -> Vec<f32> {
+    let mut counts = [0usize; NUM_GENRES];
+    labels.iter().for_each(|&l| counts[l] += 1);
+    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                1.0
+            } else {
+                labels.len() as f32 / (present * c) as f32
+            }
+        })
+        .collect()
+}
+
 #[derive(Serialize, Deserialize)]
 struct CheckpointState {
     config: TrainConfig,
@@ -152,7 +175,9 @@ pub fn train(
     let mut optim = optimizer(cfg);
     let train_norm = normalize(train, mean, inv_std);
     let valid_norm = valid.map(|v| normalize(v, mean, inv_std));
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_weights(cfg.class_balanced.then(|| class_weights(&train.labels)))
+        .init(&device);
 
     let mut state = CheckpointState {
         config: cfg.clone(),
@@ -272,4 +297,18 @@ pub fn train(
         history: state.history,
         best_epoch: state.best_epoch,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn class_weights_balance_present_classes() {
+        let w = super::class_weights(&[0, 0, 0, 1]);
+        assert_eq!(w.len(), genrescope_core::labels::NUM_GENRES);
+        // 4 windows, 2 classes present: 4 / (2 * 3) and 4 / (2 * 1); absent classes 1.
+        assert!((w[0] - 2.0 / 3.0).abs() < 1e-6 && (w[1] - 2.0).abs() < 1e-6);
+        assert!(w[2..].iter().all(|&x| x == 1.0));
+        // Weighted counts are equal per present class.
+        assert!((3.0 * w[0] - w[1]).abs() < 1e-6);
+    }
 }

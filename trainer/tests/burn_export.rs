@@ -93,16 +93,25 @@ fn training_is_deterministic_for_a_seed() {
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(5);
     let n = 40;
-    let mut seg = Segments { window_len: frames * dim, ..Default::default() };
+    let mut seg = Segments {
+        window_len: frames * dim,
+        ..Default::default()
+    };
     for i in 0..n {
-        seg.windows.extend((0..frames * dim).map(|_| rng.random_range(-50.0..50.0) + (i % 10) as f32 * 5.0));
+        seg.windows.extend(
+            (0..frames * dim).map(|_| rng.random_range(-50.0..50.0) + (i % 10) as f32 * 5.0),
+        );
         seg.labels.push(i % 10);
         seg.track.push(i);
         seg.track_ids.push(format!("t{i}"));
         seg.track_labels.push(i % 10);
     }
     let (mean, inv_std) = seg.coefficient_stats(dim);
-    let mut tc = TrainConfig { max_epochs: 2, batch_size: 8, ..Default::default() };
+    let mut tc = TrainConfig {
+        max_epochs: 2,
+        batch_size: 8,
+        ..Default::default()
+    };
     tc.model.width = 8;
     tc.model.depth = 2;
     let run = |seed: u64| {

@@ -76,6 +76,8 @@ fn trains_exports_and_the_engine_loads_the_result() {
         seed: 7,
         max_epochs: Some(3),
         threads: 2,
+        train_hop_frames: Some(65),
+        class_balanced: true,
     };
     let summary = run(&opts, &cfg).unwrap();
     assert_eq!(summary.members.len(), 2);
@@ -92,6 +94,14 @@ fn trains_exports_and_the_engine_loads_the_result() {
     // Seeded stratified split (no splits/ folder): every genre in both splits, whole tracks.
     assert_eq!(summary.valid_tracks + summary.train_tracks, 40);
     assert_eq!(summary.valid_segments, 2 * summary.valid_tracks);
+    // Training uses overlapping windows (hop 65 of 130 frames); scores stay on segments.
+    assert_eq!(summary.train_hop_frames, 65);
+    assert!(
+        summary.train_windows > summary.train_segments,
+        "{} windows vs {} segments",
+        summary.train_windows,
+        summary.train_segments
+    );
     assert!(root.join("work/confusion_valid_segments.png").is_file());
     assert!(root.join("work/training_curves.png").is_file());
 
