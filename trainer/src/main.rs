@@ -46,9 +46,10 @@ enum Cmd {
         /// Decoding threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
-        /// Training windows start every N frames (44 ≈ 1 s; 130 = non-overlapping, the old
-        /// behaviour). CV scores and validation always use non-overlapping segments.
-        #[arg(long, default_value_t = 44)]
+        /// Training windows start every N frames (130 = non-overlapping, as the shipped model;
+        /// 44 ≈ 1 s overlap, see models/REPORT.md). CV scores and validation always use
+        /// non-overlapping segments.
+        #[arg(long, default_value_t = 130)]
         train_hop_frames: usize,
         /// Weight the loss per genre by inverse training-window frequency.
         #[arg(long)]

@@ -1,7 +1,7 @@
 //! The committed model in `models/`: the int8 ensemble (what the plugin runs) picks the same
 //! genre as the fp32 ensemble on >= 99% of validation segments, and every int8 member agrees
 //! with its fp32 original on >= 98% (the target is 99%: member 1 of the current model is at
-//! 98.0% = 150/153, see models/REPORT.md). Needs the GTZAN copy (GENRESCOPE_GTZAN, default
+//! 98.7% = 151/153, see models/REPORT.md). Needs the GTZAN copy (GENRESCOPE_GTZAN, default
 //! `<workspace>/../shared/datasets/gtzan`) and ONNX Runtime; without the data it is skipped.
 use genrescope_core::features::FeatureConfig;
 use genrescope_trainer::data::{featurize, scan, split, Segments};
