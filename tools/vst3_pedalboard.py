@@ -45,6 +45,11 @@ def load_audio(clip, rate=None):
     return synthetic(r), r, "synthetic"
 
 
+def ort_loaded():
+    with open("/proc/self/maps") as f:
+        return "libonnxruntime" in f.read()
+
+
 def thread_names(prefix):
     names = []
     for tid in os.listdir("/proc/self/task"):
@@ -99,7 +104,7 @@ def main():
     ap.add_argument("bundle")
     ap.add_argument("--clip")
     ap.add_argument("--json")
-    ap.add_argument("--expect-threads", type=int, default=0)
+    ap.add_argument("--expect-ort", action="store_true")
     ap.add_argument("--wait-seconds", type=float, default=30.0)
     args = ap.parse_args()
     report = {"pedalboard": pedalboard.__version__, "bundle": args.bundle, "runs": []}
@@ -144,12 +149,13 @@ def main():
 
     # Threads the plugin started in this (host) process: its analysis thread, plus ONNX Runtime's
     # environment thread once a model loaded (created from the analysis thread, same name).
-    # The model loads asynchronously and can take seconds on a loaded machine: wait (bounded)
-    # for the thread count the caller expects instead of guessing a delay.
+    # The model loads asynchronously (seconds on a loaded machine): wait, bounded, until the
+    # plugin has loaded ONNX Runtime into this process, which it does only to load a model.
     deadline = time.monotonic() + args.wait_seconds
-    while len(thread_names("genrescope")) < args.expect_threads and time.monotonic() < deadline:
+    while args.expect_ort and not ort_loaded() and time.monotonic() < deadline:
         time.sleep(0.1)
     report["plugin_threads"] = thread_names("genrescope")
+    report["ort_loaded"] = ort_loaded()
 
     # The state round trip through the host (VST3 component + controller state).
     state = plugin.raw_state

@@ -67,11 +67,6 @@ fn vst3_bundle() -> PathBuf {
         .unwrap_or_else(|| workspace().join("target/bundled/Genrescope.vst3"))
 }
 
-/// The analysis thread, plus ONNX Runtime's environment thread once a model has loaded.
-fn expected_threads(model_dir: Option<&Path>) -> usize {
-    if model_dir.is_some() { 2 } else { 1 }
-}
-
 fn run_script(py: &Path, pythonpath: Option<&Path>, model_dir: Option<&Path>) -> Value {
     let bundle = vst3_bundle();
     assert!(bundle.join("Contents/x86_64-linux/Genrescope.so").is_file(), "no VST3 bundle at {}: run `cargo xtask bundle genrescope --release`", bundle.display());
@@ -89,7 +84,9 @@ fn run_script(py: &Path, pythonpath: Option<&Path>, model_dir: Option<&Path>) ->
     } else {
         eprintln!("note: {} not present, the script uses a synthetic signal", clip.display());
     }
-    cmd.arg("--expect-threads").arg(expected_threads(model_dir).to_string());
+    if model_dir.is_some() {
+        cmd.arg("--expect-ort");
+    }
     match model_dir {
         Some(d) => cmd.env("GENRESCOPE_MODEL_DIR", d),
         None => cmd.env("GENRESCOPE_MODEL_DIR", "/nonexistent/genrescope-model"),
@@ -170,10 +167,15 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
         assert_eq!(gate["range"][0].as_f64(), Some(-90.0));
         assert_eq!(gate["value"], "-50.0");
         assert_eq!(report["state_roundtrip_same"], true);
-        // The analysis thread runs inside the VST3 host; with a model, ONNX Runtime's environment
-        // thread (spawned from it, so same name) proves the model loaded there.
-        let threads = report["plugin_threads"].as_array().expect("plugin_threads").len();
-        assert_eq!(threads, expected_threads(model_dir), "{}", report["plugin_threads"]);
+        // The analysis thread runs inside the VST3 host, and with a model it loads ONNX Runtime
+        // there (only a model load does). (ORT's own environment thread is not a reliable sign:
+        // it did not appear with CI=true in the environment.)
+        let threads = report["plugin_threads"].as_array().expect("plugin_threads");
+        assert!(
+            threads.iter().any(|t| t == "genrescope-anal") && threads.len() <= 2,
+            "one analysis thread expected: {threads:?}"
+        );
+        assert_eq!(report["ort_loaded"], model_dir.is_some(), "ONNX Runtime loaded in the host");
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
