@@ -83,6 +83,20 @@ pub fn write_model_dir(
     Ok(manifest)
 }
 
+/// A random window with MFCC-like ranges (c0 around -250, the rest around 0), `frames * dim`
+/// values: calibration data for random models and inputs for export tests.
+pub fn mfcc_like_window(rng: &mut StdRng, frames: usize, dim: usize) -> Vec<f32> {
+    (0..frames * dim)
+        .map(|i| {
+            if i % dim == 0 {
+                rng.random_range(-450.0..-50.0)
+            } else {
+                rng.random_range(-60.0..60.0)
+            }
+        })
+        .collect()
+}
+
 /// Writes a valid model folder (members + `manifest.json`) with random weights, for tests
 /// that need a model without training. Small architecture (2 blocks of 8 channels) so that
 /// writing and running it is fast; no burn involved.
@@ -96,20 +110,7 @@ pub fn random_test_model(
     ensure!(n_members > 0, "n_members must be > 0");
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-    // MFCC-like calibration windows: c0 around -250, the rest around 0.
-    let calib: Vec<Vec<f32>> = (0..4)
-        .map(|_| {
-            (0..frames * dim)
-                .map(|i| {
-                    if i % dim == 0 {
-                        rng.random_range(-450.0..-50.0)
-                    } else {
-                        rng.random_range(-60.0..60.0)
-                    }
-                })
-                .collect()
-        })
-        .collect();
+    let calib: Vec<Vec<f32>> = (0..4).map(|_| mfcc_like_window(&mut rng, frames, dim)).collect();
     let members: Vec<ExportMember> = (0..n_members)
         .map(|m| {
             let weights = CnnWeights::random(frames, dim, 2, 8, 16, seed.wrapping_add(m as u64));

@@ -2,24 +2,13 @@
 //! Needs the ORT library: `cargo xtask ort` (or GENRESCOPE_ORT_LIB).
 use genrescope_core::features::FeatureConfig;
 use genrescope_core::model::{Ensemble, ModelManifest, Quantization};
-use genrescope_trainer::export::{random_test_model, write_model_dir, ExportMember};
+use genrescope_trainer::export::{mfcc_like_window, random_test_model, write_model_dir, ExportMember};
 use genrescope_trainer::metrics::argmax;
 use genrescope_trainer::quantize::calibrate;
 use genrescope_trainer::weights::CnnWeights;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-fn mfcc_like(rng: &mut StdRng, n: usize, dim: usize) -> Vec<f32> {
-    (0..n * dim)
-        .map(|i| {
-            if i % dim == 0 {
-                rng.random_range(-450.0..-50.0)
-            } else {
-                rng.random_range(-60.0..60.0)
-            }
-        })
-        .collect()
-}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("gs-trainer-{name}-{}", std::process::id()));
@@ -42,7 +31,7 @@ fn random_test_model_loads_in_the_engine_fp32_and_int8() {
         };
         assert!(m.members.iter().all(|e| e.quantization == q));
         let mut ens = Ensemble::load(&dir, &cfg).unwrap();
-        let x = mfcc_like(
+        let x = mfcc_like_window(
             &mut StdRng::seed_from_u64(1),
             cfg.window_frames,
             cfg.frame_dim(),
@@ -66,7 +55,7 @@ fn fp32_graph_matches_reference_and_int8_tracks_it() {
     let cfg = FeatureConfig::default();
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(3);
-    let windows: Vec<Vec<f32>> = (0..40).map(|_| mfcc_like(&mut rng, frames, dim)).collect();
+    let windows: Vec<Vec<f32>> = (0..40).map(|_| mfcc_like_window(&mut rng, frames, dim)).collect();
     for (depth, width) in [(2, 8), (3, 32), (4, 16)] {
         let w = CnnWeights::random(frames, dim, depth, width, 64, 5 + depth as u64);
         let ranges = calibrate(&w, windows.iter().take(20).map(|v| v.as_slice()));
