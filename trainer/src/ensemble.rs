@@ -112,7 +112,7 @@ pub fn load_data(
 
 /// Min/max of every quantization point over `norm` windows, using the burn model.
 pub fn calibrate_burn(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> ActivationRanges {
-    let device = Device::flex();
+    let device = crate::backend::device();
     let wl = cfg.frames * cfg.dim;
     let mut rec = RangeRecorder::new(cfg.depth);
     rec.record_input(&norm[..n * wl]);
@@ -288,7 +288,7 @@ pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summ
         name,
         &exports,
         Quantization::Fp32,
-        "manifest.fp32.json",
+        crate::export::FP32_MANIFEST_FILE,
         Some(notes),
     )?;
 

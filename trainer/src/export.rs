@@ -12,6 +12,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 
+/// The fp32 twin of `manifest.json` in a trained model folder.
+pub const FP32_MANIFEST_FILE: &str = "manifest.fp32.json";
+
 /// One trained (or random) member ready to be written.
 pub struct ExportMember {
     pub weights: CnnWeights,
@@ -110,7 +113,9 @@ pub fn random_test_model(
     ensure!(n_members > 0, "n_members must be > 0");
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-    let calib: Vec<Vec<f32>> = (0..4).map(|_| mfcc_like_window(&mut rng, frames, dim)).collect();
+    let calib: Vec<Vec<f32>> = (0..4)
+        .map(|_| mfcc_like_window(&mut rng, frames, dim))
+        .collect();
     let members: Vec<ExportMember> = (0..n_members)
         .map(|m| {
             let weights = CnnWeights::random(frames, dim, 2, 8, 16, seed.wrapping_add(m as u64));
@@ -140,4 +145,51 @@ pub fn random_test_model(
         Some("Random weights for tests; predictions are meaningless.".into()),
     )?;
     Ok(())
+}
+
+/// Re-quantizes a model folder without its training checkpoints: reads the fp32 members listed
+/// in `<dir>/manifest.fp32.json`, calibrates activation ranges on `calibration` (raw MFCC
+/// windows; use training data, never the data you evaluate on) with the reference forward pass,
+/// and writes `member_<i>.int8.onnx` + `manifest.json` beside them. Name, notes and per-member
+/// metadata are kept.
+pub fn quantize_model_dir(
+    dir: &Path,
+    cfg: &FeatureConfig,
+    calibration: &[&[f32]],
+) -> anyhow::Result<ModelManifest> {
+    ensure!(!calibration.is_empty(), "no calibration windows");
+    let fp32_manifest = dir.join(FP32_MANIFEST_FILE);
+    let (fp32, _) = ModelManifest::load(&fp32_manifest).map_err(|e| anyhow::anyhow!("{e}"))?;
+    fp32.validate(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let paths = fp32
+        .verify_members(dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut members = Vec::new();
+    for (entry, path) in fp32.members.iter().zip(&paths) {
+        ensure!(
+            entry.quantization == Quantization::Fp32,
+            "{} is listed as {:?}, expected fp32",
+            entry.file,
+            entry.quantization
+        );
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let weights = crate::onnx::member_from_onnx(&bytes)
+            .with_context(|| format!("reading {}", entry.file))?;
+        let ranges = calibrate(&weights, calibration.iter().copied());
+        members.push(ExportMember {
+            weights,
+            ranges: Some(ranges),
+            val_accuracy: entry.val_accuracy,
+            hyperparams: entry.hyperparams.clone(),
+        });
+    }
+    write_model_dir(
+        dir,
+        cfg,
+        &fp32.name,
+        &members,
+        Quantization::Int8Qdq,
+        genrescope_core::model::MANIFEST_FILE,
+        fp32.notes.clone(),
+    )
 }

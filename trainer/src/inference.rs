@@ -63,6 +63,37 @@ pub fn top1_agreement(a: &[Probs], b: &[Probs]) -> f32 {
     same as f32 / a.len().max(1) as f32
 }
 
+/// A segment where an int8 member's top genre differs from its fp32 original.
+#[derive(Clone, Debug, Serialize)]
+pub struct Disagreement {
+    pub member: usize,
+    pub segment: usize,
+    pub track: String,
+    /// The fp32 member's margin between its two best genres: a tiny one means the flip is
+    /// int8 rounding deciding a near-tie, not a damaged model.
+    pub fp32_top2_margin: f32,
+}
+
+/// Every int8/fp32 top-1 disagreement of per-member probabilities (`[member][segment]`).
+pub fn disagreements(p8: &[Vec<Probs>], p32: &[Vec<Probs>], seg: &Segments) -> Vec<Disagreement> {
+    let mut out = vec![];
+    for (member, (a, b)) in p8.iter().zip(p32).enumerate() {
+        for (segment, (x, y)) in a.iter().zip(b).enumerate() {
+            if argmax(x) != argmax(y) {
+                let mut sorted = y.to_vec();
+                sorted.sort_by(|u, v| v.total_cmp(u));
+                out.push(Disagreement {
+                    member,
+                    segment,
+                    track: seg.track_ids[seg.track[segment]].clone(),
+                    fp32_top2_margin: sorted[0] - sorted[1],
+                });
+            }
+        }
+    }
+    out
+}
+
 #[derive(Serialize)]
 pub struct OnnxEvaluation {
     pub manifest: String,

@@ -5,8 +5,9 @@
 //! `weights` (framework-free weights + reference forward), `onnx` (graph writer),
 //! `quantize` (calibration), `export` (model folders, `random_test_model`), `inference`
 //! (running exported folders in ONNX Runtime), `metrics`; with the `train` feature (burn):
-//! `model` (CNN), `training` (loop, early stopping, checkpoints), `grid` (cross-validated
-//! hyper-parameter search), `ensemble` (the full run), `plots`, `report`.
+//! `backend` (CPU or CUDA device), `model` (CNN), `training` (loop, early stopping,
+//! checkpoints), `grid` (cross-validated hyper-parameter search), `ensemble` (the full run),
+//! `plots`, `report`, `bench` (training throughput).
 pub mod audio;
 pub mod data;
 pub mod export;
@@ -16,6 +17,10 @@ pub mod onnx;
 pub mod quantize;
 pub mod weights;
 
+#[cfg(feature = "train")]
+pub mod backend;
+#[cfg(feature = "train")]
+pub mod bench;
 #[cfg(feature = "train")]
 pub mod ensemble;
 #[cfg(feature = "train")]

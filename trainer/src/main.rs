@@ -1,8 +1,11 @@
 //! `genrescope-trainer`: train the shipped ensemble, evaluate model folders, write test models.
 use clap::{Parser, Subcommand};
 use genrescope_core::features::FeatureConfig;
-use genrescope_trainer::inference::{evaluate_model, top1_agreement};
-use std::path::PathBuf;
+use genrescope_core::model::MANIFEST_FILE;
+use genrescope_trainer::data::Segments;
+use genrescope_trainer::export::FP32_MANIFEST_FILE;
+use genrescope_trainer::inference::{disagreements, evaluate_model, member_probs, top1_agreement};
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +60,21 @@ enum Cmd {
         /// Also write REPORT.md into --out (needs ONNX Runtime for latency/agreement).
         #[arg(long)]
         report: bool,
+        /// Training device: cpu, or cuda / cuda:N (needs the `cuda` feature).
+        #[arg(long, default_value = "cpu")]
+        device: genrescope_trainer::backend::Backend,
+    },
+    /// Time training epochs on synthetic windows (CPU vs CUDA throughput); prints JSON.
+    #[cfg(feature = "train")]
+    BenchTrain {
+        #[arg(long, default_value = "cpu")]
+        device: genrescope_trainer::backend::Backend,
+        /// Windows per epoch (534 = the shipped model's training set).
+        #[arg(long, default_value_t = 534)]
+        windows: usize,
+        /// Timed epochs, after one untimed warm-up epoch.
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
     },
     /// Evaluate a model folder's int8 and fp32 members with ONNX Runtime on the valid split.
     Evaluate {
@@ -69,6 +87,21 @@ enum Cmd {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Re-quantize a model folder's fp32 members (manifest.fp32.json) to int8, calibrating on
+    /// the training split; no checkpoints needed. Prints int8/fp32 top-1 agreement per member
+    /// on the calibration (training) segments.
+    Quantize {
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "target/trainer-cache")]
+        cache: PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Write a random-weight model folder (for tests of the plugin/engine).
     ExportTestModel {
         #[arg(long)]
@@ -80,6 +113,41 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Train,
+    Valid,
+}
+
+/// Non-overlapping segments of one part of the dataset's split (cached features).
+fn split_segments(
+    data: &Path,
+    cfg: &FeatureConfig,
+    cache: &Path,
+    seed: u64,
+    threads: usize,
+    part: Part,
+) -> anyhow::Result<Segments> {
+    let d = genrescope_trainer::data::scan(data)?;
+    let sp = genrescope_trainer::data::split(data, &d, 0.2, seed)?;
+    let idx = if part == Part::Train {
+        &sp.train
+    } else {
+        &sp.valid
+    };
+    let clips: Vec<_> = idx.iter().map(|&i| d[i].clone()).collect();
+    let feats = genrescope_trainer::data::featurize(&clips, cfg, Some(cache), threads);
+    for (p, why) in &feats.skipped {
+        eprintln!("skipped {}: {why}", p.display());
+    }
+    Ok(Segments::build(
+        &clips,
+        &feats,
+        &(0..clips.len()).collect::<Vec<_>>(),
+        cfg,
+    ))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -101,7 +169,9 @@ fn main() -> anyhow::Result<()> {
             train_hop_frames,
             class_balanced,
             report,
+            device,
         } => {
+            genrescope_trainer::backend::select(device)?;
             let opts = genrescope_trainer::ensemble::TrainOptions {
                 data,
                 out,
@@ -128,14 +198,16 @@ fn main() -> anyhow::Result<()> {
                 )?
                 .valid;
                 let (int8, p8) = evaluate_model(&opts.out.join("manifest.json"), &cfg, &valid)?;
-                let (fp32, p32) =
-                    evaluate_model(&opts.out.join("manifest.fp32.json"), &cfg, &valid)?;
+                let (fp32, p32) = evaluate_model(&opts.out.join(FP32_MANIFEST_FILE), &cfg, &valid)?;
                 let agreement: Vec<f32> = p8
                     .iter()
                     .zip(&p32)
                     .map(|(a, b)| top1_agreement(a, b))
                     .collect();
-                let text = genrescope_trainer::report::markdown(&summary, &fp32, &int8, &agreement);
+                let flips = disagreements(&p8, &p32, &valid);
+                let text = genrescope_trainer::report::markdown(
+                    &summary, &fp32, &int8, &agreement, &flips,
+                );
                 std::fs::write(opts.out.join("REPORT.md"), text)?;
                 std::fs::write(
                     opts.work.join("onnx_eval.json"),
@@ -143,25 +215,32 @@ fn main() -> anyhow::Result<()> {
                 )?;
             }
         }
+        #[cfg(feature = "train")]
+        Cmd::BenchTrain {
+            device,
+            windows,
+            epochs,
+        } => {
+            genrescope_trainer::backend::select(device)?;
+            let t = genrescope_trainer::bench::train_throughput(
+                windows,
+                epochs,
+                cfg.window_frames,
+                cfg.frame_dim(),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&t)?);
+        }
         Cmd::Evaluate {
             model,
             data,
             cache,
             seed,
         } => {
-            let d = genrescope_trainer::data::scan(&data)?;
-            let sp = genrescope_trainer::data::split(&data, &d, 0.2, seed)?;
-            let clips: Vec<_> = sp.valid.iter().map(|&i| d[i].clone()).collect();
-            let feats = genrescope_trainer::data::featurize(&clips, &cfg, Some(&cache), 2);
-            let valid = genrescope_trainer::data::Segments::build(
-                &clips,
-                &feats,
-                &(0..clips.len()).collect::<Vec<_>>(),
-                &cfg,
-            );
-            let (int8, p8) = evaluate_model(&model.join("manifest.json"), &cfg, &valid)?;
-            let fp32 = model.join("manifest.fp32.json");
+            let valid = split_segments(&data, &cfg, &cache, seed, 2, Part::Valid)?;
+            let (int8, p8) = evaluate_model(&model.join(MANIFEST_FILE), &cfg, &valid)?;
+            let fp32 = model.join(FP32_MANIFEST_FILE);
             let mut agreement = vec![];
+            let mut flips = vec![];
             let mut fp = None;
             if fp32.is_file() {
                 let (e, p32) = evaluate_model(&fp32, &cfg, &valid)?;
@@ -170,6 +249,7 @@ fn main() -> anyhow::Result<()> {
                     .zip(&p32)
                     .map(|(a, b)| top1_agreement(a, b))
                     .collect();
+                flips = disagreements(&p8, &p32, &valid);
                 fp = Some(e);
             }
             println!(
@@ -177,8 +257,30 @@ fn main() -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&serde_json::json!({
                     "valid_tracks": valid.num_tracks(), "valid_segments": valid.len(),
                     "int8": int8, "fp32": fp, "int8_fp32_top1_agreement": agreement,
+                    "int8_fp32_disagreements": flips,
                 }))?
             );
+        }
+        Cmd::Quantize {
+            model,
+            data,
+            cache,
+            seed,
+            threads,
+        } => {
+            let train = split_segments(&data, &cfg, &cache, seed, threads, Part::Train)?;
+            let windows: Vec<&[f32]> = (0..train.len()).map(|i| train.window(i)).collect();
+            genrescope_trainer::export::quantize_model_dir(&model, &cfg, &windows)?;
+            let p8 = member_probs(&model.join(MANIFEST_FILE), &cfg, &train)?;
+            let p32 = member_probs(&model.join(FP32_MANIFEST_FILE), &cfg, &train)?;
+            for (m, (a, b)) in p8.iter().zip(&p32).enumerate() {
+                println!(
+                    "member {m}: int8/fp32 top-1 agreement on {} calibration segments: {:.1}%",
+                    train.len(),
+                    100.0 * top1_agreement(a, b)
+                );
+            }
+            println!("wrote {}", model.join(MANIFEST_FILE).display());
         }
         Cmd::ExportTestModel {
             out,

@@ -8,7 +8,7 @@
 //! int32 biases with scale `s_x * s_w[c]`. Logits stay float so Softmax runs in float:
 //! quantized probabilities would step in 1/255.
 use crate::quantize::{ActParams, ActivationRanges};
-use crate::weights::{CnnWeights, POOL_KERNEL, POOL_PAD, POOL_STRIDE};
+use crate::weights::{CnnWeights, ConvWeights, DenseWeights, POOL_KERNEL, POOL_PAD, POOL_STRIDE};
 use genrescope_core::labels::NUM_GENRES;
 use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
@@ -366,4 +366,128 @@ fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
         .into(),
         ..Default::default()
     }
+}
+
+/// Reads back an fp32 member written by [`member_to_onnx`] (e.g. `models/member_0.fp32.onnx`),
+/// so a shipped model can be re-quantized without its burn checkpoint. Only this writer's
+/// layout is understood (initializer names and shapes); anything else is an error.
+pub fn member_from_onnx(bytes: &[u8]) -> anyhow::Result<CnnWeights> {
+    use anyhow::{bail, ensure, Context};
+    let model = ModelProto::parse_from_bytes(bytes).context("not an ONNX model")?;
+    let graph = model.graph.as_ref().context("ONNX model without a graph")?;
+    ensure!(
+        !graph.node.iter().any(|n| n.op_type == "QuantizeLinear"),
+        "an int8 (QDQ) member: read the fp32 one (its rounding cannot be undone)"
+    );
+    let find = |name: &str| -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
+        let t = graph
+            .initializer
+            .iter()
+            .find(|t| t.name == name)
+            .with_context(|| {
+                format!("no initializer {name:?}: not an fp32 member written by genrescope-trainer")
+            })?;
+        ensure!(
+            t.data_type == DataType::FLOAT as i32,
+            "initializer {name:?} is not float (an int8 member? re-quantize from the fp32 one)"
+        );
+        let data: Vec<f32> = if !t.raw_data.is_empty() {
+            t.raw_data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        } else {
+            t.float_data.clone()
+        };
+        let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
+        ensure!(
+            data.len() == dims.iter().product::<usize>(),
+            "initializer {name:?}: {} values for shape {dims:?}",
+            data.len()
+        );
+        Ok((dims, data))
+    };
+    let input = graph
+        .input
+        .iter()
+        .find(|v| v.name == INPUT_NAME)
+        .with_context(|| format!("no input {INPUT_NAME:?}"))?;
+    let shape: Vec<i64> = match input.type_.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(t)) => {
+            t.shape.dim.iter().map(|d| d.dim_value()).collect()
+        }
+        _ => bail!("input {INPUT_NAME:?} is not a tensor"),
+    };
+    ensure!(
+        shape.len() == 4,
+        "input shape {shape:?} is not [N, 1, frames, dim]"
+    );
+    let (frames, dim) = (shape[2] as usize, shape[3] as usize);
+
+    let (_, mean) = find("norm.mean")?;
+    let (_, inv_std) = find("norm.inv_std")?;
+    let mut convs = Vec::new();
+    while graph
+        .initializer
+        .iter()
+        .any(|t| t.name == format!("conv{}.w", convs.len()))
+    {
+        let i = convs.len();
+        let (d, weight) = find(&format!("conv{i}.w"))?;
+        ensure!(
+            d.len() == 4 && d[2] == 3 && d[3] == 3,
+            "conv{i}.w shape {d:?}"
+        );
+        let (_, bias) = find(&format!("conv{i}.b"))?;
+        ensure!(bias.len() == d[0], "conv{i}.b length");
+        convs.push(ConvWeights {
+            in_ch: d[1],
+            out_ch: d[0],
+            weight,
+            bias,
+        });
+    }
+    ensure!(
+        !convs.is_empty(),
+        "no conv0.w: not an fp32 member written by genrescope-trainer"
+    );
+    // Gemm weights are stored `[d_out, d_in]` (transB); `DenseWeights` is `[d_in, d_out]`.
+    let dense = |name: &str| -> anyhow::Result<DenseWeights> {
+        let (d, wt) = find(&format!("{name}.w"))?;
+        ensure!(d.len() == 2, "{name}.w shape {d:?}");
+        let (d_out, d_in) = (d[0], d[1]);
+        let (_, bias) = find(&format!("{name}.b"))?;
+        ensure!(bias.len() == d_out, "{name}.b length");
+        let mut weight = vec![0.0; d_in * d_out];
+        for o in 0..d_out {
+            for i in 0..d_in {
+                weight[i * d_out + o] = wt[o * d_in + i];
+            }
+        }
+        Ok(DenseWeights {
+            d_in,
+            d_out,
+            weight,
+            bias,
+        })
+    };
+    let w = CnnWeights {
+        frames,
+        dim,
+        mean,
+        inv_std,
+        convs,
+        hidden: dense("fc1")?,
+        output: dense("fc2")?,
+    };
+    let (h, wd) = CnnWeights::final_hw(frames, dim, w.depth());
+    ensure!(
+        w.hidden.d_in == w.convs.last().unwrap().out_ch * h * wd
+            && w.output.d_in == w.hidden.d_out
+            && w.output.d_out == NUM_GENRES
+            && w.mean.len() == dim
+            && w.inv_std.len() == dim,
+        "layer shapes do not chain"
+    );
+    Ok(w)
 }

@@ -31,6 +31,7 @@ pub fn markdown(
     fp32: &OnnxEvaluation,
     int8: &OnnxEvaluation,
     agreement: &[f32],
+    flips: &[crate::inference::Disagreement],
 ) -> String {
     let mut r = String::new();
     r += "# Genrescope model report\n\n";
@@ -114,6 +115,7 @@ pub fn markdown(
         acc(&int8.ensemble_track)
     );
     r += "Track = mean of the track's segment probabilities.\n\n";
+    r += &flips_text(flips);
     r += "### Per-genre scores (shipped int8 ensemble, validation segments)\n\n";
     r += &per_class_table(&int8.ensemble_segment);
     r += "\n### Confusion matrix (shipped int8 ensemble, validation segments)\n\n";
@@ -123,4 +125,27 @@ pub fn markdown(
         r += &format!("| {i} | {a:.0} | {b:.0} |\n");
     }
     r
+}
+
+/// The int8/fp32 disagreements with the fp32 margin that int8 rounding overturned.
+pub fn flips_text(flips: &[crate::inference::Disagreement]) -> String {
+    if flips.is_empty() {
+        return "Every int8 member picks the same genre as its fp32 original on every validation \
+                segment.\n\n"
+            .into();
+    }
+    let mut r = String::from(
+        "Where an int8 member's top genre differs from its fp32 original (validation segments), \
+         with the fp32 margin between its two best genres:\n\n",
+    );
+    for d in flips {
+        r += &format!(
+            "- member {}, `{}` segment {}: margin {:.2} percentage points\n",
+            d.member,
+            d.track,
+            d.segment,
+            100.0 * d.fp32_top2_margin
+        );
+    }
+    r + "\n"
 }

@@ -101,7 +101,7 @@ fn batch_tensor(norm: &[f32], idx: &[usize], cfg: &CnnConfig, device: &Device) -
 
 /// Class probabilities of every segment (inference mode), batched.
 pub fn predict(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> Vec<Probs> {
-    let device = Device::flex();
+    let device = crate::backend::device();
     let mut out = Vec::with_capacity(n);
     let idx: Vec<usize> = (0..n).collect();
     for chunk in idx.chunks(256) {
@@ -167,7 +167,7 @@ pub fn train(
     label: &str,
 ) -> anyhow::Result<Trained> {
     anyhow::ensure!(!train.is_empty(), "no training segments");
-    let device = Device::flex().autodiff();
+    let device = crate::backend::device().autodiff();
     // One seed for parameter init, dropout and shuffling; per-epoch reseeding makes a resumed
     // run identical to an uninterrupted one.
     device.seed(cfg.seed);
@@ -227,24 +227,27 @@ pub fn train(
         device.seed(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut StdRng::seed_from_u64(cfg.seed ^ (epoch as u64) << 20));
-        let (mut loss_sum, mut correct) = (0f64, 0usize);
+        // Loss and hits accumulate on the device and are read once per epoch: a read per
+        // batch would make a GPU wait for every batch.
+        let mut loss_sum = Tensor::<1>::zeros([1], &device);
+        let mut correct = Tensor::<1, Int>::zeros([1], &device);
         for chunk in order.chunks(cfg.batch_size) {
             let x = batch_tensor(&train_norm, chunk, &cfg.model, &device);
             let y: Vec<i64> = chunk.iter().map(|&i| train.labels[i] as i64).collect();
             let y = Tensor::<1, Int>::from_data(TensorData::new(y, [chunk.len()]), &device);
             let logits = model.forward(x);
             let pred = logits.clone().argmax(1).flatten::<1>(0, 1);
-            correct += pred.equal(y.clone()).int().sum().into_scalar::<i64>() as usize;
+            correct = correct + pred.equal(y.clone()).int().sum();
             let loss = loss_fn.forward(logits, y);
-            loss_sum += loss.clone().into_scalar::<f32>() as f64 * chunk.len() as f64;
+            loss_sum = loss_sum + loss.clone().detach() * chunk.len() as f32;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.lr, model, grads);
             pb.inc(1);
         }
         let mut stats = EpochStats {
             epoch,
-            train_loss: (loss_sum / n as f64) as f32,
-            train_accuracy: correct as f32 / n as f32,
+            train_loss: loss_sum.into_scalar::<f32>() / n as f32,
+            train_accuracy: correct.into_scalar::<i64>() as f32 / n as f32,
             valid_loss: None,
             valid_accuracy: None,
         };

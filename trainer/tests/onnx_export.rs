@@ -2,13 +2,16 @@
 //! Needs the ORT library: `cargo xtask ort` (or GENRESCOPE_ORT_LIB).
 use genrescope_core::features::FeatureConfig;
 use genrescope_core::model::{Ensemble, ModelManifest, Quantization};
-use genrescope_trainer::export::{mfcc_like_window, random_test_model, write_model_dir, ExportMember};
+use genrescope_trainer::export::{
+    mfcc_like_window, quantize_model_dir, random_test_model, write_model_dir, ExportMember,
+    FP32_MANIFEST_FILE,
+};
 use genrescope_trainer::metrics::argmax;
+use genrescope_trainer::onnx::member_from_onnx;
 use genrescope_trainer::quantize::calibrate;
 use genrescope_trainer::weights::CnnWeights;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("gs-trainer-{name}-{}", std::process::id()));
@@ -55,7 +58,9 @@ fn fp32_graph_matches_reference_and_int8_tracks_it() {
     let cfg = FeatureConfig::default();
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(3);
-    let windows: Vec<Vec<f32>> = (0..40).map(|_| mfcc_like_window(&mut rng, frames, dim)).collect();
+    let windows: Vec<Vec<f32>> = (0..40)
+        .map(|_| mfcc_like_window(&mut rng, frames, dim))
+        .collect();
     for (depth, width) in [(2, 8), (3, 32), (4, 16)] {
         let w = CnnWeights::random(frames, dim, depth, width, 64, 5 + depth as u64);
         let ranges = calibrate(&w, windows.iter().take(20).map(|v| v.as_slice()));
@@ -112,4 +117,56 @@ fn fp32_graph_matches_reference_and_int8_tracks_it() {
             windows.len()
         );
     }
+}
+
+/// An fp32 member reads back to the weights it was written from, and a folder re-quantized
+/// from its fp32 members alone (no checkpoint) is the folder the trainer would have written.
+#[test]
+fn fp32_members_read_back_and_requantize_like_the_trainer() {
+    let cfg = FeatureConfig::default();
+    let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
+    let mut rng = StdRng::seed_from_u64(11);
+    let calib: Vec<Vec<f32>> = (0..8)
+        .map(|_| mfcc_like_window(&mut rng, frames, dim))
+        .collect();
+    let members: Vec<ExportMember> = [(2, 8), (3, 16)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(depth, width))| {
+            let weights = CnnWeights::random(frames, dim, depth, width, 32, 20 + i as u64);
+            let ranges = calibrate(&weights, calib.iter().map(|v| v.as_slice()));
+            ExportMember {
+                weights,
+                ranges: Some(ranges),
+                val_accuracy: Some(0.25 + i as f32),
+                hyperparams: Some(serde_json::json!({ "member": i })),
+            }
+        })
+        .collect();
+    let dir = tmp("requantize");
+    let write = |q, file| write_model_dir(&dir, &cfg, "t", &members, q, file, Some("n".into()));
+    let fp32 = write(Quantization::Fp32, FP32_MANIFEST_FILE).unwrap();
+    let trainer_int8 = write(Quantization::Int8Qdq, "manifest.json").unwrap();
+
+    for (m, e) in members.iter().zip(&fp32.members) {
+        let back = member_from_onnx(&std::fs::read(dir.join(&e.file)).unwrap()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&m.weights).unwrap()
+        );
+    }
+    // An int8 member is refused with a reason rather than misread.
+    let err = member_from_onnx(&std::fs::read(dir.join(&trainer_int8.members[0].file)).unwrap())
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("int8 (QDQ) member"), "{err:#}");
+
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    let windows: Vec<&[f32]> = calib.iter().map(|v| v.as_slice()).collect();
+    let requantized = quantize_model_dir(&dir, &cfg, &windows).unwrap();
+    assert_eq!(
+        serde_json::to_value(&requantized).unwrap(),
+        serde_json::to_value(&trainer_int8).unwrap()
+    );
+    let mut ens = Ensemble::load(&dir, &cfg).unwrap();
+    assert!(ens.predict(&calib[0]).is_ok());
 }

@@ -38,7 +38,8 @@ enum Cmd {
     /// `bundle genrescope --release`, then `cargo test --workspace --release --no-fail-fast
     /// --features genrescope-trainer/train [ARGS]`
     /// (without `--workspace` when ARGS pick packages with -p) with
-    /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles.
+    /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles; for
+    /// whole-workspace runs, then `cargo check -p genrescope-trainer --features cuda`.
     Test {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -76,6 +77,19 @@ fn main() -> Result<()> {
             let status = cmd.status().context("could not run `cargo test`")?;
             if !status.success() {
                 bail!("`cargo test --workspace --release` failed ({status})");
+            }
+            if !picks_packages {
+                // No GPU in CI, but the trainer's `cuda` feature must keep building offline
+                // (burn's CUDA backend + third_party/cubecl-llvm-stub).
+                let mut check = Command::new(cargo());
+                check
+                    .current_dir(&root)
+                    .args(["check", "-p", "genrescope-trainer", "--features", "cuda"]);
+                eprintln!("xtask: running {check:?}");
+                let status = check.status().context("could not run `cargo check`")?;
+                if !status.success() {
+                    bail!("the trainer's `cuda` feature does not build ({status})");
+                }
             }
         }
         Cmd::Other(args) => nice_plug_xtask::main_with_args("cargo xtask", args)?,
