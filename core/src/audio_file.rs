@@ -2,7 +2,8 @@
 //!
 //! Everything symphonia reads (ogg/vorbis, wav, flac, mp3, aac/mp4) plus Sun `.au`, which
 //! symphonia lacks and GTZAN's original release uses. A packet that fails to decode is skipped;
-//! an I/O error (e.g. a truncated file) ends decoding with what was decoded so far.
+//! an I/O error (e.g. a truncated file) ends decoding with what was decoded so far. Both leave
+//! a note in `DecodedAudio::warnings`, so callers can tell a damaged file from a clean one.
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use symphonia::core::audio::SampleBuffer;
@@ -18,6 +19,9 @@ use symphonia::core::probe::Hint;
 pub struct DecodedAudio {
     pub sample_rate: u32,
     pub channels: Vec<Vec<f32>>,
+    /// What was wrong with a file that still decoded: skipped packets, early end, fewer
+    /// samples than the header declares. Empty for a clean file.
+    pub warnings: Vec<String>,
 }
 
 impl DecodedAudio {
@@ -72,7 +76,36 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
         let bytes = std::fs::read(path).map_err(io_err)?;
         return decode_au(&bytes).map_err(|message| DecodeError::Corrupt { path: path.to_path_buf(), message });
     }
-    decode_symphonia(path, file)
+    let is_ogg = &magic == b"OggS";
+    let mut audio = decode_symphonia(path, file)?;
+    if is_ogg && !ogg_ends_cleanly(path) {
+        audio.warnings.push("the Ogg stream has no complete last page (truncated?)".into());
+    }
+    Ok(audio)
+}
+
+/// Whether an Ogg file ends with a complete page flagged end-of-stream, as every finished
+/// encoder writes. symphonia reads a cut-off file as if it had simply ended there.
+fn ogg_ends_cleanly(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let tail = (|| -> std::io::Result<Vec<u8>> {
+        let mut f = File::open(path)?;
+        let len = f.seek(SeekFrom::End(0))?;
+        // A page is at most 27 + 255 + 255 * 255 bytes.
+        f.seek(SeekFrom::Start(len.saturating_sub(66_000)))?;
+        let mut tail = Vec::new();
+        f.read_to_end(&mut tail)?;
+        Ok(tail)
+    })();
+    let Ok(tail) = tail else { return false };
+    // The last "OggS" whose page header, segment table and body end exactly at the file's end.
+    (0..tail.len().saturating_sub(27)).rev().filter(|&i| &tail[i..i + 4] == b"OggS").any(|i| {
+        let n_seg = tail[i + 26] as usize;
+        let Some(table) = tail.get(i + 27..i + 27 + n_seg) else { return false };
+        let body: usize = table.iter().map(|&l| l as usize).sum();
+        let eos = tail[i + 5] & 0x04 != 0;
+        eos && i + 27 + n_seg + body == tail.len()
+    })
 }
 
 fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError> {
@@ -102,6 +135,7 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
         .ok_or_else(|| corrupt("no audio track".into()))?;
     let track_id = track.id;
+    let declared_frames = track.codec_params.n_frames;
     let mut decoder = symphonia::default::get_codecs()
         .make(&track.codec_params, &DecoderOptions::default())
         .map_err(|e| DecodeError::Unsupported { path: path.to_path_buf(), message: e.to_string() })?;
@@ -109,6 +143,9 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
     let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut samples: Option<SampleBuffer<f32>> = None;
     let mut bad_run = 0;
+    let mut skipped = 0usize;
+    let mut stopped: Option<String> = None;
+    let mut last_skip: Option<String> = None;
     let mut last_error: Option<String> = None;
 
     loop {
@@ -119,20 +156,25 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
             Err(SymError::IoError(e)) => {
                 if e.kind() != std::io::ErrorKind::UnexpectedEof {
                     last_error = Some(e.to_string());
+                    stopped = last_error.clone();
                 }
                 break;
             }
             Err(SymError::ResetRequired) => break,
             Err(SymError::DecodeError(m)) => {
                 last_error = Some(m.to_string());
+                last_skip = last_error.clone();
+                skipped += 1;
                 bad_run += 1;
                 if bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
+                    stopped = Some(format!("{bad_run} undecodable packets in a row ({m})"));
                     break;
                 }
                 continue;
             }
             Err(e) => {
                 last_error = Some(e.to_string());
+                stopped = last_error.clone();
                 break;
             }
         };
@@ -143,18 +185,18 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
             Ok(d) => d,
             Err(SymError::DecodeError(m)) => {
                 last_error = Some(m.to_string());
+                last_skip = last_error.clone();
+                skipped += 1;
                 bad_run += 1;
                 if bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
+                    stopped = Some(format!("{bad_run} undecodable packets in a row ({m})"));
                     break;
                 }
                 continue;
             }
-            Err(SymError::IoError(e)) => {
-                last_error = Some(e.to_string());
-                break;
-            }
             Err(e) => {
                 last_error = Some(e.to_string());
+                stopped = last_error.clone();
                 break;
             }
         };
@@ -167,6 +209,8 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
         } else if n_ch != channels.len() {
             // A mid-stream layout change cannot be represented; treat it like a bad packet.
             last_error = Some(format!("channel count changed from {} to {n_ch}", channels.len()));
+            last_skip = last_error.clone();
+            skipped += 1;
             continue;
         }
         let frames = decoded.frames();
@@ -191,7 +235,24 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
         }));
     }
     let sample_rate = sample_rate.filter(|&r| r > 0).ok_or_else(|| corrupt("unknown sample rate".into()))?;
-    Ok(DecodedAudio { sample_rate, channels })
+    let secs = |n: u64| n as f64 / sample_rate as f64;
+    let mut warnings = Vec::new();
+    if skipped > 0 {
+        let last = last_skip.unwrap_or_default();
+        warnings.push(format!("{skipped} undecodable packet(s) skipped (last: {last})"));
+    }
+    if let Some(e) = stopped {
+        warnings.push(format!("decoding stopped at {:.1} s: {e}", secs(frames as u64)));
+    }
+    // More than 1 % short of what the container declares (gapless trimming is far less).
+    if let Some(n) = declared_frames.filter(|&n| (frames as u64) < n - n / 100) {
+        warnings.push(format!(
+            "decoded {:.1} s of the {:.1} s the file declares (truncated or damaged?)",
+            secs(frames as u64),
+            secs(n)
+        ));
+    }
+    Ok(DecodedAudio { sample_rate, channels, warnings })
 }
 
 /// Sun/NeXT `.au`: big-endian header (magic, data offset, data size, encoding, rate, channels)
@@ -212,7 +273,14 @@ fn decode_au(bytes: &[u8]) -> Result<DecodedAudio, String> {
         return Err(format!(".au header has {rate} Hz, {n_ch} channels"));
     }
     let mut data = &bytes[offset..];
+    let mut warnings = Vec::new();
     if size != u32::MAX {
+        if data.len() < size as usize {
+            warnings.push(format!(
+                "the .au header declares {size} data bytes, the file has {} (truncated?)",
+                data.len()
+            ));
+        }
         data = &data[..data.len().min(size as usize)];
     }
     let (width, convert): (usize, fn(&[u8]) -> f32) = match encoding {
@@ -234,7 +302,7 @@ fn decode_au(bytes: &[u8]) -> Result<DecodedAudio, String> {
     for (i, sample) in data.chunks_exact(width).take(frames * n_ch).enumerate() {
         channels[i % n_ch].push(convert(sample));
     }
-    Ok(DecodedAudio { sample_rate: rate, channels })
+    Ok(DecodedAudio { sample_rate: rate, channels, warnings })
 }
 
 /// G.711 µ-law to 16-bit linear.
@@ -302,6 +370,14 @@ mod tests {
         let n = a.num_frames();
         assert!(n > 0 && n <= 20_000 - 30_000 / 4, "{n} frames");
         assert_eq!(a.channels[0][n - 1], ((n - 1) % 10_000 * 3) as f32 / 32768.0);
+        assert!(
+            a.warnings.iter().any(|w| w.contains("truncated") && w.contains("of the 0.9 s")),
+            "{:?}",
+            a.warnings
+        );
+        // The intact file decodes without warnings.
+        let path = temp_file("intact.wav", &wav_bytes(22050, 2, &stereo_ramp(20_000)));
+        assert_eq!(decode_file(&path).unwrap().warnings, Vec::<String>::new());
     }
 
     #[test]
@@ -347,8 +423,11 @@ mod tests {
         assert_eq!((a.sample_rate, a.channels.len(), a.num_frames()), (22050, 1, 2205));
         assert_eq!(a.channels[0][7], samples[7] as f32 / 32768.0);
         // Truncated mid-sample: the complete samples are kept.
+        assert!(a.warnings.is_empty(), "{:?}", a.warnings);
         let path = temp_file("cut.au", &au_bytes(3, 22050, 1, data.len() as u32, &data[..1001]));
-        assert_eq!(decode_file(&path).unwrap().num_frames(), 500);
+        let cut = decode_file(&path).unwrap();
+        assert_eq!(cut.num_frames(), 500);
+        assert!(cut.warnings.iter().any(|w| w.contains("truncated")), "{:?}", cut.warnings);
         // Header promising data that is not there.
         let path = temp_file("empty.au", &au_bytes(3, 22050, 1, 100, &[]));
         assert!(matches!(decode_file(&path), Err(DecodeError::Corrupt { .. })));
@@ -373,7 +452,9 @@ mod tests {
 
         // Cut in half: the first half decodes, bit-identical to the full decode.
         let bytes = std::fs::read(path).unwrap();
+        assert!(a.warnings.is_empty(), "{:?}", a.warnings);
         let half = decode_file(&temp_file("half.ogg", &bytes[..bytes.len() / 2])).unwrap();
+        assert!(half.warnings.iter().any(|w| w.contains("truncated")), "{:?}", half.warnings);
         let d = half.duration_s();
         assert!((10.0..20.0).contains(&d), "{d} s");
         assert_eq!(half.channels[0][..1000], a.channels[0][..1000]);
@@ -383,5 +464,6 @@ mod tests {
         mangled[mid..mid + 4000].iter_mut().enumerate().for_each(|(i, b)| *b = (i * 7) as u8);
         let m = decode_file(&temp_file("mangled.ogg", &mangled)).unwrap();
         assert!(m.duration_s() > 25.0 && m.duration_s() < a.duration_s(), "{} s", m.duration_s());
+        assert!(!m.warnings.is_empty(), "damage must be reported");
     }
 }

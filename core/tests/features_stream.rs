@@ -416,3 +416,44 @@ fn resampler_is_aligned_and_meets_its_latency() {
         assert!(ready <= lat, "{rate}: output needed {ready} > {lat} samples");
     }
 }
+
+/// Frame levels: the RMS of the samples each frame was computed from, the same whatever the
+/// block size, at the expected value for a steady sine, and the -200 dBFS floor for silence.
+#[test]
+fn frame_levels_are_block_size_independent_and_calibrated() {
+    let cfg = FeatureConfig::default();
+    // 0.5 s silence, then a 0.25-amplitude sine (RMS 0.25 / sqrt 2 = -15.05 dBFS).
+    let at_22k: Vec<f32> = std::iter::repeat_n(0.0, 11025).chain(sine(440.0, SR, 22050, 0.25)).collect();
+    let mut st = StreamingExtractor::new(&cfg);
+    let mut levels = Vec::new();
+    st.push_with_level(&at_22k, |_, l| levels.push(l));
+    // Frame 3's 2048 samples lie inside the silence, frame 40's inside the sine.
+    assert_eq!(levels[3], -200.0);
+    assert!((levels[40] - (-15.05)).abs() < 0.05, "{}", levels[40]);
+
+    for rate in [22050.0f32, 48000.0] {
+        let host = if rate == 22050.0 {
+            at_22k.clone()
+        } else {
+            std::iter::repeat_n(0.0, 24000).chain(sine(440.0, rate as f64, 48000, 0.25)).collect()
+        };
+        let run = |block: usize| {
+            let mut p = FeaturePipeline::new(&cfg, rate, 512);
+            let mut out = Vec::new();
+            for b in host.chunks(block) {
+                p.push_with_level(b, |f, l| {
+                    out.extend_from_slice(f);
+                    out.push(l);
+                });
+            }
+            out
+        };
+        let base = run(512);
+        for block in [1, 37, 4096] {
+            assert_eq!(run(block), base, "{rate} Hz, block {block}");
+        }
+        let stride = cfg.frame_dim() + 1;
+        let level = |i: usize| base[i * stride + cfg.frame_dim()];
+        assert!((level(60) - (-15.05)).abs() < 0.1, "{rate} Hz: {}", level(60));
+    }
+}

@@ -131,7 +131,7 @@ fn clip() -> (DecodedAudio, String) {
         Ok(a) => (a, "blues.00042 (22.05 kHz mono)".into()),
         Err(_) => {
             let channels = music(44_100.0, 44_100 * 30);
-            (DecodedAudio { sample_rate: 44_100, channels }, "synthetic 30 s (44.1 kHz stereo)".into())
+            (DecodedAudio { sample_rate: 44_100, channels, warnings: vec![] }, "synthetic 30 s (44.1 kHz stereo)".into())
         }
     }
 }

@@ -116,6 +116,8 @@ impl Analyzer {
         self.assembler.reset();
         self.smoother.reset();
         self.levels.fill(-200.0);
+        // Same ring position as a fresh analyzer, so the level sum adds in the same order.
+        self.level_pos = 0;
         self.frames_seen = 0;
         self.last_prediction_frame = 0;
         self.shared.clear_results();

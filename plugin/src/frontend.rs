@@ -1,14 +1,15 @@
-//! The audio-thread half of the engine: downmix, level, features, frame queue.
+//! The audio-thread half of the engine: downmix, features + level, frame queue.
 //!
 //! Real-time safe after construction: no allocation, lock, log call or file access.
 use genrescope_core::features::{FeatureConfig, FeaturePipeline};
-use genrescope_core::smoothing::to_dbfs;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::shared::SharedState;
 
-/// Each queued frame is `frame_dim` features followed by the input level in dBFS.
+/// Each queued frame is `frame_dim` features followed by the frame's input level in dBFS
+/// (RMS of the model-rate samples it was computed from, so it does not depend on the host's
+/// block size).
 pub fn frame_stride(cfg: &FeatureConfig) -> usize {
     cfg.frame_dim() + 1
 }
@@ -24,8 +25,6 @@ pub struct AudioFrontEnd {
     shared: Arc<SharedState>,
     mono: Vec<f32>,
     stride: usize,
-    /// Level (dBFS) of the block being processed, attached to frames completed in it.
-    block_level_db: f32,
 }
 
 impl AudioFrontEnd {
@@ -43,7 +42,6 @@ impl AudioFrontEnd {
             shared,
             mono: vec![0.0; max_block],
             stride: frame_stride(cfg),
-            block_level_db: -200.0,
         }
     }
 
@@ -78,21 +76,12 @@ impl AudioFrontEnd {
                 *m += x * gain;
             }
         }
-        let mut sum_sq = 0.0f64;
-        for m in mono.iter() {
-            // Non-finite samples carry no level; the feature pipeline sanitises them too.
-            if m.is_finite() {
-                sum_sq += (*m as f64) * (*m as f64);
-            }
-        }
-        self.block_level_db = to_dbfs(((sum_sq / n.max(1) as f64).sqrt()) as f32).min(40.0);
     }
 
     fn push_features(&mut self, n: usize) {
-        let Self { pipeline, producer, shared, mono, stride, block_level_db } = self;
+        let Self { pipeline, producer, shared, mono, stride } = self;
         let stride = *stride;
-        let level = *block_level_db;
-        pipeline.push(&mono[..n], |frame| {
+        pipeline.push_with_level(&mono[..n], |frame, level| {
             match producer.write_chunk_uninit(stride) {
                 Ok(chunk) => {
                     let values = frame.iter().copied().chain(std::iter::once(level));

@@ -141,6 +141,32 @@ fn corrupt_and_truncated_files_are_clean_errors() {
     assert_clean_failure(&cli(&["analyze", path.to_str().unwrap(), "--model", model]), "header-only.wav");
 }
 
+/// A cut-off file still decodes and is analysed, but says so: on stderr and in the JSON.
+#[test]
+fn truncated_file_is_analysed_with_a_warning() {
+    if !ort_available() {
+        return;
+    }
+    let model = model_dir().to_str().unwrap();
+    let wav = std::fs::read(write_wav("full.wav", 22050, &music(22050, 8.0, 1))).unwrap();
+    let path = temp_dir().join("cut.wav");
+    std::fs::write(&path, &wav[..wav.len() / 2]).unwrap();
+    let o = cli(&["analyze", path.to_str().unwrap(), "--model", model, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("warning:") && err.contains("cut.wav") && err.contains("truncated"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!((v["duration_s"].as_f64().unwrap() - 4.0).abs() < 0.1, "{}", v["duration_s"]);
+
+    let full = temp_dir().join("full.wav");
+    let o = cli(&["analyze", full.to_str().unwrap(), "--model", model, "--json"]);
+    assert!(o.status.success() && stderr(&o).is_empty(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["warnings"], serde_json::json!([]));
+}
+
 #[test]
 fn missing_model_is_a_clean_error() {
     let wav = write_wav("short.wav", 22050, &music(22050, 1.0, 1));
@@ -246,6 +272,8 @@ fn cli_results_do_not_depend_on_block_size() {
     for (x, y) in pa.iter().zip(pb) {
         assert_eq!(x["time_s"], y["time_s"]);
         assert_eq!(x["top"], y["top"]);
+        // The gate's level comes from the feature frames, so it is block-size independent too.
+        assert_eq!(x["level_db"], y["level_db"]);
         for key in ["raw", "smoothed"] {
             for (u, v) in x[key].as_array().unwrap().iter().zip(y[key].as_array().unwrap()) {
                 assert!((u.as_f64().unwrap() - v.as_f64().unwrap()).abs() <= 1e-5, "{key}: {u} vs {v}");
@@ -280,7 +308,7 @@ fn driver_is_block_size_independent_and_reusable() {
     if !ort_available() {
         return;
     }
-    let audio = DecodedAudio { sample_rate: 48000, channels: music(48000, 6.0, 2) };
+    let audio = DecodedAudio { sample_rate: 48000, channels: music(48000, 6.0, 2), warnings: vec![] };
     let mut engine = OfflineEngine::new(model_dir()).unwrap();
     let run = |engine: &mut OfflineEngine, block| {
         engine.analyze(&audio, &OfflineSettings { block, ..Default::default() }).unwrap()
@@ -291,7 +319,7 @@ fn driver_is_block_size_independent_and_reusable() {
         let other = run(&mut engine, block);
         assert_eq!(other.len(), reference.len(), "block {block}");
         for (x, y) in reference.iter().zip(&other) {
-            assert_eq!((x.time_s, x.top), (y.time_s, y.top));
+            assert_eq!((x.time_s, x.top, x.level_db), (y.time_s, y.top, y.level_db));
             for (u, v) in x.raw.iter().chain(&x.smoothed).zip(y.raw.iter().chain(&y.smoothed)) {
                 assert!((u - v).abs() <= 1e-5, "block {block}: {u} vs {v}");
             }

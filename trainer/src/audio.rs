@@ -12,6 +12,10 @@ pub const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "au", "ogg", "mp3", "flac"];
 /// Decodes `path`, downmixes to mono and resamples to `target_sr`.
 pub fn load_mono(path: &Path, target_sr: u32) -> anyhow::Result<Vec<f32>> {
     let decoded = decode_file(path)?;
+    // Used anyway (what decoded is valid audio), but a damaged clip should not pass unseen.
+    for w in &decoded.warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
     let mono = decoded.to_mono();
     anyhow::ensure!(!mono.is_empty(), "no audio samples");
     if decoded.sample_rate == target_sr {

@@ -33,13 +33,19 @@ impl FeaturePipeline {
     /// Mono host-rate samples in (NaN/Inf -> 0, clamped, see `sanitize_sample`);
     /// `on_frame` gets each completed frame (`frame_dim` values). Allocation-free.
     pub fn push(&mut self, mono: &[f32], mut on_frame: impl FnMut(&[f32])) {
+        self.push_with_level(mono, |frame, _| on_frame(frame));
+    }
+
+    /// Like `push`, plus each frame's level in dBFS, measured on the model-rate samples the
+    /// frame was computed from (`StreamingExtractor::push_with_level`): block-size independent.
+    pub fn push_with_level(&mut self, mono: &[f32], mut on_frame: impl FnMut(&[f32], f32)) {
         let extractor = &mut self.extractor;
         for block in mono.chunks(STAGE) {
             let stage = &mut self.stage[..block.len()];
             for (d, &s) in stage.iter_mut().zip(block) {
                 *d = sanitize_sample(s);
             }
-            self.resampler.process(stage, |r| extractor.push(r, &mut on_frame));
+            self.resampler.process(stage, |r| extractor.push_with_level(r, &mut on_frame));
         }
     }
 

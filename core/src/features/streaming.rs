@@ -3,6 +3,7 @@
 //! `extract_offline` uses for frame t.
 
 use super::{sanitize_sample, FeatureConfig, FrameAnalyzer};
+use crate::smoothing::to_dbfs;
 
 pub struct StreamingExtractor {
     n_fft: usize,
@@ -60,6 +61,13 @@ impl StreamingExtractor {
     /// Feeds samples (any count, including 0); calls `on_frame` with each completed
     /// frame of `frame_dim` MFCCs. Allocation-free.
     pub fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32])) {
+        self.push_with_level(samples, |frame, _| on_frame(frame));
+    }
+
+    /// Like `push`, and also hands over the RMS level (dBFS) of the `n_fft` samples each
+    /// frame was computed from: a level tied to frames, so it does not depend on how the
+    /// stream was cut into blocks (the plugin's silence gate uses it).
+    pub fn push_with_level(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32], f32)) {
         self.samples_pushed += samples.len() as u64;
         self.push_inner(samples.iter().map(|&x| sanitize_sample(x) as f64), &mut on_frame);
     }
@@ -72,10 +80,10 @@ impl StreamingExtractor {
             return;
         }
         // With `left_pad` trailing zeros the stream is exactly librosa's padded signal.
-        self.push_inner(std::iter::repeat_n(0.0, self.left_pad), &mut on_frame);
+        self.push_inner(std::iter::repeat_n(0.0, self.left_pad), &mut |frame, _| on_frame(frame));
     }
 
-    fn push_inner(&mut self, mut samples: impl Iterator<Item = f64>, on_frame: &mut impl FnMut(&[f32])) {
+    fn push_inner(&mut self, mut samples: impl Iterator<Item = f64>, on_frame: &mut impl FnMut(&[f32], f32)) {
         loop {
             while self.skip > 0 {
                 if samples.next().is_none() {
@@ -95,7 +103,8 @@ impl StreamingExtractor {
             }
             self.analyzer.mfcc(&self.buf, &mut self.frame);
             self.frames_emitted += 1;
-            on_frame(&self.frame);
+            let mean_sq = self.buf.iter().map(|x| x * x).sum::<f64>() / self.n_fft as f64;
+            on_frame(&self.frame, to_dbfs(mean_sq.sqrt() as f32));
             if self.hop < self.n_fft {
                 self.buf.copy_within(self.hop.., 0);
                 self.fill = self.n_fft - self.hop;

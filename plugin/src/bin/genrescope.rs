@@ -81,6 +81,8 @@ struct Report {
     sample_rate: u32,
     channels: usize,
     duration_s: f64,
+    /// Damage the decoder noticed (truncation, skipped packets); empty for a clean file.
+    warnings: Vec<String>,
     model: ModelReport,
     settings: SettingsReport,
     labels: Vec<&'static str>,
@@ -161,6 +163,10 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     };
     // Decode first: a bad file should not wait for the model to load.
     let audio = decode_file(&args.file)?;
+    // Analysed anyway: what did decode is valid audio, but the user should know it is partial.
+    for w in &audio.warnings {
+        eprintln!("warning: {}: {w}", args.file.display());
+    }
     let mut engine = OfflineEngine::new(&model_dir)?;
     let settings = OfflineSettings {
         block: args.block as usize,
@@ -204,6 +210,7 @@ fn build_report(
         sample_rate: audio.sample_rate,
         channels: audio.channels.len(),
         duration_s: audio.duration_s(),
+        warnings: audio.warnings.clone(),
         model: ModelReport {
             name: manifest.name.clone(),
             dir: model_dir.display().to_string(),
