@@ -60,6 +60,38 @@ pub enum DecodeError {
 /// Stop after this many consecutive undecodable packets: the file is garbage, not glitched.
 const MAX_CONSECUTIVE_BAD_PACKETS: usize = 64;
 
+/// What went wrong while decoding: the error if nothing decoded, else the warnings.
+#[derive(Default)]
+struct Damage {
+    skipped: usize,
+    /// Undecodable packets since the last good one.
+    bad_run: usize,
+    last_skip: Option<String>,
+    stopped: Option<String>,
+    last_error: Option<String>,
+}
+
+impl Damage {
+    /// Records an undecodable packet; false when decoding should stop (too many in a row).
+    fn skip(&mut self, message: impl ToString) -> bool {
+        let m = message.to_string();
+        self.last_error = Some(m.clone());
+        self.bad_run += 1;
+        if self.bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
+            self.stopped = Some(format!("{} undecodable packets in a row ({m})", self.bad_run));
+            return false;
+        }
+        self.skipped += 1;
+        self.last_skip = Some(m);
+        true
+    }
+
+    fn stop(&mut self, error: impl ToString) {
+        self.last_error = Some(error.to_string());
+        self.stopped = self.last_error.clone();
+    }
+}
+
 /// Decodes a whole file. Sun `.au` is recognised by its `.snd` magic, everything else goes
 /// through symphonia (the extension is only a hint; content is probed).
 pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
@@ -142,39 +174,19 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
     let mut sample_rate = track.codec_params.sample_rate;
     let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut samples: Option<SampleBuffer<f32>> = None;
-    let mut bad_run = 0;
-    let mut skipped = 0usize;
-    let mut stopped: Option<String> = None;
-    let mut last_skip: Option<String> = None;
-    let mut last_error: Option<String> = None;
+    let mut damage = Damage::default();
 
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
             // End of stream (symphonia reports it as UnexpectedEof) or a real I/O error:
             // either way keep what was decoded.
-            Err(SymError::IoError(e)) => {
-                if e.kind() != std::io::ErrorKind::UnexpectedEof {
-                    last_error = Some(e.to_string());
-                    stopped = last_error.clone();
-                }
-                break;
-            }
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(SymError::ResetRequired) => break,
-            Err(SymError::DecodeError(m)) => {
-                last_error = Some(m.to_string());
-                last_skip = last_error.clone();
-                skipped += 1;
-                bad_run += 1;
-                if bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
-                    stopped = Some(format!("{bad_run} undecodable packets in a row ({m})"));
-                    break;
-                }
-                continue;
-            }
+            Err(SymError::DecodeError(m)) if damage.skip(m) => continue,
+            Err(SymError::DecodeError(_)) => break,
             Err(e) => {
-                last_error = Some(e.to_string());
-                stopped = last_error.clone();
+                damage.stop(e);
                 break;
             }
         };
@@ -183,24 +195,15 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
         }
         let decoded = match decoder.decode(&packet) {
             Ok(d) => d,
-            Err(SymError::DecodeError(m)) => {
-                last_error = Some(m.to_string());
-                last_skip = last_error.clone();
-                skipped += 1;
-                bad_run += 1;
-                if bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
-                    stopped = Some(format!("{bad_run} undecodable packets in a row ({m})"));
-                    break;
-                }
-                continue;
-            }
+            Err(SymError::DecodeError(m)) if damage.skip(m) => continue,
+            // `skip` said stop: too many bad packets in a row.
+            Err(SymError::DecodeError(_)) => break,
             Err(e) => {
-                last_error = Some(e.to_string());
-                stopped = last_error.clone();
+                damage.stop(e);
                 break;
             }
         };
-        bad_run = 0;
+        damage.bad_run = 0;
         let spec = *decoded.spec();
         let n_ch = spec.channels.count();
         if channels.is_empty() {
@@ -208,10 +211,10 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
             sample_rate.get_or_insert(spec.rate);
         } else if n_ch != channels.len() {
             // A mid-stream layout change cannot be represented; treat it like a bad packet.
-            last_error = Some(format!("channel count changed from {} to {n_ch}", channels.len()));
-            last_skip = last_error.clone();
-            skipped += 1;
-            continue;
+            if damage.skip(format!("channel count changed from {} to {n_ch}", channels.len())) {
+                continue;
+            }
+            break;
         }
         let frames = decoded.frames();
         if frames == 0 {
@@ -229,7 +232,7 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
 
     let frames = channels.first().map_or(0, Vec::len);
     if frames == 0 {
-        return Err(corrupt(match last_error {
+        return Err(corrupt(match damage.last_error {
             Some(e) => format!("no audio could be decoded ({e})"),
             None => "no audio samples".into(),
         }));
@@ -237,11 +240,11 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
     let sample_rate = sample_rate.filter(|&r| r > 0).ok_or_else(|| corrupt("unknown sample rate".into()))?;
     let secs = |n: u64| n as f64 / sample_rate as f64;
     let mut warnings = Vec::new();
-    if skipped > 0 {
-        let last = last_skip.unwrap_or_default();
-        warnings.push(format!("{skipped} undecodable packet(s) skipped (last: {last})"));
+    if damage.skipped > 0 {
+        let (n, last) = (damage.skipped, damage.last_skip.unwrap_or_default());
+        warnings.push(format!("{n} undecodable packet(s) skipped (last: {last})"));
     }
-    if let Some(e) = stopped {
+    if let Some(e) = damage.stopped {
         warnings.push(format!("decoding stopped at {:.1} s: {e}", secs(frames as u64)));
     }
     // More than 1 % short of what the container declares (gapless trimming is far less).

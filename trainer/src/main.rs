@@ -5,7 +5,7 @@ use genrescope_core::model::MANIFEST_FILE;
 use genrescope_trainer::data::Segments;
 use genrescope_trainer::export::FP32_MANIFEST_FILE;
 use genrescope_trainer::inference::{disagreements, evaluate_model, member_probs, top1_agreement};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -78,29 +78,15 @@ enum Cmd {
     },
     /// Evaluate a model folder's int8 and fp32 members with ONNX Runtime on the valid split.
     Evaluate {
-        #[arg(long, default_value = "models")]
-        model: PathBuf,
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long, default_value = "target/trainer-cache")]
-        cache: PathBuf,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        #[command(flatten)]
+        args: ModelAndData,
     },
     /// Re-quantize a model folder's fp32 members (manifest.fp32.json) to int8, calibrating on
     /// the training split; no checkpoints needed. Prints int8/fp32 top-1 agreement per member
     /// on the calibration (training) segments.
     Quantize {
-        #[arg(long, default_value = "models")]
-        model: PathBuf,
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long, default_value = "target/trainer-cache")]
-        cache: PathBuf,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
+        #[command(flatten)]
+        args: ModelAndData,
     },
     /// Write a random-weight model folder (for tests of the plugin/engine).
     ExportTestModel {
@@ -115,39 +101,48 @@ enum Cmd {
     },
 }
 
+/// A model folder and the dataset (with its split) to run it on.
+#[derive(clap::Args)]
+struct ModelAndData {
+    #[arg(long, default_value = "models")]
+    model: PathBuf,
+    /// Dataset root in GTZAN layout.
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long, default_value = "target/trainer-cache")]
+    cache: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Decoding threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Part {
     Train,
     Valid,
 }
 
-/// Non-overlapping segments of one part of the dataset's split (cached features).
-fn split_segments(
-    data: &Path,
-    cfg: &FeatureConfig,
-    cache: &Path,
-    seed: u64,
-    threads: usize,
-    part: Part,
-) -> anyhow::Result<Segments> {
-    let d = genrescope_trainer::data::scan(data)?;
-    let sp = genrescope_trainer::data::split(data, &d, 0.2, seed)?;
-    let idx = if part == Part::Train {
-        &sp.train
-    } else {
-        &sp.valid
-    };
-    let clips: Vec<_> = idx.iter().map(|&i| d[i].clone()).collect();
-    let feats = genrescope_trainer::data::featurize(&clips, cfg, Some(cache), threads);
-    for (p, why) in &feats.skipped {
-        eprintln!("skipped {}: {why}", p.display());
+impl ModelAndData {
+    /// Non-overlapping segments of one part of the dataset's split (cached features).
+    fn segments(&self, cfg: &FeatureConfig, part: Part) -> anyhow::Result<Segments> {
+        let d = genrescope_trainer::data::scan(&self.data)?;
+        let sp = genrescope_trainer::data::split(&self.data, &d, 0.2, self.seed)?;
+        let idx = if part == Part::Train {
+            &sp.train
+        } else {
+            &sp.valid
+        };
+        let clips: Vec<_> = idx.iter().map(|&i| d[i].clone()).collect();
+        let feats =
+            genrescope_trainer::data::featurize(&clips, cfg, Some(&self.cache), self.threads);
+        for (p, why) in &feats.skipped {
+            eprintln!("skipped {}: {why}", p.display());
+        }
+        let all: Vec<usize> = (0..clips.len()).collect();
+        Ok(Segments::build(&clips, &feats, &all, cfg))
     }
-    Ok(Segments::build(
-        &clips,
-        &feats,
-        &(0..clips.len()).collect::<Vec<_>>(),
-        cfg,
-    ))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -230,13 +225,9 @@ fn main() -> anyhow::Result<()> {
             )?;
             println!("{}", serde_json::to_string_pretty(&t)?);
         }
-        Cmd::Evaluate {
-            model,
-            data,
-            cache,
-            seed,
-        } => {
-            let valid = split_segments(&data, &cfg, &cache, seed, 2, Part::Valid)?;
+        Cmd::Evaluate { args } => {
+            let model = &args.model;
+            let valid = args.segments(&cfg, Part::Valid)?;
             let (int8, p8) = evaluate_model(&model.join(MANIFEST_FILE), &cfg, &valid)?;
             let fp32 = model.join(FP32_MANIFEST_FILE);
             let mut agreement = vec![];
@@ -261,16 +252,11 @@ fn main() -> anyhow::Result<()> {
                 }))?
             );
         }
-        Cmd::Quantize {
-            model,
-            data,
-            cache,
-            seed,
-            threads,
-        } => {
-            let train = split_segments(&data, &cfg, &cache, seed, threads, Part::Train)?;
+        Cmd::Quantize { args } => {
+            let model = &args.model;
+            let train = args.segments(&cfg, Part::Train)?;
             let windows: Vec<&[f32]> = (0..train.len()).map(|i| train.window(i)).collect();
-            genrescope_trainer::export::quantize_model_dir(&model, &cfg, &windows)?;
+            genrescope_trainer::export::quantize_model_dir(model, &cfg, &windows)?;
             let p8 = member_probs(&model.join(MANIFEST_FILE), &cfg, &train)?;
             let p32 = member_probs(&model.join(FP32_MANIFEST_FILE), &cfg, &train)?;
             for (m, (a, b)) in p8.iter().zip(&p32).enumerate() {

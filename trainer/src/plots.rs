@@ -20,10 +20,10 @@ pub fn confusion_png(e: &Evaluation, path: &Path, title: &str) -> anyhow::Result
         )
         .map_err(err)?;
     let (cell, x0, y0) = (56i32, 120i32, 40i32);
-    for t in 0..NUM_GENRES {
+    for (t, genre) in GENRES.iter().enumerate() {
         let row_sum: usize = e.confusion[t].iter().sum();
         root.draw(&Text::new(
-            GENRES[t],
+            *genre,
             (10, y0 + t as i32 * cell + cell / 2 - 8),
             ("sans-serif", 16),
         ))

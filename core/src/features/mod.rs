@@ -182,7 +182,7 @@ impl FeatureConfig {
         if !(self.power > 0.0 && self.amin > 0.0 && self.ref_power > 0.0) {
             return Err("power, amin and ref_power must be > 0".into());
         }
-        if self.top_db.is_some_and(|t| !(t >= 0.0)) {
+        if self.top_db.is_some_and(|t| t.is_nan() || t < 0.0) {
             return Err("top_db must be >= 0".into());
         }
         if self.dct_type != 2 {
