@@ -2,9 +2,9 @@
 # CPU vs CUDA training throughput of the trainer (BENCHMARKS.md, "Training"). The GPU machine
 # has no Rust, so this runs in two halves:
 #   bash scripts/gpu-bench.sh build   # here: release trainer with `--features cuda`, stripped and
-#                                     # xz-compressed into target/gpu/ (~10 MB, fits a carry)
+#                                     # gzipped into target/gpu/ (~15 MB, fits a carry)
 #   bash scripts/gpu-bench.sh run     # on the GPU machine, with target/gpu carried: prints the
-#                                     # JSON of `bench-train` on cuda and on cpu (and saves it
+#                                     # JSON of `bench-train` on cpu and on cuda (and saves it
 #                                     # under $OUT when set)
 # CUDARC_CUDA_VERSION picks the CUDA driver API the bindings target; 13000 matches the lent
 # machines (driver 580 = CUDA 13.0). Set it to your driver's version (nvidia-smi) elsewhere.
@@ -17,16 +17,17 @@ build)
     cargo build --release -p genrescope-trainer --features cuda
     mkdir -p target/gpu
     strip -o target/gpu/genrescope-trainer "$CARGO_TARGET_DIR/release/genrescope-trainer"
-    xz -T0 -f target/gpu/genrescope-trainer
+    gzip -9 -f target/gpu/genrescope-trainer
     ls -l target/gpu
     ;;
 run)
     bin=$(mktemp -d)/genrescope-trainer
-    xz -dc target/gpu/genrescope-trainer.xz >"$bin" && chmod +x "$bin"
+    gzip -dc target/gpu/genrescope-trainer.gz >"$bin" && chmod +x "$bin"
     out="${OUT:-$(mktemp -d)}"
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
-    "$bin" bench-train --device cuda --epochs 5 | tee "$out/bench-cuda.json"
+    # CPU first, so a failing CUDA run still leaves the baseline.
     "$bin" bench-train --device cpu --epochs 3 | tee "$out/bench-cpu.json"
+    "$bin" bench-train --device cuda --epochs 5 2>&1 | tee "$out/bench-cuda.json"
     ;;
 *)
     echo "usage: $0 build|run" >&2
