@@ -4,7 +4,8 @@
 //! Where things live: `audio` (decoding), `data` (dataset, cache, splits, segments),
 //! `weights` (framework-free weights + reference forward), `onnx` (graph writer),
 //! `quantize` (calibration), `export` (model folders, `random_test_model`), `inference`
-//! (running exported folders in ONNX Runtime), `metrics`; with the `train` feature (burn):
+//! (running exported folders in ONNX Runtime), `metrics`, `musicnn` (reading the pretrained
+//! musicnn TensorFlow checkpoint without TensorFlow); with the `train` feature (burn):
 //! `backend` (CPU or CUDA device), `model` (CNN), `training` (loop, early stopping,
 //! checkpoints), `grid` (cross-validated hyper-parameter search), `ensemble` (the full run),
 //! `plots`, `report`, `bench` (training throughput).
@@ -13,6 +14,7 @@ pub mod data;
 pub mod export;
 pub mod inference;
 pub mod metrics;
+pub mod musicnn;
 pub mod onnx;
 pub mod quantize;
 pub mod weights;

@@ -1,10 +1,14 @@
 //! `cargo xtask`: project tasks for Genrescope.
 //!
 //! - `cargo xtask ort`: fetch + verify ONNX Runtime into `<workspace>/.ort/libonnxruntime.so`.
+//! - `cargo xtask musicnn`: fetch + verify musicnn's pretrained MSD_musicnn checkpoint (TensorFlow tensor
+//!   bundle) into `<workspace>/.musicnn/MSD_musicnn/` (+ its ISC licence as `.musicnn/LICENSE.md`).
 //! - `cargo xtask bundle <pkg> [--release]`: `ort`, then nice-plug-xtask's bundler (CLAP + VST3), then
 //!   copy `libonnxruntime.so` and the shipped `models/` (as `genrescope-model/`) next to the plugin binary.
-//! - `cargo xtask test [cargo test args]`: `bundle genrescope --release`, then `cargo test --workspace --release`.
+//! - `cargo xtask test [cargo test args]`: `bundle genrescope --release` and `musicnn`, then
+//!   `cargo test --workspace --release` (with `GENRESCOPE_MUSICNN_DIR` set to the checkpoint).
 //! - anything else is handed to nice-plug-xtask unchanged.
+mod musicnn;
 mod ort;
 
 use anyhow::{bail, Context, Result};
@@ -29,16 +33,20 @@ struct Cli {
 enum Cmd {
     /// Download ONNX Runtime (PyPI wheel), verify its SHA-256 and put it at .ort/libonnxruntime.so.
     Ort,
+    /// Download musicnn 0.1.0 (PyPI wheel), verify its SHA-256 and extract the MSD_musicnn checkpoint
+    /// to .musicnn/MSD_musicnn/ (.index, .data-00000-of-00001) and its licence to .musicnn/LICENSE.md.
+    Musicnn,
     /// `ort`, then build + bundle the plugin (CLAP, VST3), then copy libonnxruntime.so and
     /// models/ next to the plugin binary in each bundle. Takes nice-plug-xtask's bundle arguments.
     Bundle {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// `bundle genrescope --release`, then `cargo test --workspace --release --no-fail-fast
+    /// `bundle genrescope --release` and `musicnn`, then `cargo test --workspace --release --no-fail-fast
     /// --features genrescope-trainer/train [ARGS]`
     /// (without `--workspace` when ARGS pick packages with -p) with
-    /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles; for
+    /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles and
+    /// GENRESCOPE_MUSICNN_DIR at the checkpoint; for
     /// whole-workspace runs, then `cargo check -p genrescope-trainer --features cuda`.
     Test {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -56,11 +64,16 @@ fn main() -> Result<()> {
         Cmd::Ort => {
             ort::ensure(&root)?;
         }
+        Cmd::Musicnn => {
+            musicnn::ensure(&root)?;
+        }
         Cmd::Bundle { args } => {
             bundle(&root, &args)?;
         }
         Cmd::Test { args } => {
             let bundled = bundle(&root, &["genrescope".into(), "--release".into()])?;
+            // The pretrained trunk's checkpoint, for the trainer's checkpoint-reader tests.
+            let musicnn_dir = musicnn::ensure(&root)?;
             // `-p X` selects packages; otherwise the whole workspace (cargo ignores -p next to --workspace).
             let picks_packages = args.iter().any(|a| a == "-p" || a.starts_with("--package"));
             let mut cmd = Command::new(cargo());
@@ -72,7 +85,8 @@ fn main() -> Result<()> {
                 .args(if picks_packages { &[][..] } else { &["--workspace"][..] })
                 .args(&args)
                 .env("GENRESCOPE_CLAP_BUNDLE", bundled.join("Genrescope.clap"))
-                .env("GENRESCOPE_VST3_BUNDLE", bundled.join("Genrescope.vst3"));
+                .env("GENRESCOPE_VST3_BUNDLE", bundled.join("Genrescope.vst3"))
+                .env("GENRESCOPE_MUSICNN_DIR", &musicnn_dir);
             eprintln!("xtask: running {cmd:?}");
             let status = cmd.status().context("could not run `cargo test`")?;
             if !status.success() {
