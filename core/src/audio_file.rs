@@ -34,16 +34,35 @@ impl DecodedAudio {
         self.num_frames() as f64 / self.sample_rate.max(1) as f64
     }
 
-    /// Mean of the channels (the same downmix as the plugin's front end).
+    /// Mean of the channels (the plugin front end's [`downmix`]).
     pub fn to_mono(&self) -> Vec<f32> {
-        let gain = 1.0 / self.channels.len().max(1) as f32;
         let mut mono = vec![0.0; self.num_frames()];
-        for ch in &self.channels {
-            for (m, &x) in mono.iter_mut().zip(ch) {
-                *m += x * gain;
-            }
-        }
+        downmix(&self.channels, 0, &mut mono);
         mono
+    }
+}
+
+/// File extensions (lower case) the decoder is tried on when scanning folders.
+pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "au", "ogg", "oga", "mp3", "flac", "m4a", "aac", "mp4"];
+
+/// Whether a path's extension is one of [`AUDIO_EXTENSIONS`] (case-insensitive).
+pub fn has_audio_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+}
+
+/// The one downmix (files, plugin, trainer): `out[i]` = mean over the channels of sample
+/// `start + i`. No allocation.
+pub fn downmix<C: AsRef<[f32]>>(channels: &[C], start: usize, out: &mut [f32]) {
+    let gain = 1.0 / channels.len().max(1) as f32;
+    out.fill(0.0);
+    for ch in channels {
+        let ch = ch.as_ref();
+        let end = (start + out.len()).min(ch.len());
+        for (m, &x) in out.iter_mut().zip(&ch[start.min(end)..end]) {
+            *m += x * gain;
+        }
     }
 }
 

@@ -1,4 +1,8 @@
-//! Genrescope core: everything shared by the plugin and the trainer.
+//! Genrescope core: everything shared by the engine, the plugin, the CLI and the trainer.
+//!
+//! Data flows one way: `audio_file` (decoding) → `features` (front end described by the model's
+//! spec) → `window` (frames into model windows) → `model` (manifest, ONNX Runtime: trunk once,
+//! heads, soft vote) → `smoothing` (over time, level gate).
 pub mod audio_file;
 pub mod features;
 pub mod labels;
@@ -7,3 +11,19 @@ pub mod resample;
 pub mod runtime;
 pub mod smoothing;
 pub mod window;
+
+use sha2::{Digest, Sha256};
+
+/// Lower-case hex of some bytes (hashes in manifests, caches and the library).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Lower-case hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}

@@ -5,6 +5,7 @@
 //! dropped; a test pins the alignment to < 1 output sample).
 //! Everything is allocated in `new`; `process`/`reset` never allocate.
 
+use crate::features::SpecError;
 use rubato::{
     calculate_cutoff, Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType,
     WindowFunction,
@@ -26,13 +27,18 @@ pub struct StreamResampler {
 }
 
 impl StreamResampler {
-    /// Any positive finite rates, e.g. 44100/48000/88200/96000/192000/11025/37800 -> 22050.
-    /// Panics on non-positive or non-finite rates.
-    pub fn new(in_rate: f64, out_rate: f64) -> Self {
-        assert!(in_rate.is_finite() && in_rate > 0.0, "bad input rate {in_rate}");
-        assert!(out_rate.is_finite() && out_rate > 0.0, "bad output rate {out_rate}");
+    /// Rates from 1 kHz to 768 kHz, e.g. 44100/48000/88200/96000/192000/11025/37800 -> 16000;
+    /// anything else (0, negative, NaN, absurd) is an error.
+    pub fn new(in_rate: f64, out_rate: f64) -> Result<Self, SpecError> {
+        for (what, r) in [("host", in_rate), ("model", out_rate)] {
+            if !(r.is_finite() && (1000.0..=768_000.0).contains(&r)) {
+                return Err(SpecError(format!("{what} sample rate {r} Hz is outside 1000..768000 Hz")));
+            }
+        }
         let passthrough = (in_rate - out_rate).abs() < 1e-6 * out_rate;
-        let inner = (!passthrough).then(|| {
+        let inner = if passthrough {
+            None
+        } else {
             let params = SincInterpolationParameters {
                 sinc_len: SINC_LEN,
                 f_cutoff: calculate_cutoff(SINC_LEN, WINDOW),
@@ -40,18 +46,12 @@ impl StreamResampler {
                 interpolation: SincInterpolationType::Linear,
                 window: WINDOW,
             };
-            SincFixedIn::<f32>::new(out_rate / in_rate, 1.0, params, CHUNK, 1)
-                .expect("valid resampler parameters")
-        });
+            let r = SincFixedIn::<f32>::new(out_rate / in_rate, 1.0, params, CHUNK, 1)
+                .map_err(|e| SpecError(format!("resampler {in_rate} -> {out_rate} Hz: {e}")))?;
+            Some(r)
+        };
         let out_len = inner.as_ref().map_or(0, |r| r.output_frames_max());
-        Self {
-            in_rate,
-            out_rate,
-            inner,
-            in_buf: vec![0.0; CHUNK],
-            in_fill: 0,
-            out_buf: vec![0.0; out_len],
-        }
+        Ok(Self { in_rate, out_rate, inner, in_buf: vec![0.0; CHUNK], in_fill: 0, out_buf: vec![0.0; out_len] })
     }
 
     pub fn is_passthrough(&self) -> bool {

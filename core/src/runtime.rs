@@ -186,6 +186,22 @@ pub fn module_path() -> Option<PathBuf> {
     }
 }
 
+/// Keeps the module that contains this code (the plugin binary) mapped until the process ends,
+/// even if the host unloads it: a thread of ours that must outlive its plugin object (a model
+/// load still running when the plugin is dropped) then never runs unmapped code. ONNX Runtime is
+/// never unloaded either, so this costs nothing a host would notice.
+pub fn pin_this_module() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Some(path) = module_path() else { return };
+        let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return };
+        // SAFETY: RTLD_NOLOAD only takes another reference to an already loaded object; the
+        // handle is deliberately never closed.
+        let _ = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE) };
+    }
+}
+
 /// Directory of the plugin binary (see [`module_path`]); look for the shipped model beside it
 /// (`plugin_binary_dir()?.join(MODEL_DIR_NAME)`).
 pub fn plugin_binary_dir() -> Option<PathBuf> {

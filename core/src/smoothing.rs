@@ -44,15 +44,6 @@ impl ProbabilitySmoother {
     }
 }
 
-/// Index and value of the largest probability.
-pub fn top_genre(probs: &[f32; NUM_GENRES]) -> (usize, f32) {
-    probs
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, f32::MIN), |best, (i, p)| if p > best.1 { (i, p) } else { best })
-}
-
 /// Linear amplitude to dBFS with a floor, for level gating.
 pub fn to_dbfs(rms: f32) -> f32 {
     20.0 * rms.max(1e-10).log10()
@@ -89,10 +80,8 @@ mod tests {
     }
 
     #[test]
-    fn top_genre_picks_max() {
-        let mut a = [0.05; NUM_GENRES];
-        a[7] = 0.5;
-        assert_eq!(top_genre(&a), (7, 0.5));
+    fn dbfs() {
         assert!((to_dbfs(1.0)).abs() < 1e-6 && (to_dbfs(0.1) + 20.0).abs() < 1e-4);
+        assert_eq!(to_dbfs(0.0), -200.0);
     }
 }

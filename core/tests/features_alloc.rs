@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use features_common::*;
-use genrescope_core::features::{FeatureConfig, FeaturePipeline, StreamingExtractor};
+use genrescope_core::features::{FeaturePipeline, FeatureTransform, FrontEndSpec, StreamingExtractor};
 
 struct Counting;
 
@@ -40,7 +40,6 @@ fn allocs() -> usize {
 
 #[test]
 fn push_paths_do_not_allocate() {
-    let cfg = FeatureConfig::default();
     // The allocator must actually see allocations, or this test proves nothing.
     let before = allocs();
     let v = std::hint::black_box(vec![1u8; 100]);
@@ -48,36 +47,46 @@ fn push_paths_do_not_allocate() {
     drop(v);
 
     let mut checked = 0;
-    for block in [1usize, 7, 64, 512, 8192] {
-        // Model rate.
-        let input = lcg_noise(3 * 22050, 1);
-        let mut st = StreamingExtractor::new(&cfg);
-        let mut frames = 0usize;
-        let before = allocs();
-        for b in input.chunks(block) {
-            st.push(b, |f| frames += f.len());
-        }
-        st.reset();
-        st.push(&input[..4096], |f| frames += f.len());
-        assert_eq!(allocs(), before, "StreamingExtractor, block {block}");
-        assert!(frames > 0);
-        checked += 1;
-
-        for rate in [48000.0f32, 44100.0] {
-            let input = sine(997.0, rate as f64, 3 * rate as usize, 0.5);
-            let mut p = FeaturePipeline::new(&cfg, rate, 512);
+    for cfg in [mfcc_spec(), FrontEndSpec::musicnn()] {
+        let rate_model = cfg.sample_rate as f64;
+        for block in [1usize, 7, 64, 512, 8192] {
+            // Model rate.
+            let input = lcg_noise(3 * rate_model as usize, 1);
+            let mut st = StreamingExtractor::new(&cfg).unwrap();
             let mut frames = 0usize;
             let before = allocs();
             for b in input.chunks(block) {
-                p.push(b, |f| frames += f.len());
+                st.push(b, |f| frames += f.len());
             }
-            p.reset();
-            p.push(&input[..8192], |f| frames += f.len());
-            p.push(&[f32::NAN, f32::INFINITY, 1e-42], |_| {});
-            assert_eq!(allocs(), before, "FeaturePipeline {rate} Hz, block {block}");
-            assert!(frames > 13 * 50, "{rate} Hz, block {block}: {frames}");
+            st.reset();
+            st.push(&input[..4096], |f| frames += f.len());
+            assert_eq!(allocs(), before, "StreamingExtractor, block {block}");
+            assert!(frames > 0);
             checked += 1;
+
+            for rate in [48000.0f32, 44100.0, 96000.0] {
+                let input = sine(997.0, rate as f64, 3 * rate as usize, 0.5);
+                let mut p = FeaturePipeline::new(&cfg, rate).unwrap();
+                let mut frames = 0usize;
+                let before = allocs();
+                for b in input.chunks(block) {
+                    p.push(b, |f| frames += f.len());
+                }
+                p.reset();
+                p.push(&input[..8192], |f| frames += f.len());
+                p.push(&[f32::NAN, f32::INFINITY, 1e-42], |_| {});
+                assert_eq!(allocs(), before, "FeaturePipeline {rate} Hz, block {block}");
+                assert!(frames > cfg.mel_dim() * 50, "{rate} Hz, block {block}: {frames}");
+                checked += 1;
+            }
         }
+        // The per-window transform (analysis thread) does not allocate either.
+        let mut t = FeatureTransform::new(&cfg).unwrap();
+        let window = vec![1e-3f32; 187 * cfg.mel_dim()];
+        let mut out = vec![0.0f32; 187 * cfg.frame_dim()];
+        let before = allocs();
+        t.apply(&window, &mut out);
+        assert_eq!(allocs(), before, "FeatureTransform");
     }
-    assert_eq!(checked, 15);
+    assert_eq!(checked, 40);
 }

@@ -1,19 +1,20 @@
 //! Engine benchmarks (numbers in BENCHMARKS.md, "Plugin engine"):
-//! - audio thread: `AudioFrontEnd::process` + `MidiCcOut::emit` per host block at 48 kHz;
-//! - analysis thread: one ensemble prediction (fp32 vs int8, whole ensemble and one member);
+//! - audio thread: `AudioFrontEnd::process` + `MidiOut::emit` per host block, both front ends;
+//! - analysis thread: one prediction (window transform + trunk once + members + vote), and the
+//!   trunk alone;
 //! - offline `analyze` of a 30 s clip (GTZAN blues.00042 if present, else synthetic).
 //!
-//! The model is `random_test_model` (random weights, seed-size CNN); the shipped `models/` is used
-//! as well when `models/manifest.json` exists. Run pinned to one core, short:
+//! Models: the shipped `models/` (when `models/manifest.json` exists) and testkit's tiny
+//! random-weight models (plumbing cost only). Run pinned to one core, short:
 //! `taskset -c 1 cargo bench -p genrescope --bench engine -- --measurement-time 3 --warm-up-time 1`
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use genrescope::frontend::{queue_capacity, AudioFrontEnd};
-use genrescope::midi::MidiCcOut;
-use genrescope::offline::{OfflineEngine, OfflineSettings};
-use genrescope::shared::{HistoryPoint, SharedState};
+use genrescope::midi::{MidiConfig, MidiOut};
 use genrescope_core::audio_file::DecodedAudio;
-use genrescope_core::features::FeatureConfig;
+use genrescope_core::features::{FeatureTransform, FrontEndSpec};
 use genrescope_core::model::Ensemble;
+use genrescope_engine::frontend::queue_capacity;
+use genrescope_engine::{frame_queue, AudioFrontEnd, HistoryPoint, OfflineEngine, OfflineSettings, SharedState};
+use genrescope_testkit::TinyModel;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,19 +38,20 @@ fn music(rate: f64, frames: usize) -> Vec<Vec<f32>> {
 }
 
 fn audio_thread(c: &mut Criterion) {
-    let cfg = FeatureConfig::default();
-    let rate = 48_000.0;
-    let signal = music(rate as f64, 48_000 * 10);
-    let mut g = c.benchmark_group("audio_thread_48k");
-    for block in [64usize, 512] {
+    for (tag, cfg) in [("musicnn", FrontEndSpec::musicnn()), ("mfcc", FrontEndSpec::gtzan_mfcc())] {
+      for rate in [44_100.0f32, 48_000.0, 96_000.0] {
+        let signal = music(rate as f64, rate as usize * 10);
+        let mut g = c.benchmark_group(format!("audio_thread_{tag}_{}k", rate / 1000.0));
+        for block in [64usize, 512] {
         let shared = Arc::new(SharedState::default());
         // A genre is being claimed, so emit() does its full work every block.
         let mut probs = [0.05f32; 10];
         probs[3] = 0.55;
         shared.publish(HistoryPoint { time_s: 3.0, probs, top: Some(3) }, -12.0);
-        let (producer, mut consumer) = rtrb::RingBuffer::new(queue_capacity(&cfg));
-        let mut fe = AudioFrontEnd::new(&cfg, rate, block, producer, shared.clone());
-        let mut midi = MidiCcOut::default();
+        let (sender, mut receiver) = frame_queue(cfg.mel_dim(), queue_capacity(&cfg));
+        let mut fe = AudioFrontEnd::new(&cfg, rate, block, sender).unwrap();
+        let mut midi = MidiOut::default();
+        let mcfg = MidiConfig { channel: 0, cc_base: 20, cc: true, program_change: true, hold_s: 4.0, sample_rate: rate };
         let mut pos = 0usize;
         let mut sent = 0u32;
         g.throughput(Throughput::Elements(block as u64));
@@ -60,18 +62,18 @@ fn audio_thread(c: &mut Criterion) {
                 }
                 let chans = [&signal[0][pos..pos + block], &signal[1][pos..pos + block]];
                 fe.process(&chans);
-                midi.emit(&shared, 0, 20, |_, _, v| sent = sent.wrapping_add(v as u32));
+                midi.emit(&shared, &mcfg, block, |_| sent = sent.wrapping_add(1));
                 pos += block;
                 // The analysis thread's side: free the queue (O(1)), so no frame is dropped.
-                if let Ok(ch) = consumer.read_chunk(consumer.slots()) {
-                    ch.commit_all();
-                }
+                receiver.clear();
             })
         });
-        assert_eq!(shared.dropped_frames.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(receiver.dropped(), 0);
         std::hint::black_box(sent);
+        }
+        g.finish();
+      }
     }
-    g.finish();
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -82,11 +84,12 @@ fn scratch(name: &str) -> PathBuf {
 
 /// (label, model dir) of every model to measure.
 fn models() -> Vec<(String, PathBuf)> {
-    let cfg = FeatureConfig::default();
     let mut v = Vec::new();
-    for (label, quantized) in [("random-fp32", false), ("random-int8", true)] {
+    for (label, spec, trunk) in [("tiny-mfcc", FrontEndSpec::gtzan_mfcc(), false), ("tiny-trunk", FrontEndSpec::musicnn(), true)] {
         let dir = scratch(label);
-        genrescope_trainer::export::random_test_model(&dir, &cfg, 3, quantized, 42).unwrap();
+        let t = TinyModel::new(spec).members(3);
+        let t = if trunk { t.with_trunk(3) } else { t };
+        t.write(&dir).unwrap();
         v.push((label.to_string(), dir));
     }
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
@@ -98,26 +101,34 @@ fn models() -> Vec<(String, PathBuf)> {
     v
 }
 
-fn window(cfg: &FeatureConfig) -> Vec<f32> {
-    let dim = cfg.frame_dim();
-    (0..cfg.window_frames * dim)
-        .map(|i| if i % dim == 0 { -250.0 + (i % 97) as f32 } else { ((i * 7919) % 120) as f32 - 60.0 })
-        .collect()
+/// A window of mel power frames shaped like music (a few loud bands, a tilt), for `spec`.
+fn mel_window(spec: &FrontEndSpec, frames: usize) -> Vec<f32> {
+    let dim = spec.mel_dim();
+    (0..frames * dim).map(|i| 1e-3 * (1.0 + ((i * 7919) % 97) as f32) / (1.0 + (i % dim) as f32)).collect()
 }
 
 fn analysis(c: &mut Criterion) {
-    let cfg = FeatureConfig::default();
-    let w = window(&cfg);
     let mut g = c.benchmark_group("analysis_prediction");
     for (label, dir) in models() {
-        let mut e = Ensemble::load(&dir, &cfg).expect("load model");
+        let mut e = Ensemble::load(&dir).expect("load model");
+        let m = e.manifest().clone();
+        let mel = mel_window(&m.front_end, m.input.window_frames);
+        let mut t = FeatureTransform::new(&m.front_end).unwrap();
+        let mut w = vec![0.0; m.window_len()];
         let n = e.num_members();
-        g.bench_function(BenchmarkId::new(format!("{label}-ensemble-x{n}"), n), |b| {
-            b.iter(|| e.predict(std::hint::black_box(&w)).unwrap())
+        // What the analysis thread does per prediction: transform the window, run the model.
+        g.bench_function(BenchmarkId::new(format!("{label}-x{n}"), n), |b| {
+            b.iter(|| {
+                t.apply(std::hint::black_box(&mel), &mut w);
+                e.predict(&w).unwrap()
+            })
         });
-        g.bench_function(BenchmarkId::new(format!("{label}-member0"), 1), |b| {
-            b.iter(|| e.predict_member(0, std::hint::black_box(&w)).unwrap())
-        });
+        if m.trunk.is_some() {
+            t.apply(&mel, &mut w);
+            g.bench_function(BenchmarkId::new(format!("{label}-trunk"), 1), |b| {
+                b.iter(|| e.run_trunk(std::hint::black_box(&w)).unwrap())
+            });
+        }
     }
     g.finish();
 }

@@ -4,7 +4,7 @@
 //! With the argument `error` it shows a failed model load after the same history instead.
 use genrescope::editor::GenrescopeEditor;
 use genrescope::params::{GenrescopeParams, EDITOR_SIZE};
-use genrescope::shared::{HistoryPoint, SharedState, Status};
+use genrescope_engine::{HistoryPoint, SharedState, Status};
 use genrescope_core::labels::NUM_GENRES;
 use nice_plug_egui::baseview::dpi::LogicalSize;
 use nice_plug_egui::{App, EguiWindow, EguiWindowSettings, Frame};

@@ -10,7 +10,7 @@ use egui::{
     pos2, vec2, Align, Align2, Color32, FontId, Layout, Rect, RichText, Sense, Stroke, StrokeKind,
     Ui,
 };
-use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::labels::{GENRES, GENRE_RGB, NO_GENRE_RGB, NUM_GENRES};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::{BoolParam, Param, ParamSetter, ResizeHint};
@@ -22,24 +22,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::midi::NO_GENRE;
-use crate::params::GenrescopeParams;
-use crate::shared::{HistoryPoint, SharedState, Status};
+use crate::params::{GenrescopeParams, EDITOR_MIN_SIZE};
+use genrescope_engine::{HistoryPoint, SharedState, Status};
 
-/// One colour per genre (GENRES order), shared by the meters, the headline and the timeline.
-pub const GENRE_COLOURS: [Color32; NUM_GENRES] = [
-    Color32::from_rgb(0x4a, 0x90, 0xe2), // blues: blue
-    Color32::from_rgb(0xe8, 0xdc, 0xc0), // classical: ivory
-    Color32::from_rgb(0xd9, 0x8e, 0x3a), // country: amber
-    Color32::from_rgb(0xe0, 0x4f, 0xd8), // disco: magenta
-    Color32::from_rgb(0x8e, 0x6c, 0xf0), // hiphop: violet
-    Color32::from_rgb(0x22, 0xc3, 0xb4), // jazz: teal
-    Color32::from_rgb(0xe5, 0x38, 0x3b), // metal: red
-    Color32::from_rgb(0xff, 0x8f, 0xb8), // pop: pink
-    Color32::from_rgb(0x3c, 0xb4, 0x4b), // reggae: green
-    Color32::from_rgb(0xf2, 0xd4, 0x3d), // rock: yellow
-];
+/// One colour per genre (GENRES order): the palette in core, shared with the CLI's plot.
+pub const GENRE_COLOURS: [Color32; NUM_GENRES] = {
+    let mut c = [Color32::BLACK; NUM_GENRES];
+    let mut i = 0;
+    while i < NUM_GENRES {
+        let [r, g, b] = GENRE_RGB[i];
+        c[i] = Color32::from_rgb(r, g, b);
+        i += 1;
+    }
+    c
+};
 /// Timeline colour while no genre is claimed (silence, no model).
-pub const NO_GENRE_COLOUR: Color32 = Color32::from_rgb(0x4a, 0x4a, 0x4a);
+pub const NO_GENRE_COLOUR: Color32 = Color32::from_rgb(NO_GENRE_RGB[0], NO_GENRE_RGB[1], NO_GENRE_RGB[2]);
 const ERROR_COLOUR: Color32 = Color32::from_rgb(0xff, 0x5c, 0x5c);
 const DIM_TEXT: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 const TRACK_FILL: Color32 = Color32::from_rgb(0x26, 0x26, 0x2a);
@@ -60,7 +58,7 @@ pub fn create(
     let settings = EguiNiceSettings::new()
         .with_tile("Genrescope")
         .with_resize_hint(
-            ResizeHint::RESIZABLE.with_min_logical_size(LogicalSize::new(600.0, 420.0)),
+            ResizeHint::RESIZABLE.with_min_logical_size(LogicalSize::new(EDITOR_MIN_SIZE.0, EDITOR_MIN_SIZE.1)),
         )
         .with_repaint_poll_interval(FRAME_PERIOD);
     create_egui_editor(

@@ -1,54 +1,65 @@
-//! Genrescope plugin glue: parameters, `process()` and the CLAP/VST3 exports.
+//! Genrescope plugin glue: parameters, `activate()`/`process()` and the CLAP/VST3 exports.
 //!
-//! The audio thread ([`frontend`]) computes features and passes audio through untouched; the
-//! analysis thread ([`analysis`]) runs the ensemble and publishes results through atomics
-//! ([`shared`]) that the editor and the MIDI output ([`midi`]) read.
-use genrescope_core::features::FeatureConfig;
+//! The engine (`genrescope-engine`) does the work: on activation the model's manifest decides
+//! the audio-thread front end ([`AudioFrontEnd`]), which computes feature frames into a queue;
+//! the analysis thread ([`AnalysisThread`]) loads the model and publishes results through
+//! atomics ([`SharedState`]) that the editor ([`editor`]) and the MIDI output ([`midi`]) read.
+use genrescope_core::model::ModelManifest;
+use genrescope_engine::frontend::queue_capacity;
+use genrescope_engine::{default_model_dir, frame_queue, AnalysisThread, AudioFrontEnd, SharedState};
 use nice_plug::prelude::*;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-pub mod analysis;
 pub mod editor;
-pub mod frontend;
 pub mod midi;
-pub mod offline;
 pub mod params;
-pub mod shared;
+pub mod render;
 
-use analysis::{AnalysisThread, Analyzer, Control};
-use frontend::{queue_capacity, AudioFrontEnd};
-use midi::MidiCcOut;
+use midi::MidiOut;
 use params::GenrescopeParams;
-use shared::SharedState;
+use render::{RenderWatch, TransportWatch};
 
 pub struct Genrescope {
     params: Arc<GenrescopeParams>,
     shared: Arc<SharedState>,
-    cfg: FeatureConfig,
     frontend: Option<AudioFrontEnd>,
-    /// The queue's producer while no front end exists (before the first activation).
-    producer: Option<rtrb::Producer<f32>>,
-    consumer: Option<rtrb::Consumer<f32>>,
     analysis: Option<AnalysisThread>,
-    midi: MidiCcOut,
+    /// The model the analysis thread was told to load: the folder asked for, and its manifest.
+    model: Option<(PathBuf, ModelManifest)>,
+    midi: MidiOut,
+    /// Offline (non-realtime) rendering: analyse synchronously in `process`, so a bounce is the
+    /// same every time.
+    render: RenderWatch,
+    transport: TransportWatch,
+    sample_rate: f32,
 }
 
 impl Default for Genrescope {
     fn default() -> Self {
-        let cfg = FeatureConfig::default();
-        let (producer, consumer) = rtrb::RingBuffer::new(queue_capacity(&cfg));
         Self {
             params: Arc::new(GenrescopeParams::default()),
             shared: Arc::new(SharedState::default()),
-            cfg,
             frontend: None,
-            producer: Some(producer),
-            consumer: Some(consumer),
             analysis: None,
-            midi: MidiCcOut::default(),
+            model: None,
+            midi: MidiOut::default(),
+            render: RenderWatch::new(ProcessMode::Realtime, 48000.0),
+            transport: TransportWatch::default(),
+            sample_rate: 48000.0,
         }
     }
+}
+
+/// What activation found about the model.
+enum ModelPlan {
+    /// The model already loaded (or loading) on the analysis thread.
+    Same(ModelManifest),
+    /// A new model folder to load: its manifest and folder.
+    New(ModelManifest, PathBuf, PathBuf),
+    /// None usable; the error is published.
+    Unusable,
 }
 
 impl Genrescope {
@@ -61,6 +72,30 @@ impl Genrescope {
         s.smoothing_s.store(self.params.smoothing.value(), Relaxed);
         s.hop_s.store(self.params.hop.value(), Relaxed);
         s.gate_db.store(self.params.gate.value(), Relaxed);
+    }
+
+    /// This instance's model folder (the one saved in its state), else the default lookup; reads
+    /// its manifest if it changed (fast, no ONNX: the slow part happens on the analysis thread).
+    fn plan_model(&self) -> ModelPlan {
+        let Some(dir) = self.params.model_dir().or_else(default_model_dir) else {
+            self.shared.set_error(
+                "no model found: install the bundle with its genrescope-model folder, or set GENRESCOPE_MODEL_DIR"
+                    .into(),
+            );
+            return ModelPlan::Unusable;
+        };
+        if let Some((loaded, manifest)) = &self.model {
+            if *loaded == dir {
+                return ModelPlan::Same(manifest.clone());
+            }
+        }
+        match ModelManifest::load(&dir) {
+            Ok((manifest, folder)) => ModelPlan::New(manifest, dir, folder),
+            Err(e) => {
+                self.shared.set_error(format!("model {}: {e}; audio passes through unanalysed", dir.display()));
+                ModelPlan::Unusable
+            }
+        }
     }
 }
 
@@ -105,34 +140,50 @@ impl Plugin for Genrescope {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sync_settings();
-        let producer = match self.frontend.take() {
-            Some(fe) => fe.into_producer(),
-            None => match self.producer.take() {
-                Some(p) => p,
-                None => return false,
-            },
-        };
-        let max_block = buffer_config.max_buffer_size.max(1) as usize;
-        self.frontend = Some(AudioFrontEnd::new(
-            &self.cfg,
-            buffer_config.sample_rate,
-            max_block,
-            producer,
-            self.shared.clone(),
-        ));
+        self.render = RenderWatch::new(buffer_config.process_mode, buffer_config.sample_rate);
+        self.transport = TransportWatch::default();
+        self.sample_rate = buffer_config.sample_rate;
         self.midi.reset();
-        match &self.analysis {
-            Some(thread) => thread.send(Control::Reset),
-            None => {
-                let Some(consumer) = self.consumer.take() else { return false };
-                let analyzer = Analyzer::new(&self.cfg, consumer, self.shared.clone());
-                match AnalysisThread::spawn(analyzer, analysis::default_model_dir()) {
-                    Ok(t) => self.analysis = Some(t),
+        self.frontend = None;
+        if self.analysis.is_none() {
+            match AnalysisThread::spawn(self.shared.clone()) {
+                Ok(t) => self.analysis = Some(t),
+                Err(e) => {
                     // Without the thread we still pass audio; the editor shows why.
-                    Err(e) => self.shared.set_error(format!("cannot start analysis thread: {e}")),
+                    self.shared.set_error(format!("cannot start the analysis thread: {e}"));
+                    return true;
                 }
             }
         }
+        let plan = self.plan_model();
+        let manifest = match &plan {
+            ModelPlan::Same(m) | ModelPlan::New(m, ..) => m,
+            ModelPlan::Unusable => {
+                self.model = None;
+                return true;
+            }
+        };
+        let spec = &manifest.front_end;
+        // A fresh queue per activation: frames of the old rate never meet those of the new.
+        let (sender, receiver) = frame_queue(spec.mel_dim(), queue_capacity(spec));
+        let max_block = buffer_config.max_buffer_size.max(1) as usize;
+        let frontend = match AudioFrontEnd::new(spec, buffer_config.sample_rate, max_block, sender) {
+            Ok(fe) => fe,
+            Err(e) => {
+                self.shared.set_error(format!("{e}; audio passes through unanalysed"));
+                return true;
+            }
+        };
+        let analysis = self.analysis.as_ref().expect("spawned above");
+        match plan {
+            ModelPlan::Same(_) => analysis.attach(receiver),
+            ModelPlan::New(manifest, dir, folder) => {
+                analysis.load(manifest.clone(), folder, receiver);
+                self.model = Some((dir, manifest));
+            }
+            ModelPlan::Unusable => unreachable!(),
+        }
+        self.frontend = Some(frontend);
         true
     }
 
@@ -141,7 +192,6 @@ impl Plugin for Genrescope {
             fe.reset();
         }
         self.midi.reset();
-        self.shared.reset_requested.store(true, Relaxed);
     }
 
     fn process(
@@ -151,22 +201,28 @@ impl Plugin for Genrescope {
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         self.sync_settings();
+        let samples = buffer.samples();
+        if self.transport.block(context.transport(), samples) {
+            // Playback (or an export) starts here: so does the analysis, as for a file.
+            self.reset();
+        }
+        let offline = self.render.block(samples);
         if let Some(fe) = &mut self.frontend {
             fe.process(buffer.as_slice_immutable());
+            if let Some(a) = &self.analysis {
+                if offline {
+                    // Not real time: waiting for the model and allocating are allowed here.
+                    nice_plug::util::permit_alloc(|| a.step_blocking());
+                } else {
+                    a.set_realtime();
+                }
+            }
         }
-        if self.params.midi_out.value() {
-            let channel = (self.params.midi_channel.value() - 1).clamp(0, 15) as u8;
-            let cc_base = self.params.cc_base.value().clamp(0, 127) as u8;
-            self.midi.emit(&self.shared, channel, cc_base, |channel, cc, value| {
-                // A full host event queue only delays the value to the next change.
-                let _ = context.try_send_event(NoteEvent::MidiCC {
-                    timing: 0,
-                    channel,
-                    cc,
-                    value: value as f32 / 127.0,
-                });
-            });
-        }
+        let cfg = midi::MidiConfig::from_params(&self.params, self.sample_rate);
+        self.midi.emit(&self.shared, &cfg, buffer.samples(), |event| {
+            // A full host event queue only delays the value to the next change.
+            let _ = context.try_send_event(event);
+        });
         ProcessStatus::Normal
     }
 }
@@ -181,6 +237,7 @@ impl ClapPlugin for Genrescope {
 }
 
 impl Vst3Plugin for Genrescope {
+    /// Hosts identify the plugin (and find it in saved sessions) by this ID: it may never change.
     const VST3_CLASS_ID: [u8; 16] = *b"GenrescopeGTZAN1";
     const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
         &[Vst3SubCategory::Fx, Vst3SubCategory::Analyzer];

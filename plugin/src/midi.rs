@@ -1,57 +1,120 @@
-//! MIDI CC output: the automation route out of the plugin.
+//! MIDI output: the automation route out of the plugin.
 //!
-//! Mapping (documented in the README): on the configured channel, CC `base + i` carries genre
-//! `i`'s smoothed probability scaled to 0–127 (GENRES order), and CC `base + 10` carries the top
-//! genre's index (0–9), or 127 when no genre is claimed (silence, no model).
-//! Values are sent when they change. Nothing is sent until a genre has been detected; when the
-//! input falls silent the CCs drop to 0 / 127 once and then stay quiet.
+//! CCs (documented in the README): on the configured channel, CC `base + i` carries genre `i`'s
+//! smoothed probability scaled to 0–127 (GENRES order), and CC `base + 10` carries the top
+//! genre's index (0–9), or 127 when no genre is claimed (silence, no model). Values are sent when
+//! they change. Nothing is sent until a genre has been detected; when the input falls silent the
+//! CCs drop to 0 / 127 once and then stay quiet.
+//!
+//! Program change (optional): program = the top genre's index, sent when the top genre changed
+//! and has stayed the same for the hold time, so plugins and hosts that switch presets on
+//! program change follow the music without flickering. Silence changes nothing.
 use genrescope_core::labels::NUM_GENRES;
+use genrescope_engine::settings::{self, NUM_CCS};
+use genrescope_engine::SharedState;
+use nice_plug::prelude::NoteEvent;
 
-use crate::shared::SharedState;
+use crate::params::GenrescopeParams;
 
-/// CCs used: one per genre plus the top-genre index.
-pub const NUM_CCS: usize = NUM_GENRES + 1;
 /// Top-genre CC value meaning "no genre".
 pub const NO_GENRE: u8 = 127;
 
+/// The MIDI settings of one `process` call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MidiConfig {
+    /// 0..16.
+    pub channel: u8,
+    pub cc_base: u8,
+    pub cc: bool,
+    pub program_change: bool,
+    pub hold_s: f32,
+    pub sample_rate: f32,
+}
+
+impl MidiConfig {
+    pub fn from_params(p: &GenrescopeParams, sample_rate: f32) -> Self {
+        Self {
+            channel: (p.midi_channel.value() - 1).clamp(0, 15) as u8,
+            cc_base: p.cc_base.value().clamp(settings::CC_BASE.0, settings::CC_BASE.1) as u8,
+            cc: p.midi_out.value(),
+            program_change: p.program_change.value(),
+            hold_s: settings::PROGRAM_HOLD_S.clamp(p.program_hold.value()),
+            sample_rate,
+        }
+    }
+}
+
+/// CC state: what was sent last on which mapping.
 #[derive(Default)]
-pub struct MidiCcOut {
+struct CcOut {
     last: [Option<u8>; NUM_CCS],
     mapping: Option<(u8, u8)>,
     active: bool,
 }
 
-impl MidiCcOut {
-    /// CC values for the current shared state.
-    pub fn values(shared: &SharedState) -> [u8; NUM_CCS] {
-        let mut v = [0u8; NUM_CCS];
-        match shared.top() {
-            Some(top) => {
-                let probs = shared.probs();
-                for (out, p) in v.iter_mut().zip(probs) {
-                    *out = (p.clamp(0.0, 1.0) * 127.0).round() as u8;
-                }
-                v[NUM_GENRES] = top.min(NUM_GENRES - 1) as u8;
-            }
-            None => v[NUM_GENRES] = NO_GENRE,
-        }
-        v
-    }
+/// Program-change state: the program sent last, and the top genre waiting out the hold time.
+#[derive(Default)]
+struct ProgramOut {
+    sent: Option<u8>,
+    candidate: Option<u8>,
+    held_samples: u64,
+}
 
+#[derive(Default)]
+pub struct MidiOut {
+    cc: CcOut,
+    program: ProgramOut,
+}
+
+/// CC values for the current shared state.
+pub fn cc_values(shared: &SharedState) -> [u8; NUM_CCS] {
+    let mut v = [0u8; NUM_CCS];
+    match shared.top() {
+        Some(top) => {
+            for (out, p) in v.iter_mut().zip(shared.probs()) {
+                *out = (p.clamp(0.0, 1.0) * 127.0).round() as u8;
+            }
+            v[NUM_GENRES] = top.min(NUM_GENRES - 1) as u8;
+        }
+        None => v[NUM_GENRES] = NO_GENRE,
+    }
+    v
+}
+
+impl MidiOut {
     pub fn reset(&mut self) {
         *self = Self::default();
     }
 
-    /// Calls `send(channel 0..16, cc, value 0..=127)` for each CC that changed. Real-time safe.
-    pub fn emit(&mut self, shared: &SharedState, channel: u8, cc_base: u8, mut send: impl FnMut(u8, u8, u8)) {
-        let channel = channel.min(15);
+    /// Sends what changed for a block of `block_len` samples (events at the block's start).
+    /// Real-time safe.
+    pub fn emit(&mut self, shared: &SharedState, cfg: &MidiConfig, block_len: usize, mut send: impl FnMut(NoteEvent<()>)) {
+        let channel = cfg.channel.min(15);
+        if cfg.cc {
+            self.cc.emit(shared, channel, cfg.cc_base, |cc, value| {
+                send(NoteEvent::MidiCC { timing: 0, channel, cc, value: value as f32 / 127.0 })
+            });
+        }
+        if cfg.program_change {
+            let hold = (cfg.hold_s.max(0.0) * cfg.sample_rate.max(1.0)) as u64;
+            if let Some(program) = self.program.step(shared.top(), block_len as u64, hold) {
+                send(NoteEvent::MidiProgramChange { timing: 0, channel, program });
+            }
+        } else {
+            self.program = ProgramOut::default();
+        }
+    }
+}
+
+impl CcOut {
+    fn emit(&mut self, shared: &SharedState, channel: u8, cc_base: u8, mut send: impl FnMut(u8, u8)) {
         let cc_base = cc_base.min(127 - NUM_CCS as u8);
         if self.mapping != Some((channel, cc_base)) {
             // New channel or CCs: resend everything on the new mapping.
             self.mapping = Some((channel, cc_base));
             self.last = [None; NUM_CCS];
         }
-        let values = Self::values(shared);
+        let values = cc_values(shared);
         if values[NUM_GENRES] != NO_GENRE {
             self.active = true;
         }
@@ -61,44 +124,134 @@ impl MidiCcOut {
         for (i, (&v, last)) in values.iter().zip(self.last.iter_mut()).enumerate() {
             if *last != Some(v) {
                 *last = Some(v);
-                send(channel, cc_base + i as u8, v);
+                send(cc_base + i as u8, v);
             }
         }
+    }
+}
+
+impl ProgramOut {
+    /// The program to send now, if the top genre has differed from the last program sent for
+    /// at least `hold` samples (counted after this block).
+    fn step(&mut self, top: Option<usize>, block: u64, hold: u64) -> Option<u8> {
+        let Some(top) = top.map(|t| t.min(NUM_GENRES - 1) as u8) else {
+            // Silence or no model: keep the current program, forget a pending change.
+            self.candidate = None;
+            return None;
+        };
+        if Some(top) == self.sent {
+            self.candidate = None;
+            return None;
+        }
+        if self.candidate != Some(top) {
+            self.candidate = Some(top);
+            self.held_samples = 0;
+        }
+        self.held_samples += block;
+        if self.held_samples >= hold {
+            self.sent = Some(top);
+            self.candidate = None;
+            return Some(top);
+        }
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::HistoryPoint;
+    use genrescope_engine::HistoryPoint;
 
-    fn collect(out: &mut MidiCcOut, shared: &SharedState, ch: u8, base: u8) -> Vec<(u8, u8, u8)> {
+    fn cfg(cc: bool, program_change: bool) -> MidiConfig {
+        MidiConfig { channel: 0, cc_base: 20, cc, program_change, hold_s: 1.0, sample_rate: 1000.0 }
+    }
+
+    fn collect(out: &mut MidiOut, shared: &SharedState, c: &MidiConfig, block: usize) -> Vec<NoteEvent<()>> {
         let mut v = Vec::new();
-        out.emit(shared, ch, base, |c, cc, val| v.push((c, cc, val)));
+        out.emit(shared, c, block, |e| v.push(e));
         v
     }
 
-    #[test]
-    fn silent_until_detection_then_changes_only() {
-        let shared = SharedState::default();
-        let mut out = MidiCcOut::default();
-        assert!(collect(&mut out, &shared, 0, 20).is_empty());
+    fn ccs(events: &[NoteEvent<()>]) -> Vec<(u8, u8, u8)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                NoteEvent::MidiCC { channel, cc, value, .. } => Some((*channel, *cc, (value * 127.0).round() as u8)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn programs(events: &[NoteEvent<()>]) -> Vec<u8> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                NoteEvent::MidiProgramChange { program, .. } => Some(*program),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn publish(shared: &SharedState, top: Option<usize>) {
         let mut probs = [0.0; NUM_GENRES];
-        probs[6] = 0.9;
-        probs[9] = 0.1;
-        shared.publish(HistoryPoint { time_s: 3.0, probs, top: Some(6) }, -10.0);
-        let first = collect(&mut out, &shared, 0, 20);
+        if let Some(t) = top {
+            probs[t] = 0.9;
+            probs[9] += 0.1;
+        }
+        shared.publish(HistoryPoint { time_s: 0.0, probs, top }, -10.0);
+    }
+
+    #[test]
+    fn ccs_are_silent_until_detection_then_changes_only() {
+        let shared = SharedState::default();
+        let mut out = MidiOut::default();
+        let c = cfg(true, false);
+        assert!(collect(&mut out, &shared, &c, 64).is_empty());
+        publish(&shared, Some(6));
+        let first = ccs(&collect(&mut out, &shared, &c, 64));
         assert_eq!(first.len(), NUM_CCS);
         assert!(first.contains(&(0, 26, 114)) && first.contains(&(0, 29, 13)) && first.contains(&(0, 30, 6)));
-        assert!(collect(&mut out, &shared, 0, 20).is_empty(), "unchanged values are not resent");
+        assert!(collect(&mut out, &shared, &c, 64).is_empty(), "unchanged values are not resent");
         // Silence: genre CCs drop to 0 and the top CC says "none", once.
-        shared.publish(HistoryPoint { time_s: 4.0, probs: [0.0; NUM_GENRES], top: None }, -90.0);
-        let silent = collect(&mut out, &shared, 0, 20);
+        publish(&shared, None);
+        let silent = ccs(&collect(&mut out, &shared, &c, 64));
         assert!(silent.contains(&(0, 30, NO_GENRE)) && silent.contains(&(0, 26, 0)));
-        assert!(collect(&mut out, &shared, 0, 20).is_empty());
+        assert!(collect(&mut out, &shared, &c, 64).is_empty());
         // A new mapping resends everything.
-        let moved = collect(&mut out, &shared, 3, 40);
+        let moved = MidiConfig { channel: 3, cc_base: 40, ..c };
+        let moved = ccs(&collect(&mut out, &shared, &moved, 64));
         assert_eq!(moved.len(), NUM_CCS);
-        assert!(moved.iter().all(|&(c, cc, _)| c == 3 && (40..51).contains(&cc)));
+        assert!(moved.iter().all(|&(ch, cc, _)| ch == 3 && (40..51).contains(&cc)));
+        // CC output off: nothing.
+        assert!(collect(&mut out, &shared, &cfg(false, false), 64).is_empty());
+    }
+
+    #[test]
+    fn program_change_waits_out_the_hold_time() {
+        let shared = SharedState::default();
+        let mut out = MidiOut::default();
+        let c = cfg(false, true); // hold 1 s = 1000 samples
+        publish(&shared, Some(5));
+        let mut sent = vec![];
+        for _ in 0..9 {
+            sent.extend(programs(&collect(&mut out, &shared, &c, 100)));
+        }
+        assert!(sent.is_empty(), "only 900 samples so far");
+        sent.extend(programs(&collect(&mut out, &shared, &c, 100)));
+        assert_eq!(sent, vec![5]);
+        // A short flicker to another genre changes nothing.
+        publish(&shared, Some(2));
+        assert!(programs(&collect(&mut out, &shared, &c, 500)).is_empty());
+        publish(&shared, Some(5));
+        assert!(programs(&collect(&mut out, &shared, &c, 2000)).is_empty(), "already on 5");
+        // Silence keeps the program; a lasting change switches it.
+        publish(&shared, None);
+        assert!(programs(&collect(&mut out, &shared, &c, 5000)).is_empty());
+        publish(&shared, Some(2));
+        assert!(programs(&collect(&mut out, &shared, &c, 999)).is_empty());
+        assert_eq!(programs(&collect(&mut out, &shared, &c, 1)), vec![2]);
+        // Switched off: nothing, and the state is forgotten.
+        publish(&shared, Some(7));
+        assert!(programs(&collect(&mut out, &shared, &cfg(false, false), 5000)).is_empty());
     }
 }

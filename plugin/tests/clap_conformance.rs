@@ -7,19 +7,17 @@
 //! block sizes, random block sizes, `params.flush` without processing, state round trips incl.
 //! states from other versions and garbage, and main-thread-only host calls never made elsewhere.
 //!
-//! All tests use a random-weight model (GENRESCOPE_MODEL_DIR), so the analysis thread runs too.
+//! All tests use a random-weight model (set per instance), so the analysis thread runs too.
 mod common;
 mod engine_support;
 
-use common::{Instance, OutEvent, ParamDesc, TestHost};
+use common::{state_blob, state_json, Instance, OutEvent, ParamDesc, TestHost};
 use engine_support::*;
-use std::time::{Duration, Instant};
 
 const RATES: [f64; 7] = [22_050.0, 44_100.0, 48_000.0, 88_200.0, 96_000.0, 192_000.0, 37_800.0];
 const MAX_BLOCKS: [u32; 4] = [1, 32, 512, 4096];
 
 fn host() -> TestHost {
-    use_model_dir(test_model());
     TestHost::load_default()
 }
 
@@ -37,19 +35,6 @@ fn channel_clap(ch: f64) -> f64 {
 
 fn assert_close(a: f64, b: f64, what: &str) {
     assert!((a - b).abs() < 1e-5, "{what}: {a} != {b}");
-}
-
-/// nice-plug's CLAP state: a little-endian u64 length, then the JSON.
-fn state_json(blob: &[u8]) -> serde_json::Value {
-    let len = u64::from_le_bytes(blob[..8].try_into().unwrap()) as usize;
-    assert_eq!(len, blob.len() - 8, "length prefix");
-    serde_json::from_slice(&blob[8..]).expect("nice-plug state is JSON")
-}
-fn state_blob(json: &serde_json::Value) -> Vec<u8> {
-    let text = serde_json::to_vec(json).unwrap();
-    let mut blob = (text.len() as u64).to_le_bytes().to_vec();
-    blob.extend(text);
-    blob
 }
 
 /// Feeds `frames` of music in random blocks of 1..=max_block, checking pass-through.
@@ -74,7 +59,7 @@ fn feed(inst: &mut Instance, rate: f64, max_block: u32, frames: usize, seed: u64
 #[test]
 fn activation_cycles_over_rates_and_block_sizes() {
     let host = host();
-    let mut inst = host.instantiate();
+    let mut inst = instance_with_model(&host, test_model());
     let mut cycles = 0;
     for &rate in &RATES {
         for &max_block in &MAX_BLOCKS {
@@ -99,23 +84,19 @@ fn activation_cycles_over_rates_and_block_sizes() {
 }
 
 /// One activation at every rate, music long enough for a prediction: CCs come out each time.
+/// Offline rendering, so the prediction is there as soon as its window is, without waiting.
 #[test]
 fn predictions_at_every_rate_after_reactivation() {
     let host = host();
-    let mut inst = host.instantiate();
+    let mut inst = instance_with_model(&host, test_model());
+    inst.set_offline(true);
     for &rate in &RATES {
         inst.activate(rate, 1024);
-        let start = Instant::now();
-        let mut events = feed(&mut inst, rate, 1024, (rate * 3.5) as usize, 9);
-        let mut pos = (rate * 3.5) as usize;
-        while !events.iter().filter_map(OutEvent::as_cc).any(|c| c.1 == TOP_CC) {
-            assert!(start.elapsed() < Duration::from_secs(30), "no top-genre CC at {rate} Hz within 30 s");
-            let mut s = 5;
-            let input = music(rate, pos, 1024, &mut s);
-            events.extend(inst.process(&input).1);
-            pos += 1024;
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let events = feed(&mut inst, rate, 1024, (rate * 3.5) as usize, 9);
+        assert!(
+            events.iter().filter_map(OutEvent::as_cc).any(|c| c.1 == TOP_CC),
+            "no top-genre CC at {rate} Hz after 3.5 s"
+        );
         inst.deactivate();
     }
     assert_eq!(inst.wrong_thread_calls(), 0);
@@ -124,7 +105,7 @@ fn predictions_at_every_rate_after_reactivation() {
 #[test]
 fn params_flush_without_process() {
     let host = host();
-    let mut inst = host.instantiate();
+    let mut inst = instance_with_model(&host, test_model());
     let params = inst.params();
     let gate = param(&params, "Gate").clone();
     let ch = param(&params, "MIDI channel").clone();
@@ -149,17 +130,10 @@ fn params_flush_without_process() {
     inst.flush_params(&[]);
 
     // The flushed mapping is what the MIDI output uses: channel 5 (index 4), CCs 60..=70.
+    inst.set_offline(true);
     inst.activate(48_000.0, 512);
-    let start = Instant::now();
-    let mut events = feed(&mut inst, 48_000.0, 512, 48_000 * 7 / 2, 2);
-    let mut pos = 48_000 * 7 / 2;
-    while !events.iter().filter_map(OutEvent::as_cc).any(|c| c.1 == 70) {
-        assert!(start.elapsed() < Duration::from_secs(30), "no CC 70 within 30 s: {events:?}");
-        let mut s = 3;
-        events.extend(inst.process(&music(48_000.0, pos, 512, &mut s)).1);
-        pos += 512;
-        std::thread::sleep(Duration::from_millis(3));
-    }
+    let events = feed(&mut inst, 48_000.0, 512, 48_000 * 7 / 2, 2);
+    assert!(events.iter().filter_map(OutEvent::as_cc).any(|c| c.1 == 70), "no CC 70 after 3.5 s: {events:?}");
     for (c, cc, _) in events.iter().filter_map(OutEvent::as_cc) {
         assert_eq!(c, 4, "channel");
         assert!((60..=70).contains(&cc), "cc {cc}");
@@ -171,7 +145,7 @@ fn params_flush_without_process() {
 #[test]
 fn state_round_trip_and_foreign_states() {
     let host = host();
-    let mut a = host.instantiate();
+    let mut a = instance_with_model(&host, test_model());
     let p = a.params();
     let (gate, base, ch) = (param(&p, "Gate").id, param(&p, "First CC").id, param(&p, "MIDI channel").id);
     a.flush_params(&[(gate, gate_clap(-62.5)), (base, 77.0), (ch, channel_clap(9.0))]);
@@ -181,7 +155,7 @@ fn state_round_trip_and_foreign_states() {
     assert_eq!(json["params"]["midich"]["i32"], 9, "{json}");
 
     // Round trip into a fresh instance, saved again: identical bytes, same values.
-    let mut b = host.instantiate();
+    let mut b = instance_with_model(&host, test_model());
     b.load_state(&saved);
     assert_eq!(b.params(), a.params());
     assert_eq!(b.save_state(), saved);
@@ -201,7 +175,7 @@ fn state_round_trip_and_foreign_states() {
         .as_object_mut()
         .unwrap()
         .insert("future-field".into(), serde_json::json!("whatever"));
-    let mut c = host.instantiate();
+    let mut c = instance_with_model(&host, test_model());
     let defaults = c.params();
     c.load_state(&state_blob(&foreign));
     let loaded = c.params();

@@ -2,7 +2,7 @@
 //! unloadable ONNX Runtime. In every case audio must pass unchanged, no genre may be claimed (no
 //! MIDI CC), nothing may crash, and every step must finish in bounded time (a watchdog aborts the
 //! test binary after 20 s; ORT cases run in a child process that is killed after 60 s).
-//! clap_midi.rs covers a truncated member and a missing folder; these are the other cases.
+//! clap_midi.rs covers a truncated trunk and a missing folder, in real time; these run offline.
 mod common;
 mod engine_support;
 
@@ -11,14 +11,10 @@ use engine_support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The tests change GENRESCOPE_MODEL_DIR or spawn children: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
 const STEP_LIMIT: Duration = Duration::from_secs(20);
-/// Long enough for the intact model to claim a genre (the control case checks that).
-const PACED: Duration = Duration::from_secs(4);
 const CHILD_ENV: &str = "GENRESCOPE_FAULTS_CHILD";
 
 /// Aborts the whole process if not dropped within `limit`: a hang fails loudly instead of
@@ -50,35 +46,31 @@ impl Drop for Watchdog {
     }
 }
 
-/// One instance on the current model dir: 6 s of music fast, then up to `paced_for` (wall) at about
-/// twice real time, so a working analysis thread (which drops frames queued while its model
-/// loads) would certainly have predicted. Returns the CCs seen.
-fn run_instance(host: &TestHost, what: &str, paced_for: Duration) -> Vec<(u8, u8, u8)> {
+/// One instance reading `model`, rendering 6 s of music offline (the analysis runs in step with
+/// the audio, so a working model has certainly predicted by then). Returns the CCs seen.
+fn run_instance(host: &TestHost, model: &Path, what: &str) -> Vec<(u8, u8, u8)> {
     let _wd = Watchdog::new(what.to_string(), STEP_LIMIT);
-    let mut inst = host.instantiate();
+    let mut inst = instance_with_model(host, model);
+    inst.set_offline(true);
     inst.activate(44_100.0, 512);
     let (mut pos, mut seed, mut events) = (0usize, 99u64, Vec::<OutEvent>::new());
-    let mut paced: Option<Instant> = None;
-    while paced.is_none_or(|t| t.elapsed() < paced_for) {
+    while pos < 44_100 * 6 {
         let input = music(44_100.0, pos, 512, &mut seed);
         let (out, ev) = inst.process(&input);
         assert_bit_exact(&input, &out, what);
         events.extend(ev);
         pos += 512;
-        if pos >= 44_100 * 6 {
-            paced.get_or_insert_with(Instant::now);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if events.iter().filter_map(OutEvent::as_cc).any(|c| c.1 == TOP_CC && c.2 < 10) {
-            break; // a working model: no need to wait longer
-        }
     }
     inst.deactivate();
     drop(inst);
     events.iter().filter_map(OutEvent::as_cc).collect()
 }
 
-fn member_files(dir: &Path) -> Vec<PathBuf> {
+fn claims_a_genre(ccs: &[(u8, u8, u8)]) -> bool {
+    ccs.iter().any(|c| c.1 == TOP_CC && c.2 < 10)
+}
+
+fn onnx_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -88,35 +80,57 @@ fn member_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+fn edit_manifest(d: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let p = d.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    edit(&mut m);
+    std::fs::write(&p, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
 #[test]
 fn broken_model_folders() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let good = test_model();
     let host = TestHost::load_default();
 
     // Control: the intact model claims a genre under the same procedure.
-    use_model_dir(good);
-    let ccs = run_instance(&host, "intact model", PACED);
-    assert!(ccs.iter().any(|c| c.1 == TOP_CC && c.2 < 10), "control: no genre with the intact model");
+    assert!(claims_a_genre(&run_instance(&host, good, "intact model")), "control: no genre with the intact model");
 
     type Breaker = fn(&Path);
-    let cases: [(&str, Breaker); 5] = [
-        ("wrong feature hash", |d| {
-            let p = d.join("manifest.json");
-            let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-            let hash = m["feature_hash"].as_str().expect("manifest has feature_hash").to_string();
-            let flipped: String = hash.chars().rev().collect();
-            assert_ne!(hash, flipped);
-            m["feature_hash"] = flipped.into();
-            std::fs::write(&p, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let cases: [(&str, Breaker); 8] = [
+        ("wrong front-end hash", |d| {
+            edit_manifest(d, |m| {
+                let hash = m["front_end_hash"].as_str().expect("manifest has front_end_hash").to_string();
+                m["front_end_hash"] = hash.chars().rev().collect::<String>().into();
+            })
         }),
-        ("member file missing", |d| std::fs::remove_file(&member_files(d)[1]).unwrap()),
-        ("member bytes changed (checksum)", |d| {
-            let p = &member_files(d)[0];
-            let mut b = std::fs::read(p).unwrap();
+        ("a front end this build cannot compute", |d| {
+            edit_manifest(d, |m| m["front_end"]["compression"] = serde_json::json!({"kind": "cube_root"}))
+        }),
+        ("a front end that makes no sense", |d| {
+            edit_manifest(d, |m| {
+                m["front_end"]["hop_length"] = 0.into();
+            })
+        }),
+        ("member file missing", |d| std::fs::remove_file(&onnx_files(d)[1]).unwrap()),
+        ("trunk bytes changed (checksum)", |d| {
+            let p = d.join("trunk.onnx");
+            let mut b = std::fs::read(&p).unwrap();
             let n = b.len() / 2;
             b[n] ^= 0x5A;
             std::fs::write(p, b).unwrap();
+        }),
+        ("a member that is not ONNX (checksum updated)", |d| {
+            let p = &onnx_files(d)[0];
+            std::fs::write(p, b"not a model").unwrap();
+            let sha = genrescope_core::sha256_hex(b"not a model");
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            edit_manifest(d, |m| {
+                for e in m["members"].as_array_mut().unwrap() {
+                    if e["file"] == name.as_str() {
+                        e["sha256"] = sha.clone().into();
+                    }
+                }
+            })
         }),
         ("manifest not JSON", |d| std::fs::write(d.join("manifest.json"), b"{ not json").unwrap()),
         ("manifest missing", |d| std::fs::remove_file(d.join("manifest.json")).unwrap()),
@@ -125,15 +139,42 @@ fn broken_model_folders() {
         let dir = scratch_dir(&format!("broken-{}", what.replace(' ', "-")));
         copy_dir(good, &dir);
         breaker(&dir);
-        use_model_dir(&dir);
-        let ccs = run_instance(&host, what, PACED);
+        let ccs = run_instance(&host, &dir, what);
         assert!(ccs.is_empty(), "{what}: CCs without a usable model: {ccs:?}");
         eprintln!("{what}: audio unchanged, no CC");
     }
     // The intact model still works afterwards in the same process.
-    use_model_dir(good);
-    let ccs = run_instance(&host, "intact model again", PACED);
-    assert!(ccs.iter().any(|c| c.1 == TOP_CC && c.2 < 10));
+    assert!(claims_a_genre(&run_instance(&host, good, "intact model again")));
+}
+
+/// Dropping the plugin while its model is still loading returns at once: the load goes on
+/// without it. The trunk file is a FIFO, so the load blocks until the test writes it.
+#[test]
+fn dropping_during_a_model_load_does_not_block() {
+    let host = TestHost::load_default();
+    let dir = scratch_dir("slow-load");
+    copy_dir(test_model(), &dir);
+    let trunk = dir.join("trunk.onnx");
+    let bytes = std::fs::read(&trunk).unwrap();
+    std::fs::remove_file(&trunk).unwrap();
+    let c = std::ffi::CString::new(trunk.to_str().unwrap()).unwrap();
+    // SAFETY: plain mkfifo(3) on a path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let mut inst = instance_with_model(&host, &dir);
+    inst.activate(48_000.0, 512);
+    let mut seed = 1u64;
+    for k in 0..20 {
+        let input = music(48_000.0, k * 512, 512, &mut seed);
+        let (out, _) = inst.process(&input);
+        assert_bit_exact(&input, &out, "while loading");
+    }
+    let t = Instant::now();
+    inst.deactivate();
+    drop(inst);
+    let took = t.elapsed();
+    // Let the orphaned load finish (it reads the FIFO), so nothing is left blocked.
+    std::fs::write(&trunk, &bytes).unwrap();
+    assert!(took < Duration::from_secs(2), "dropping the plugin waited {took:?} for the model load");
 }
 
 /// Child side of `onnx_runtime_missing`: runs only when the parent sets CHILD_ENV.
@@ -143,17 +184,17 @@ fn child_process_body() {
         return;
     }
     let host = TestHost::load_default(); // GENRESCOPE_CLAP_BUNDLE, set by the parent
-    let ccs = run_instance(&host, "ORT unavailable", PACED);
+    let model = PathBuf::from(std::env::var_os("GENRESCOPE_TEST_MODEL").expect("parent sets the model"));
+    let ccs = run_instance(&host, &model, "ORT unavailable");
     assert!(ccs.is_empty(), "CCs without ONNX Runtime: {ccs:?}");
     // A second instance in the same process gets the cached failure quickly.
     let t = Instant::now();
-    assert!(run_instance(&host, "ORT unavailable, second instance", Duration::from_secs(1)).is_empty());
+    assert!(run_instance(&host, &model, "ORT unavailable, second instance").is_empty());
     println!("CHILD-OK second instance {:.2} s", t.elapsed().as_secs_f64());
 }
 
 #[test]
 fn onnx_runtime_missing() {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let model = test_model().to_path_buf();
     // A copy of the CLAP bundle without libonnxruntime.so beside it.
     let bundle = TestHost::clap_bundle_path();
@@ -177,7 +218,7 @@ fn onnx_runtime_missing() {
             .env(CHILD_ENV, "1")
             .env("GENRESCOPE_CLAP_BUNDLE", dir.join("Genrescope.clap"))
             .env("GENRESCOPE_ORT_LIB", &ort)
-            .env("GENRESCOPE_MODEL_DIR", &model)
+            .env("GENRESCOPE_TEST_MODEL", &model)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -1,10 +1,13 @@
 //! The audio-thread half of the engine (front end: downmix, level, resampling, features, frame
-//! queue; MIDI CC emission) must not allocate once constructed. Counted with a global
-//! allocator, for odd block sizes and host rates, including blocks above the announced maximum.
-use genrescope::frontend::{queue_capacity, AudioFrontEnd};
-use genrescope::midi::MidiCcOut;
-use genrescope::shared::{HistoryPoint, SharedState};
-use genrescope_core::features::FeatureConfig;
+//! queue; MIDI CC and program-change emission; the render/transport watches) must not allocate
+//! once constructed. Counted with a global allocator, for both front ends, odd block sizes and
+//! host rates, including blocks above the announced maximum.
+use genrescope::midi::{MidiConfig, MidiOut};
+use genrescope::render::RenderWatch;
+use genrescope_core::features::FrontEndSpec;
+use genrescope_engine::frontend::queue_capacity;
+use genrescope_engine::{frame_queue, AudioFrontEnd, HistoryPoint, SharedState};
+use nice_plug::prelude::ProcessMode;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -45,40 +48,44 @@ fn signal(n: usize, rate: f32, phase: &mut f32) -> Vec<f32> {
 
 #[test]
 fn audio_thread_path_does_not_allocate() {
-    let cfg = FeatureConfig::default();
-    for rate in [44_100.0f32, 48_000.0, 96_000.0, 22_050.0] {
-        let shared = Arc::new(SharedState::default());
-        let (producer, mut consumer) = rtrb::RingBuffer::new(queue_capacity(&cfg));
-        let max_block = 4096;
-        let mut fe = AudioFrontEnd::new(&cfg, rate, max_block, producer, shared.clone());
-        let mut midi = MidiCcOut::default();
-        let mut probs = [0.05f32; 10];
-        probs[3] = 0.55;
-        shared.publish(HistoryPoint { time_s: 0.0, probs, top: Some(3) }, -12.0);
+    for spec in [FrontEndSpec::musicnn(), FrontEndSpec::gtzan_mfcc()] {
+        for rate in [44_100.0f32, 48_000.0, 96_000.0, 22_050.0] {
+            let shared = Arc::new(SharedState::default());
+            let (sender, mut receiver) = frame_queue(spec.mel_dim(), queue_capacity(&spec));
+            let max_block = 4096;
+            let mut fe = AudioFrontEnd::new(&spec, rate, max_block, sender).unwrap();
+            let mut midi = MidiOut::default();
+            let cfg = MidiConfig { channel: 0, cc_base: 20, cc: true, program_change: true, hold_s: 0.0, sample_rate: rate };
+            let mut render = RenderWatch::new(ProcessMode::Realtime, rate);
+            let mut probs = [0.05f32; 10];
+            probs[3] = 0.55;
+            shared.publish(HistoryPoint { time_s: 0.0, probs, top: Some(3) }, -12.0);
 
-        let mut phase = 0.0;
-        for block in [1usize, 7, 64, 512, 8192] {
-            let left = signal(block, rate, &mut phase);
-            let mut right = left.clone();
-            right[0] = f32::NAN; // bad input must not trigger a slow or allocating path
-            let channels = [left.as_slice(), right.as_slice()];
-            let mut sent = 0usize;
-            ALLOCS.store(0, Ordering::SeqCst);
-            COUNTING.store(true, Ordering::SeqCst);
-            for _ in 0..20 {
-                fe.process(&channels);
-                midi.emit(&shared, 0, 20, |_, _, _| sent += 1);
+            let mut phase = 0.0;
+            for block in [1usize, 7, 64, 512, 8192] {
+                let left = signal(block, rate, &mut phase);
+                let mut right = left.clone();
+                right[0] = f32::NAN; // bad input must not trigger a slow or allocating path
+                let channels = [left.as_slice(), right.as_slice()];
+                let mut sent = 0usize;
+                ALLOCS.store(0, Ordering::SeqCst);
+                COUNTING.store(true, Ordering::SeqCst);
+                for _ in 0..20 {
+                    render.block(block);
+                    fe.process(&channels);
+                    fe.reset();
+                    fe.process(&channels);
+                    midi.emit(&shared, &cfg, block, |_| sent += 1);
+                    // The analysis side keeps the queue from filling, so every push takes the
+                    // normal path (clearing does not allocate either).
+                    receiver.clear();
+                }
+                COUNTING.store(false, Ordering::SeqCst);
+                let n = ALLOCS.load(Ordering::SeqCst);
+                assert_eq!(n, 0, "{n} allocations at {rate} Hz, block {block}");
+                assert!(sent > 0 || block > 1, "MIDI was emitted");
             }
-            COUNTING.store(false, Ordering::SeqCst);
-            let n = ALLOCS.load(Ordering::SeqCst);
-            assert_eq!(n, 0, "{n} allocations at {rate} Hz, block {block}");
-            assert!(sent > 0 || block > 1, "MIDI CCs were emitted");
-            // Keep the queue from filling so every push takes the normal path.
-            while let Ok(chunk) = consumer.read_chunk(consumer.slots()) {
-                chunk.commit_all();
-                break;
-            }
+            assert_eq!(receiver.dropped(), 0);
         }
-        assert_eq!(shared.dropped_frames.load(Ordering::Relaxed), 0);
     }
 }

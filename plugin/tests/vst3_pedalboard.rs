@@ -125,14 +125,11 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
     let tmp = std::env::temp_dir().join(format!("genrescope-vst3-{}", std::process::id()));
     let model = tmp.join("model");
     std::fs::create_dir_all(&model).unwrap();
-    genrescope_trainer::export::random_test_model(
-        &model,
-        &genrescope_core::features::FeatureConfig::default(),
-        2,
-        true,
-        5,
-    )
-    .expect("write test model");
+    genrescope_testkit::TinyModel::new(genrescope_core::features::FrontEndSpec::musicnn())
+        .with_trunk(2)
+        .seed(5)
+        .write(&model)
+        .expect("write test model");
 
     for model_dir in [None, Some(model.as_path())] {
         let report = run_script(&py, pythonpath.as_deref(), model_dir);
@@ -158,7 +155,7 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
             .collect();
         assert_eq!(
             names,
-            ["Smoothing", "Update interval", "Gate", "CC output", "MIDI channel", "First CC"]
+            ["Smoothing", "Update interval", "Gate", "CC output", "MIDI channel", "First CC", "Program change", "Program hold"]
         );
         for p in report["parameters"].as_array().unwrap() {
             assert!(p["python_name"].is_string(), "hidden from the host's parameter list: {p}");

@@ -1,15 +1,18 @@
-//! GTZAN-layout datasets: scanning, decoding + MFCC (with a disk cache), track-level splits
-//! and fixed-length segments.
+//! GTZAN-layout datasets: scanning, decoding + mel frames (with a disk cache), track-level splits
+//! and fixed-length segments of model input.
 //!
 //! Layout: `<root>/<genre>/<genre>.000NN.{wav,au,ogg,mp3,flac}`, optional
 //! `<root>/splits/{train,valid}.txt` (one `genre/genre.000NN.ext` per line; matched on the
 //! name without extension, so the lists work for any encoding of the collection).
-//! Features come from `genrescope_core::features::extract_offline`, the code the plugin runs.
-use crate::audio::{load_mono, AUDIO_EXTENSIONS};
+//! Frames come from `genrescope_core::features::extract_mel_at_rate`, the host-rate pipeline the
+//! plugin's audio thread runs (same resampler, same frames), and windows of them become model input
+//! through the same `FeatureTransform` as the analysis thread's.
+use crate::audio::load_mono;
 use anyhow::Context;
-use genrescope_core::features::{extract_offline, FeatureConfig};
+use genrescope_core::audio_file::has_audio_extension;
+use genrescope_core::features::{extract_mel_at_rate, FeatureTransform, FrontEndSpec};
 use genrescope_core::labels::{genre_index, GENRES, NUM_GENRES};
-use genrescope_core::model::manifest::sha256_hex;
+use genrescope_core::sha256_hex;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -25,6 +28,34 @@ pub struct Clip {
     pub label: usize,
 }
 
+/// What a model reads: its front end and the frames per window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInput {
+    pub spec: FrontEndSpec,
+    pub window_frames: usize,
+}
+
+impl ModelInput {
+    /// The first models' input: 13 MFCC at 22050 Hz, 130 frames (≈3 s).
+    pub fn gtzan_mfcc() -> Self {
+        Self { spec: FrontEndSpec::gtzan_mfcc(), window_frames: 130 }
+    }
+
+    /// musicnn's input: 96 log-mel bands at 16 kHz, 187 frames (≈3 s).
+    pub fn musicnn() -> Self {
+        Self { spec: FrontEndSpec::musicnn(), window_frames: 187 }
+    }
+
+    pub fn frame_dim(&self) -> usize {
+        self.spec.frame_dim()
+    }
+
+    /// Values per window of model input.
+    pub fn window_len(&self) -> usize {
+        self.window_frames * self.frame_dim()
+    }
+}
+
 /// Lists every audio clip of a GTZAN-layout folder, sorted by id.
 pub fn scan(root: &Path) -> anyhow::Result<Vec<Clip>> {
     let mut clips = Vec::new();
@@ -35,18 +66,13 @@ pub fn scan(root: &Path) -> anyhow::Result<Vec<Clip>> {
         }
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("")
-                .to_ascii_lowercase();
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or("")
                 .to_string();
             let label = stem.split('.').next().and_then(genre_index);
-            if let Some(label) = label.filter(|_| AUDIO_EXTENSIONS.contains(&ext.as_str())) {
+            if let Some(label) = label.filter(|_| has_audio_extension(&path)) {
                 clips.push(Clip {
                     id: format!("{genre}/{stem}"),
                     path,
@@ -129,14 +155,17 @@ pub fn stratified_split(clips: &[Clip], valid_fraction: f64, seed: u64) -> Split
     }
 }
 
-/// MFCC frames of every clip (row-major `n_frames * dim`), `None` for clips that failed.
+/// Mel power frames of every clip (row-major `n_frames * mel_dim`), `None` for clips that failed.
 pub struct ClipFeatures {
     pub frames: Vec<Option<Vec<f32>>>,
     /// `(path, reason)` of clips that could not be used.
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-fn cache_key(path: &Path, cfg: &FeatureConfig) -> anyhow::Result<String> {
+/// Bump when the cached frames' meaning changes without the spec's hash changing.
+const CACHE_VERSION: &str = "mel-frames-v2";
+
+fn cache_key(path: &Path, spec: &FrontEndSpec) -> anyhow::Result<String> {
     let meta = std::fs::metadata(path)?;
     let mtime = meta
         .modified()?
@@ -145,11 +174,11 @@ fn cache_key(path: &Path, cfg: &FeatureConfig) -> anyhow::Result<String> {
         .unwrap_or(0);
     let abs = std::fs::canonicalize(path)?;
     let key = format!(
-        "{}\n{}\n{}\n{}",
+        "{CACHE_VERSION}\n{}\n{}\n{}\n{}",
         abs.display(),
         meta.len(),
         mtime,
-        cfg.hash()
+        spec.hash()
     );
     Ok(sha256_hex(key.as_bytes()))
 }
@@ -175,23 +204,25 @@ fn write_cache(file: &Path, v: &[f32]) -> std::io::Result<()> {
     std::fs::rename(tmp, file)
 }
 
-fn clip_features(
-    clip: &Clip,
-    cfg: &FeatureConfig,
-    cache: Option<&Path>,
-) -> anyhow::Result<Vec<f32>> {
+/// A clip's mel frames at its own sample rate through the plugin's host-rate pipeline.
+pub fn clip_frames(path: &Path, spec: &FrontEndSpec, gain: f32) -> anyhow::Result<Vec<f32>> {
+    let (mut mono, rate) = load_mono(path)?;
+    if gain != 1.0 {
+        mono.iter_mut().for_each(|x| *x *= gain);
+    }
+    let (mel, _) = extract_mel_at_rate(spec, &mono, rate as f32)?;
+    Ok(mel)
+}
+
+fn clip_features(clip: &Clip, spec: &FrontEndSpec, cache: Option<&Path>) -> anyhow::Result<Vec<f32>> {
     let cached = match cache {
-        Some(dir) => Some(dir.join(format!("{}.f32", cache_key(&clip.path, cfg)?))),
+        Some(dir) => Some(dir.join(format!("{}.f32", cache_key(&clip.path, spec)?))),
         None => None,
     };
-    if let Some(v) = cached
-        .as_deref()
-        .and_then(|f| read_cache(f, cfg.frame_dim()))
-    {
+    if let Some(v) = cached.as_deref().and_then(|f| read_cache(f, spec.mel_dim())) {
         return Ok(v);
     }
-    let audio = load_mono(&clip.path, cfg.sample_rate)?;
-    let feats = extract_offline(cfg, &audio);
+    let feats = clip_frames(&clip.path, spec, 1.0)?;
     if let Some(f) = cached {
         // A failed cache write only costs time on the next run.
         let _ = write_cache(&f, &feats);
@@ -202,7 +233,7 @@ fn clip_features(
 /// Decodes and featurizes `clips` on `threads` threads; failures are recorded, not fatal.
 pub fn featurize(
     clips: &[Clip],
-    cfg: &FeatureConfig,
+    input: &ModelInput,
     cache: Option<&Path>,
     threads: usize,
 ) -> ClipFeatures {
@@ -226,14 +257,15 @@ pub fn featurize(
             let pb = &pb;
             s.spawn(move || {
                 for (j, slot) in chunk.iter_mut().enumerate() {
-                    *slot = Some(clip_features(&clips[t * per + j], cfg, cache));
+                    *slot = Some(clip_features(&clips[t * per + j], &input.spec, cache));
                     pb.inc(1);
                 }
             });
         }
     });
     pb.finish_and_clear();
-    let window = cfg.window_frames * cfg.frame_dim();
+    let mel_dim = input.spec.mel_dim();
+    let window = input.window_frames * mel_dim;
     let mut skipped = Vec::new();
     let frames = results
         .into_iter()
@@ -245,8 +277,8 @@ pub fn featurize(
                     clip.path.clone(),
                     format!(
                         "too short: {} frames < {}",
-                        v.len() / cfg.frame_dim(),
-                        cfg.window_frames
+                        v.len() / mel_dim,
+                        input.window_frames
                     ),
                 ));
                 None
@@ -263,7 +295,7 @@ pub fn featurize(
 /// Fixed-length model inputs: non-overlapping `window_frames` segments of each track.
 #[derive(Clone, Debug, Default)]
 pub struct Segments {
-    /// `len() * window_len` raw MFCC values.
+    /// `len() * window_len` values of model input (front-end features, window by window).
     pub windows: Vec<f32>,
     pub labels: Vec<usize>,
     /// Index of the segment's track in `track_ids`.
@@ -293,36 +325,40 @@ impl Segments {
         clips: &[Clip],
         feats: &ClipFeatures,
         clip_idx: &[usize],
-        cfg: &FeatureConfig,
+        input: &ModelInput,
     ) -> Self {
-        Self::build_hop(clips, feats, clip_idx, cfg, cfg.window_frames)
+        Self::build_hop(clips, feats, clip_idx, input, input.window_frames)
     }
 
-    /// Windows of `cfg.window_frames` frames starting every `hop_frames` frames (overlapping
+    /// Windows of `input.window_frames` frames starting every `hop_frames` frames (overlapping
     /// when `hop_frames < window_frames`), for training. Track order and indices are the same
     /// as [`Segments::build`]'s for the same `clip_idx`, so track folds apply to both.
     pub fn build_hop(
         clips: &[Clip],
         feats: &ClipFeatures,
         clip_idx: &[usize],
-        cfg: &FeatureConfig,
+        input: &ModelInput,
         hop_frames: usize,
     ) -> Self {
-        let dim = cfg.frame_dim();
-        let window_len = cfg.window_frames * dim;
-        let hop = hop_frames.max(1) * dim;
+        let mel_dim = input.spec.mel_dim();
+        let mel_len = input.window_frames * mel_dim;
+        let window_len = input.window_len();
+        let hop = hop_frames.max(1) * mel_dim;
+        let mut transform = FeatureTransform::new(&input.spec).expect("spec validated by the caller");
         let mut s = Segments {
             window_len,
             ..Default::default()
         };
+        let mut window = vec![0.0; window_len];
         for &c in clip_idx {
             let Some(f) = &feats.frames[c] else { continue };
             let t = s.track_ids.len();
             s.track_ids.push(clips[c].id.clone());
             s.track_labels.push(clips[c].label);
             let mut start = 0;
-            while start + window_len <= f.len() {
-                s.windows.extend_from_slice(&f[start..start + window_len]);
+            while start + mel_len <= f.len() {
+                transform.apply(&f[start..start + mel_len], &mut window);
+                s.windows.extend_from_slice(&window);
                 start += hop;
                 s.labels.push(clips[c].label);
                 s.track.push(t);
@@ -430,18 +466,19 @@ mod tests {
 
     #[test]
     fn segments_never_mix_tracks_across_folds() {
-        let cfg = FeatureConfig::default();
+        let input = ModelInput { window_frames: 8, ..ModelInput::musicnn() };
+        let mel_dim = input.spec.mel_dim();
         let c = clips(2);
-        let wl = cfg.window_frames * cfg.frame_dim();
-        // Track i has 2.5 windows of frames filled with i: 2 segments each, the rest dropped.
+        let ml = input.window_frames * mel_dim;
+        // Track i has 2.5 windows of mel frames filled with (i+1)/1000: 2 segments each.
+        let mel = |i: usize| (i + 1) as f32 * 1e-3;
         let feats = ClipFeatures {
-            frames: (0..c.len())
-                .map(|i| Some(vec![i as f32; wl * 5 / 2]))
-                .collect(),
+            frames: (0..c.len()).map(|i| Some(vec![mel(i); ml * 5 / 2])).collect(),
             skipped: vec![],
         };
-        let s = Segments::build(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &cfg);
+        let s = Segments::build(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &input);
         assert_eq!(s.len(), 2 * c.len());
+        assert_eq!(s.window_len, input.window_len());
         let folds = track_folds(&s.track_labels, 2, 1);
         let f0 = s.select_tracks(&folds[0]);
         let f1 = s.select_tracks(&folds[1]);
@@ -449,27 +486,20 @@ mod tests {
         let ids0: Vec<_> = f0.track_ids.clone();
         assert!(f1.track_ids.iter().all(|t| !ids0.contains(t)));
         // Overlapping windows: same tracks in the same order, more windows per track.
-        let hop = cfg.window_frames / 4;
-        let o = Segments::build_hop(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &cfg, hop);
+        let hop = input.window_frames / 4;
+        let o = Segments::build_hop(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &input, hop);
         assert_eq!(o.track_ids, s.track_ids);
-        let frames = wl * 5 / 2 / cfg.frame_dim();
-        let per_track = (frames - cfg.window_frames) / hop + 1;
+        let frames = ml * 5 / 2 / mel_dim;
+        let per_track = (frames - input.window_frames) / hop + 1;
         assert_eq!(o.len(), per_track * c.len());
-        assert_eq!(
-            o.window(1),
-            &feats.frames[0].as_ref().unwrap()[hop * cfg.frame_dim()..][..wl]
-        );
         let o1 = o.select_tracks(&folds[1]);
         assert_eq!(o1.track_ids, f1.track_ids);
         assert_eq!(o1.len(), per_track * f1.num_tracks());
-        // Each segment still carries its own track's values.
+        // Each segment carries its own track's values, through the front end's log compression.
         for i in 0..f1.len() {
-            let orig = s
-                .track_ids
-                .iter()
-                .position(|t| *t == f1.track_ids[f1.track[i]])
-                .unwrap();
-            assert!(f1.window(i).iter().all(|&v| v == orig as f32));
+            let orig = s.track_ids.iter().position(|t| *t == f1.track_ids[f1.track[i]]).unwrap();
+            let want = (1.0 + 10000.0 * mel(orig) as f64).log10() as f32;
+            assert!(f1.window(i).iter().all(|&v| (v - want).abs() < 1e-5), "{} vs {want}", f1.window(i)[0]);
         }
     }
 }

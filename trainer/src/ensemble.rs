@@ -1,6 +1,6 @@
 //! The whole training run: data -> cross-validated grid -> retrained members -> soft-voting
 //! ensemble -> evaluation on the validation split -> fp32 + int8 ONNX export.
-use crate::data::{featurize, scan, split, Segments};
+use crate::data::{featurize, scan, split, ModelInput, Segments};
 use crate::export::{write_model_dir, ExportMember};
 use crate::grid::{candidates, cross_validate, select, CvResult, GridSize};
 use crate::metrics::{evaluate_both, soft_vote, Evaluation};
@@ -8,7 +8,6 @@ use crate::model::{Cnn, CnnConfig};
 use crate::quantize::{ActivationRanges, RangeRecorder};
 use crate::training::{normalize, predict, train, EpochStats, TrainConfig};
 use burn::prelude::*;
-use genrescope_core::features::FeatureConfig;
 use genrescope_core::model::Quantization;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -76,7 +75,7 @@ pub struct LoadedData {
 
 pub fn load_data(
     root: &Path,
-    cfg: &FeatureConfig,
+    input: &ModelInput,
     cache: Option<&Path>,
     seed: u64,
     threads: usize,
@@ -86,17 +85,17 @@ pub fn load_data(
     let sp = split(root, &clips, 0.2, seed)?;
     let wanted: Vec<usize> = sp.train.iter().chain(&sp.valid).copied().collect();
     let subset: Vec<_> = wanted.iter().map(|&i| clips[i].clone()).collect();
-    let feats = featurize(&subset, cfg, cache, threads);
+    let feats = featurize(&subset, input, cache, threads);
     let n_train = sp.train.len();
     let train_idx: Vec<usize> = (0..n_train).collect();
-    let train = Segments::build(&subset, &feats, &train_idx, cfg);
-    let hop = train_hop_frames.unwrap_or(cfg.window_frames);
-    let train_windows = Segments::build_hop(&subset, &feats, &train_idx, cfg, hop);
+    let train = Segments::build(&subset, &feats, &train_idx, input);
+    let hop = train_hop_frames.unwrap_or(input.window_frames);
+    let train_windows = Segments::build_hop(&subset, &feats, &train_idx, input, hop);
     let valid = Segments::build(
         &subset,
         &feats,
         &(n_train..subset.len()).collect::<Vec<_>>(),
-        cfg,
+        input,
     );
     for (p, why) in &feats.skipped {
         eprintln!("skipped {}: {why}", p.display());
@@ -144,7 +143,7 @@ pub fn calibrate_burn(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> A
     rec.finish()
 }
 
-pub fn run(opts: &TrainOptions, feat_cfg: &FeatureConfig) -> anyhow::Result<Summary> {
+pub fn run(opts: &TrainOptions, feat_cfg: &ModelInput) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(&opts.work)?;
     let data = load_data(
         &opts.data,

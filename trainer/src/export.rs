@@ -4,10 +4,10 @@ use crate::onnx::{member_to_onnx, INPUT_NAME, OUTPUT_NAME};
 use crate::quantize::{calibrate, ActivationRanges};
 use crate::weights::CnnWeights;
 use anyhow::{ensure, Context};
-use genrescope_core::features::FeatureConfig;
+use crate::data::ModelInput;
 use genrescope_core::labels::GENRES;
-use genrescope_core::model::manifest::{sha256_hex, FORMAT_VERSION};
-use genrescope_core::model::{MemberEntry, ModelManifest, Quantization};
+use genrescope_core::model::{InputSpec, MemberEntry, ModelManifest, Quantization, FORMAT_VERSION};
+use genrescope_core::sha256_hex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -28,7 +28,7 @@ pub struct ExportMember {
 /// `manifest_file` (`manifest.json` is what `Ensemble::load(dir)` reads).
 pub fn write_model_dir(
     dir: &Path,
-    cfg: &FeatureConfig,
+    input: &ModelInput,
     name: &str,
     members: &[ExportMember],
     quantization: Quantization,
@@ -40,7 +40,7 @@ pub fn write_model_dir(
     let mut entries = Vec::new();
     for (i, m) in members.iter().enumerate() {
         ensure!(
-            m.weights.frames == cfg.window_frames && m.weights.dim == cfg.frame_dim(),
+            m.weights.frames == input.window_frames && m.weights.dim == input.frame_dim(),
             "member {i} input {}x{} does not match the feature config",
             m.weights.frames,
             m.weights.dim
@@ -63,6 +63,8 @@ pub fn write_model_dir(
             file,
             sha256: sha256_hex(&bytes),
             quantization,
+            inputs: vec![INPUT_NAME.into()],
+            output: OUTPUT_NAME.into(),
             val_accuracy: m.val_accuracy,
             hyperparams: m.hyperparams.clone(),
         });
@@ -71,18 +73,19 @@ pub fn write_model_dir(
         format_version: FORMAT_VERSION,
         name: name.into(),
         labels: GENRES.iter().map(|s| s.to_string()).collect(),
-        feature_config: cfg.clone(),
-        feature_hash: cfg.hash(),
-        input_name: INPUT_NAME.into(),
-        input_shape: [-1, 1, cfg.window_frames as i64, cfg.frame_dim() as i64],
-        output_name: OUTPUT_NAME.into(),
+        front_end: input.spec.clone(),
+        front_end_hash: input.spec.hash(),
+        input: InputSpec {
+            name: INPUT_NAME.into(),
+            shape: vec![-1, 1, input.window_frames as i64, input.frame_dim() as i64],
+            window_frames: input.window_frames,
+        },
+        trunk: None,
         members: entries,
+        embedding: None,
         notes,
     };
-    manifest.validate(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let text = serde_json::to_string_pretty(&manifest)? + "\n";
-    std::fs::write(dir.join(manifest_file), text)
-        .with_context(|| format!("writing {manifest_file}"))?;
+    manifest.write(dir, manifest_file).with_context(|| format!("writing {manifest_file}"))?;
     Ok(manifest)
 }
 
@@ -105,13 +108,13 @@ pub fn mfcc_like_window(rng: &mut StdRng, frames: usize, dim: usize) -> Vec<f32>
 /// writing and running it is fast; no burn involved.
 pub fn random_test_model(
     dir: &Path,
-    cfg: &FeatureConfig,
+    input: &ModelInput,
     n_members: usize,
     quantized: bool,
     seed: u64,
 ) -> anyhow::Result<()> {
     ensure!(n_members > 0, "n_members must be > 0");
-    let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
+    let (frames, dim) = (input.window_frames, input.frame_dim());
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let calib: Vec<Vec<f32>> = (0..4)
         .map(|_| mfcc_like_window(&mut rng, frames, dim))
@@ -137,7 +140,7 @@ pub fn random_test_model(
     };
     write_model_dir(
         dir,
-        cfg,
+        input,
         "random-test-model",
         &members,
         q,
@@ -152,18 +155,13 @@ pub fn random_test_model(
 /// windows; use training data, never the data you evaluate on) with the reference forward pass,
 /// and writes `member_<i>.int8.onnx` + `manifest.json` beside them. Name, notes and per-member
 /// metadata are kept.
-pub fn quantize_model_dir(
-    dir: &Path,
-    cfg: &FeatureConfig,
-    calibration: &[&[f32]],
-) -> anyhow::Result<ModelManifest> {
+pub fn quantize_model_dir(dir: &Path, calibration: &[&[f32]]) -> anyhow::Result<ModelManifest> {
     ensure!(!calibration.is_empty(), "no calibration windows");
     let fp32_manifest = dir.join(FP32_MANIFEST_FILE);
-    let (fp32, _) = ModelManifest::load(&fp32_manifest).map_err(|e| anyhow::anyhow!("{e}"))?;
-    fp32.validate(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let paths = fp32
-        .verify_members(dir)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (fp32, _) = ModelManifest::load(&fp32_manifest)?;
+    ensure!(fp32.trunk.is_none(), "{}: a trunk model; re-quantize it with the trainer", fp32_manifest.display());
+    let input = ModelInput { spec: fp32.front_end.clone(), window_frames: fp32.input.window_frames };
+    let paths = fp32.verify_files(dir)?.members;
     let mut members = Vec::new();
     for (entry, path) in fp32.members.iter().zip(&paths) {
         ensure!(
@@ -185,7 +183,7 @@ pub fn quantize_model_dir(
     }
     write_model_dir(
         dir,
-        cfg,
+        &input,
         &fp32.name,
         &members,
         Quantization::Int8Qdq,

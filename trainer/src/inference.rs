@@ -2,7 +2,6 @@
 //! (`genrescope_core::model::Ensemble`): accuracy, int8-vs-fp32 agreement, latency.
 use crate::data::Segments;
 use crate::metrics::{argmax, soft_vote, Evaluation, Probs};
-use genrescope_core::features::FeatureConfig;
 use genrescope_core::model::Ensemble;
 use serde::Serialize;
 use std::path::Path;
@@ -12,15 +11,14 @@ use std::time::Instant;
 /// (a folder or a manifest file).
 pub fn member_probs(
     manifest: &Path,
-    cfg: &FeatureConfig,
     seg: &Segments,
 ) -> anyhow::Result<Vec<Vec<Probs>>> {
-    let mut ens = Ensemble::load(manifest, cfg)?;
+    let mut ens = Ensemble::load(manifest)?;
     let mut out = Vec::new();
     for m in 0..ens.num_members() {
         let mut v = Vec::with_capacity(seg.len());
         for i in 0..seg.len() {
-            v.push(ens.predict_member(m, seg.window(i))?);
+            v.push(ens.run_member(m, seg.window(i), &[])?);
         }
         out.push(v);
     }
@@ -30,20 +28,19 @@ pub fn member_probs(
 /// Median single-window latency (µs) of each member; ORT sessions are single-threaded.
 pub fn member_latency_us(
     manifest: &Path,
-    cfg: &FeatureConfig,
     window: &[f32],
     iters: usize,
 ) -> anyhow::Result<Vec<f64>> {
-    let mut ens = Ensemble::load(manifest, cfg)?;
+    let mut ens = Ensemble::load(manifest)?;
     let mut out = Vec::new();
     for m in 0..ens.num_members() {
         for _ in 0..10 {
-            ens.predict_member(m, window)?;
+            ens.run_member(m, window, &[])?;
         }
         let mut t: Vec<f64> = (0..iters)
             .map(|_| {
                 let s = Instant::now();
-                ens.predict_member(m, window)
+                ens.run_member(m, window, &[])
                     .map(|_| s.elapsed().as_secs_f64() * 1e6)
             })
             .collect::<Result<_, _>>()?;
@@ -106,10 +103,9 @@ pub struct OnnxEvaluation {
 
 pub fn evaluate_model(
     manifest: &Path,
-    cfg: &FeatureConfig,
     seg: &Segments,
 ) -> anyhow::Result<(OnnxEvaluation, Vec<Vec<Probs>>)> {
-    let probs = member_probs(manifest, cfg, seg)?;
+    let probs = member_probs(manifest, seg)?;
     let (mut ms, mut mt) = (Vec::new(), Vec::new());
     for p in &probs {
         let (s, t) = crate::metrics::evaluate_both(p, seg);
@@ -117,7 +113,7 @@ pub fn evaluate_model(
         mt.push(t);
     }
     let (es, et) = crate::metrics::evaluate_both(&soft_vote(&probs), seg);
-    let latency_us = member_latency_us(manifest, cfg, seg.window(0), 300)?;
+    let latency_us = member_latency_us(manifest, seg.window(0), 300)?;
     Ok((
         OnnxEvaluation {
             manifest: manifest.display().to_string(),

@@ -1,8 +1,7 @@
 //! `genrescope-trainer`: train the shipped ensemble, evaluate model folders, write test models.
 use clap::{Parser, Subcommand};
-use genrescope_core::features::FeatureConfig;
 use genrescope_core::model::MANIFEST_FILE;
-use genrescope_trainer::data::Segments;
+use genrescope_trainer::data::{ModelInput, Segments};
 use genrescope_trainer::export::FP32_MANIFEST_FILE;
 use genrescope_trainer::inference::{disagreements, evaluate_model, member_probs, top1_agreement};
 use std::path::PathBuf;
@@ -126,7 +125,7 @@ enum Part {
 
 impl ModelAndData {
     /// Non-overlapping segments of one part of the dataset's split (cached features).
-    fn segments(&self, cfg: &FeatureConfig, part: Part) -> anyhow::Result<Segments> {
+    fn segments(&self, input: &ModelInput, part: Part) -> anyhow::Result<Segments> {
         let d = genrescope_trainer::data::scan(&self.data)?;
         let sp = genrescope_trainer::data::split(&self.data, &d, 0.2, self.seed)?;
         let idx = if part == Part::Train {
@@ -136,18 +135,19 @@ impl ModelAndData {
         };
         let clips: Vec<_> = idx.iter().map(|&i| d[i].clone()).collect();
         let feats =
-            genrescope_trainer::data::featurize(&clips, cfg, Some(&self.cache), self.threads);
+            genrescope_trainer::data::featurize(&clips, input, Some(&self.cache), self.threads);
         for (p, why) in &feats.skipped {
             eprintln!("skipped {}: {why}", p.display());
         }
         let all: Vec<usize> = (0..clips.len()).collect();
-        Ok(Segments::build(&clips, &feats, &all, cfg))
+        Ok(Segments::build(&clips, &feats, &all, input))
     }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let cfg = FeatureConfig::default();
+    // The from-scratch CNN reads the first models' MFCC windows.
+    let cfg = ModelInput::gtzan_mfcc();
     match cli.cmd {
         #[cfg(feature = "train")]
         Cmd::Train {
@@ -192,8 +192,8 @@ fn main() -> anyhow::Result<()> {
                     None,
                 )?
                 .valid;
-                let (int8, p8) = evaluate_model(&opts.out.join("manifest.json"), &cfg, &valid)?;
-                let (fp32, p32) = evaluate_model(&opts.out.join(FP32_MANIFEST_FILE), &cfg, &valid)?;
+                let (int8, p8) = evaluate_model(&opts.out.join("manifest.json"), &valid)?;
+                let (fp32, p32) = evaluate_model(&opts.out.join(FP32_MANIFEST_FILE), &valid)?;
                 let agreement: Vec<f32> = p8
                     .iter()
                     .zip(&p32)
@@ -228,13 +228,13 @@ fn main() -> anyhow::Result<()> {
         Cmd::Evaluate { args } => {
             let model = &args.model;
             let valid = args.segments(&cfg, Part::Valid)?;
-            let (int8, p8) = evaluate_model(&model.join(MANIFEST_FILE), &cfg, &valid)?;
+            let (int8, p8) = evaluate_model(&model.join(MANIFEST_FILE), &valid)?;
             let fp32 = model.join(FP32_MANIFEST_FILE);
             let mut agreement = vec![];
             let mut flips = vec![];
             let mut fp = None;
             if fp32.is_file() {
-                let (e, p32) = evaluate_model(&fp32, &cfg, &valid)?;
+                let (e, p32) = evaluate_model(&fp32, &valid)?;
                 agreement = p8
                     .iter()
                     .zip(&p32)
@@ -256,9 +256,9 @@ fn main() -> anyhow::Result<()> {
             let model = &args.model;
             let train = args.segments(&cfg, Part::Train)?;
             let windows: Vec<&[f32]> = (0..train.len()).map(|i| train.window(i)).collect();
-            genrescope_trainer::export::quantize_model_dir(model, &cfg, &windows)?;
-            let p8 = member_probs(&model.join(MANIFEST_FILE), &cfg, &train)?;
-            let p32 = member_probs(&model.join(FP32_MANIFEST_FILE), &cfg, &train)?;
+            genrescope_trainer::export::quantize_model_dir(model, &windows)?;
+            let p8 = member_probs(&model.join(MANIFEST_FILE), &train)?;
+            let p32 = member_probs(&model.join(FP32_MANIFEST_FILE), &train)?;
             for (m, (a, b)) in p8.iter().zip(&p32).enumerate() {
                 println!(
                     "member {m}: int8/fp32 top-1 agreement on {} calibration segments: {:.1}%",

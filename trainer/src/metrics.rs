@@ -1,8 +1,8 @@
 //! Classification metrics at segment and track level.
+pub use genrescope_core::labels::Probs;
 use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::model::soft_vote as vote;
 use serde::Serialize;
-
-pub type Probs = [f32; NUM_GENRES];
 
 pub fn argmax(p: &[f32]) -> usize {
     p.iter()
@@ -14,18 +14,14 @@ pub fn argmax(p: &[f32]) -> usize {
         .0
 }
 
-/// Track probabilities = mean of its segments' probabilities.
+/// Track probabilities = soft vote over its segments.
 pub fn track_probs(seg_probs: &[Probs], seg_track: &[usize], n_tracks: usize) -> Vec<Probs> {
-    let mut sum = vec![[0f32; NUM_GENRES]; n_tracks];
-    let mut n = vec![0usize; n_tracks];
-    for (p, &t) in seg_probs.iter().zip(seg_track) {
-        sum[t].iter_mut().zip(p).for_each(|(s, v)| *s += v);
-        n[t] += 1;
-    }
-    sum.iter_mut()
-        .zip(&n)
-        .for_each(|(s, &k)| s.iter_mut().for_each(|v| *v /= k.max(1) as f32));
-    sum
+    (0..n_tracks)
+        .map(|t| {
+            let segs = seg_probs.iter().zip(seg_track).filter(|(_, &st)| st == t).map(|(p, _)| p);
+            vote(segs).unwrap_or([0.0; NUM_GENRES])
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -105,18 +101,10 @@ pub fn evaluate_both(probs: &[Probs], seg: &crate::data::Segments) -> (Evaluatio
     )
 }
 
-/// Mean of several members' probabilities (soft voting).
+/// Soft vote of several members, segment by segment (`members[m][segment]`).
 pub fn soft_vote(members: &[Vec<Probs>]) -> Vec<Probs> {
-    let n = members[0].len();
-    (0..n)
-        .map(|i| {
-            let mut s = [0f32; NUM_GENRES];
-            for m in members {
-                s.iter_mut().zip(&m[i]).for_each(|(a, v)| *a += v);
-            }
-            s.map(|v| v / members.len() as f32)
-        })
-        .collect()
+    let n = members.first().map_or(0, Vec::len);
+    (0..n).map(|i| vote(members.iter().map(|m| &m[i])).expect("at least one member")).collect()
 }
 
 /// Markdown table of per-class scores.

@@ -1,6 +1,6 @@
 //! burn model (fp32, inference mode) == exported ONNX fp32 in ONNX Runtime, within 1e-4.
 #![cfg(feature = "train")]
-use genrescope_core::features::FeatureConfig;
+use genrescope_trainer::data::ModelInput;
 use genrescope_core::model::{Ensemble, Quantization};
 use genrescope_trainer::data::Segments;
 use genrescope_trainer::export::{write_model_dir, ExportMember};
@@ -16,7 +16,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 #[test]
 fn burn_and_onnx_runtime_agree() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cfg = FeatureConfig::default();
+    let cfg = ModelInput::gtzan_mfcc();
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(11);
     let n = 48;
@@ -68,7 +68,7 @@ fn burn_and_onnx_runtime_agree() {
             None,
         )
         .unwrap();
-        let mut ens = Ensemble::load(&dir, &cfg).unwrap();
+        let mut ens = Ensemble::load(&dir).unwrap();
         let mut max_err = 0f32;
         for i in 0..n {
             let p = ens.predict(seg.window(i)).unwrap();
@@ -89,7 +89,7 @@ fn burn_and_onnx_runtime_agree() {
 #[test]
 fn training_is_deterministic_for_a_seed() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cfg = FeatureConfig::default();
+    let cfg = ModelInput::gtzan_mfcc();
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(5);
     let n = 40;

@@ -1,6 +1,6 @@
 //! The ONNX writer against ONNX Runtime (through the plugin's own `Ensemble`).
 //! Needs the ORT library: `cargo xtask ort` (or GENRESCOPE_ORT_LIB).
-use genrescope_core::features::FeatureConfig;
+use genrescope_trainer::data::ModelInput;
 use genrescope_core::model::{Ensemble, ModelManifest, Quantization};
 use genrescope_trainer::export::{
     mfcc_like_window, quantize_model_dir, random_test_model, write_model_dir, ExportMember,
@@ -21,7 +21,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn random_test_model_loads_in_the_engine_fp32_and_int8() {
-    let cfg = FeatureConfig::default();
+    let cfg = ModelInput::gtzan_mfcc();
     for quantized in [false, true] {
         let dir = tmp(&format!("random-{quantized}"));
         random_test_model(&dir, &cfg, 3, quantized, 9).unwrap();
@@ -33,7 +33,7 @@ fn random_test_model_loads_in_the_engine_fp32_and_int8() {
             Quantization::Fp32
         };
         assert!(m.members.iter().all(|e| e.quantization == q));
-        let mut ens = Ensemble::load(&dir, &cfg).unwrap();
+        let mut ens = Ensemble::load(&dir).unwrap();
         let x = mfcc_like_window(
             &mut StdRng::seed_from_u64(1),
             cfg.window_frames,
@@ -55,7 +55,7 @@ fn random_test_model_loads_in_the_engine_fp32_and_int8() {
 /// int8 QDQ graph picks the same class on nearly every window.
 #[test]
 fn fp32_graph_matches_reference_and_int8_tracks_it() {
-    let cfg = FeatureConfig::default();
+    let cfg = ModelInput::gtzan_mfcc();
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(3);
     let windows: Vec<Vec<f32>> = (0..40)
@@ -91,8 +91,8 @@ fn fp32_graph_matches_reference_and_int8_tracks_it() {
             None,
         )
         .unwrap();
-        let mut fp = Ensemble::load(&dir.join("manifest.fp32.json"), &cfg).unwrap();
-        let mut q8 = Ensemble::load(&dir, &cfg).unwrap();
+        let mut fp = Ensemble::load(&dir.join("manifest.fp32.json")).unwrap();
+        let mut q8 = Ensemble::load(&dir).unwrap();
         let mut agree = 0;
         for x in &windows {
             let reference = w.forward(x).probs;
@@ -123,7 +123,7 @@ fn fp32_graph_matches_reference_and_int8_tracks_it() {
 /// from its fp32 members alone (no checkpoint) is the folder the trainer would have written.
 #[test]
 fn fp32_members_read_back_and_requantize_like_the_trainer() {
-    let cfg = FeatureConfig::default();
+    let cfg = ModelInput::gtzan_mfcc();
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(11);
     let calib: Vec<Vec<f32>> = (0..8)
@@ -162,11 +162,11 @@ fn fp32_members_read_back_and_requantize_like_the_trainer() {
 
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
     let windows: Vec<&[f32]> = calib.iter().map(|v| v.as_slice()).collect();
-    let requantized = quantize_model_dir(&dir, &cfg, &windows).unwrap();
+    let requantized = quantize_model_dir(&dir, &windows).unwrap();
     assert_eq!(
         serde_json::to_value(&requantized).unwrap(),
         serde_json::to_value(&trainer_int8).unwrap()
     );
-    let mut ens = Ensemble::load(&dir, &cfg).unwrap();
+    let mut ens = Ensemble::load(&dir).unwrap();
     assert!(ens.predict(&calib[0]).is_ok());
 }

@@ -1,7 +1,7 @@
 //! End to end on synthetic clips in GTZAN layout: decode (wav, 44.1 kHz -> resampled),
 //! features, CV grid, members, soft voting, fp32 + int8 export, load in the engine.
 #![cfg(feature = "train")]
-use genrescope_core::features::FeatureConfig;
+use genrescope_trainer::data::ModelInput;
 use genrescope_core::labels::GENRES;
 use genrescope_core::model::Ensemble;
 use genrescope_trainer::ensemble::{run, TrainOptions};
@@ -64,7 +64,7 @@ fn trains_exports_and_the_engine_loads_the_result() {
         &vec![0.1; sr as usize],
     );
 
-    let cfg = FeatureConfig::default();
+    let cfg = ModelInput::gtzan_mfcc();
     let opts = TrainOptions {
         data: data.clone(),
         out: root.join("model"),
@@ -110,7 +110,7 @@ fn trains_exports_and_the_engine_loads_the_result() {
         opts.out.join("manifest.json"),
         opts.out.join("manifest.fp32.json"),
     ] {
-        let mut ens = Ensemble::load(&manifest, &cfg).unwrap();
+        let mut ens = Ensemble::load(&manifest).unwrap();
         assert_eq!(ens.num_members(), 2);
         let p = ens.predict(&vec![-200.0; ens.window_len()]).unwrap();
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);

@@ -4,7 +4,7 @@
 //! 98.7% = 151/153, see models/REPORT.md), and only where fp32 itself nearly tied (top-2
 //! margin < 1 percentage point), so int8 never overturns a clear fp32 decision. Needs the GTZAN copy (GENRESCOPE_GTZAN, default
 //! `<workspace>/../shared/datasets/gtzan`) and ONNX Runtime; without the data it is skipped.
-use genrescope_core::features::FeatureConfig;
+use genrescope_trainer::data::ModelInput;
 use genrescope_trainer::data::{featurize, scan, split, Segments};
 use genrescope_trainer::inference::{disagreements, member_probs, top1_agreement};
 use genrescope_trainer::metrics::soft_vote;
@@ -24,7 +24,7 @@ fn shipped_int8_members_agree_with_fp32_on_validation_data() {
         );
         return;
     }
-    let cfg = FeatureConfig::default();
+    let cfg = ModelInput::gtzan_mfcc();
     let clips = scan(&data).unwrap();
     let sp = split(&data, &clips, 0.2, 42).unwrap();
     let valid: Vec<_> = sp.valid.iter().map(|&i| clips[i].clone()).collect();
@@ -32,8 +32,8 @@ fn shipped_int8_members_agree_with_fp32_on_validation_data() {
     let feats = featurize(&valid, &cfg, Some(&cache), 2);
     let seg = Segments::build(&valid, &feats, &(0..valid.len()).collect::<Vec<_>>(), &cfg);
     assert!(seg.len() > 50);
-    let p8 = member_probs(&models.join("manifest.json"), &cfg, &seg).unwrap();
-    let p32 = member_probs(&models.join("manifest.fp32.json"), &cfg, &seg).unwrap();
+    let p8 = member_probs(&models.join("manifest.json"), &seg).unwrap();
+    let p32 = member_probs(&models.join("manifest.fp32.json"), &seg).unwrap();
     assert_eq!(p8.len(), p32.len());
     let ens = top1_agreement(&soft_vote(&p8), &soft_vote(&p32));
     eprintln!(

@@ -1,6 +1,6 @@
 //! librosa.filters.mel, stored sparsely (each triangle touches only a few bins).
 
-use super::{FeatureConfig, MelNorm, MelScale};
+use super::spec::{FrontEndSpec, MelNorm, MelScale};
 
 const F_SP: f64 = 200.0 / 3.0;
 const MIN_LOG_HZ: f64 = 1000.0;
@@ -56,18 +56,20 @@ pub struct MelFilterbank {
 }
 
 impl MelFilterbank {
-    pub fn new(cfg: &FeatureConfig) -> Self {
-        let n_bins = cfg.n_fft / 2 + 1;
-        let sr = cfg.sample_rate as f64;
+    /// `spec` must be valid (callers check [`FrontEndSpec::validate`] first).
+    pub fn new(spec: &FrontEndSpec) -> Self {
+        let n_bins = spec.n_fft / 2 + 1;
+        let sr = spec.sample_rate as f64;
         // numpy.fft.rfftfreq(n_fft, d=1/sr)
-        let val = 1.0 / (cfg.n_fft as f64 * (1.0 / sr));
+        let val = 1.0 / (spec.n_fft as f64 * (1.0 / sr));
         let fftfreqs: Vec<f64> = (0..n_bins).map(|k| k as f64 * val).collect();
-        let mel_f = mel_frequencies(cfg.n_mels + 2, cfg.fmin as f64, cfg.fmax_hz() as f64, cfg.mel_scale);
-        let bands = (0..cfg.n_mels)
+        let mel = &spec.mel;
+        let mel_f = mel_frequencies(mel.n_mels + 2, mel.fmin as f64, spec.fmax_hz() as f64, mel.scale);
+        let bands = (0..mel.n_mels)
             .map(|i| {
                 let fdiff_lo = mel_f[i + 1] - mel_f[i];
                 let fdiff_hi = mel_f[i + 2] - mel_f[i + 1];
-                let enorm = match cfg.mel_norm {
+                let enorm = match mel.norm {
                     MelNorm::Slaney => Some(2.0 / (mel_f[i + 2] - mel_f[i])),
                     MelNorm::None => None,
                 };

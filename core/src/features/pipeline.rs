@@ -1,10 +1,11 @@
 //! Host-rate front end for the audio thread: sanitize -> resample -> StreamingExtractor.
 
-use super::{sanitize_sample, FeatureConfig, StreamingExtractor};
+use super::spec::{FrontEndSpec, SpecError};
+use super::{sanitize_sample, StreamingExtractor};
 use crate::resample::StreamResampler;
 
-/// Sanitized samples are staged through this fixed buffer, so blocks of any length
-/// (also longer than `max_block`) are processed without allocation.
+/// Sanitized samples are staged through this fixed buffer, so blocks of any length are
+/// processed without allocation.
 const STAGE: usize = 256;
 
 pub struct FeaturePipeline {
@@ -15,23 +16,16 @@ pub struct FeaturePipeline {
 }
 
 impl FeaturePipeline {
-    /// `max_block` is the host's largest block; it is only a hint, any length is accepted.
-    /// Panics on an invalid config or a non-positive/non-finite `host_rate`.
-    pub fn new(cfg: &FeatureConfig, host_rate: f32, max_block: usize) -> Self {
-        let _ = max_block;
-        let resampler = StreamResampler::new(host_rate as f64, cfg.sample_rate as f64);
+    /// Any host rate from 1 kHz to 768 kHz; an invalid spec or rate is an error.
+    pub fn new(spec: &FrontEndSpec, host_rate: f32) -> Result<Self, SpecError> {
+        let resampler = StreamResampler::new(host_rate as f64, spec.sample_rate as f64)?;
         // center=True: frame t is complete n_fft/2 samples after its centre.
-        let look_ahead = (cfg.left_pad() as f64 / resampler.ratio()).ceil() as usize;
-        Self {
-            resampler,
-            extractor: StreamingExtractor::new(cfg),
-            stage: vec![0.0; STAGE],
-            look_ahead,
-        }
+        let look_ahead = (spec.left_pad() as f64 / resampler.ratio()).ceil() as usize;
+        Ok(Self { resampler, extractor: StreamingExtractor::new(spec)?, stage: vec![0.0; STAGE], look_ahead })
     }
 
     /// Mono host-rate samples in (NaN/Inf -> 0, clamped, see `sanitize_sample`);
-    /// `on_frame` gets each completed frame (`frame_dim` values). Allocation-free.
+    /// `on_frame` gets each completed frame of mel power. Allocation-free.
     pub fn push(&mut self, mono: &[f32], mut on_frame: impl FnMut(&[f32])) {
         self.push_with_level(mono, |frame, _| on_frame(frame));
     }

@@ -1,5 +1,5 @@
-//! One STFT frame -> power spectrum -> log-mel -> MFCC. All buffers are allocated in
-//! `new`; `analyze`/`mfcc` only read and write them (audio-thread safe).
+//! One STFT frame -> power spectrum -> mel power. All buffers are allocated in `new`;
+//! `analyze` only reads and writes them (audio-thread safe).
 
 use std::sync::Arc;
 
@@ -7,8 +7,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::mel::MelFilterbank;
-use super::mfcc::{Dct, PowerToDb};
-use super::FeatureConfig;
+use super::spec::{FrontEndSpec, SpecError};
 
 /// Periodic Hann (`scipy.signal.get_window('hann', n, fftbins=True)`), written as
 /// scipy's `0.5 + 0.5*cos(linspace(-pi, pi, n+1)[:-1])` to match it to the last bit.
@@ -31,34 +30,28 @@ pub struct FrameAnalyzer {
     power_exp: f64,
     mel: MelFilterbank,
     mel_out: Vec<f64>,
-    to_db: PowerToDb,
-    dct: Dct,
-    mfcc_out: Vec<f64>,
 }
 
 impl FrameAnalyzer {
-    pub fn new(cfg: &FeatureConfig) -> Self {
-        cfg.validate().expect("invalid FeatureConfig");
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(cfg.n_fft);
+    pub fn new(spec: &FrontEndSpec) -> Result<Self, SpecError> {
+        spec.validate()?;
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(spec.n_fft);
         let spectrum = fft.make_output_vec();
         let scratch = fft.make_scratch_vec();
-        Self {
-            window: hann_periodic(cfg.n_fft),
-            fft_in: vec![0.0; cfg.n_fft],
+        Ok(Self {
+            window: hann_periodic(spec.n_fft),
+            fft_in: vec![0.0; spec.n_fft],
             power: vec![0.0; spectrum.len()],
             spectrum,
             scratch,
             fft,
-            power_exp: cfg.power as f64,
-            mel: MelFilterbank::new(cfg),
-            mel_out: vec![0.0; cfg.n_mels],
-            to_db: PowerToDb::new(cfg),
-            dct: Dct::new(cfg.n_mels, cfg.n_mfcc),
-            mfcc_out: vec![0.0; cfg.n_mfcc],
-        }
+            power_exp: spec.power as f64,
+            mel: MelFilterbank::new(spec),
+            mel_out: vec![0.0; spec.mel.n_mels],
+        })
     }
 
-    /// Analyses `frame` (exactly `n_fft` samples): fills power, mel and log-mel.
+    /// Analyses `frame` (exactly `n_fft` samples): fills the power spectrum and mel power.
     pub fn analyze(&mut self, frame: &[f64]) {
         assert_eq!(frame.len(), self.fft_in.len());
         for ((d, &x), &w) in self.fft_in.iter_mut().zip(frame).zip(&self.window) {
@@ -77,11 +70,10 @@ impl FrameAnalyzer {
             }
         }
         self.mel.apply(&self.power, &mut self.mel_out);
-        self.to_db.apply_in_place(&mut self.mel_out);
     }
 
-    /// Log-mel (dB) of the last `analyze`d frame.
-    pub fn log_mel(&self) -> &[f64] {
+    /// Mel power of the last `analyze`d frame.
+    pub fn mel_power(&self) -> &[f64] {
         &self.mel_out
     }
 
@@ -90,11 +82,10 @@ impl FrameAnalyzer {
         &self.power
     }
 
-    /// Full chain for one frame; writes `n_mfcc` values into `out`.
-    pub fn mfcc(&mut self, frame: &[f64], out: &mut [f32]) {
+    /// `analyze`, then the mel power rounded to f32 into `out` (what is queued and cached).
+    pub fn mel_frame(&mut self, frame: &[f64], out: &mut [f32]) {
         self.analyze(frame);
-        self.dct.apply(&self.mel_out, &mut self.mfcc_out);
-        for (o, &v) in out.iter_mut().zip(&self.mfcc_out) {
+        for (o, &v) in out.iter_mut().zip(&self.mel_out) {
             *o = v as f32;
         }
     }

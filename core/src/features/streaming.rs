@@ -1,8 +1,9 @@
-//! Streaming extractor at `cfg.sample_rate`: a linear frame buffer that starts with the
-//! center=True left padding, so frame t is computed from exactly the samples
-//! `extract_offline` uses for frame t.
+//! Streaming extractor at the spec's sample rate: a linear frame buffer that starts with the
+//! center=True left padding, so frame t is computed from exactly the samples the offline
+//! path ([`super::extract_mel`]) uses for frame t.
 
-use super::{sanitize_sample, FeatureConfig, FrameAnalyzer};
+use super::spec::{FrontEndSpec, SpecError};
+use super::{sanitize_sample, FrameAnalyzer};
 use crate::smoothing::to_dbfs;
 
 pub struct StreamingExtractor {
@@ -21,22 +22,21 @@ pub struct StreamingExtractor {
 }
 
 impl StreamingExtractor {
-    /// Panics if `cfg` is invalid (see [`FeatureConfig::validate`]).
-    pub fn new(cfg: &FeatureConfig) -> Self {
+    pub fn new(spec: &FrontEndSpec) -> Result<Self, SpecError> {
         let mut s = Self {
-            n_fft: cfg.n_fft,
-            hop: cfg.hop_length,
-            left_pad: cfg.left_pad(),
-            buf: vec![0.0; cfg.n_fft],
+            n_fft: spec.n_fft,
+            hop: spec.hop_length,
+            left_pad: spec.left_pad(),
+            buf: vec![0.0; spec.n_fft],
             fill: 0,
             skip: 0,
-            analyzer: FrameAnalyzer::new(cfg),
-            frame: vec![0.0; cfg.frame_dim()],
+            analyzer: FrameAnalyzer::new(spec)?,
+            frame: vec![0.0; spec.mel_dim()],
             frames_emitted: 0,
             samples_pushed: 0,
         };
         s.reset();
-        s
+        Ok(s)
     }
 
     /// Back to the state right after `new` (no allocation).
@@ -58,22 +58,22 @@ impl StreamingExtractor {
         self.samples_pushed
     }
 
-    /// Feeds samples (any count, including 0); calls `on_frame` with each completed
-    /// frame of `frame_dim` MFCCs. Allocation-free.
+    /// Feeds samples (any count, including 0); calls `on_frame` with each completed frame of
+    /// mel power (`mel_dim` values). Allocation-free.
     pub fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32])) {
         self.push_with_level(samples, |frame, _| on_frame(frame));
     }
 
     /// Like `push`, and also hands over the RMS level (dBFS) of the `n_fft` samples each
     /// frame was computed from: a level tied to frames, so it does not depend on how the
-    /// stream was cut into blocks (the plugin's silence gate uses it).
+    /// stream was cut into blocks (the silence gate uses it).
     pub fn push_with_level(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32], f32)) {
         self.samples_pushed += samples.len() as u64;
         self.push_inner(samples.iter().map(|&x| sanitize_sample(x) as f64), &mut on_frame);
     }
 
     /// End of stream: appends the right-hand center padding and emits the remaining
-    /// frames, so the total equals `num_frames(cfg, samples_pushed)` like `extract_offline`.
+    /// frames, so the total equals `num_frames(spec, samples_pushed)` like the offline path.
     /// Call `reset` before reusing the extractor.
     pub fn flush(&mut self, mut on_frame: impl FnMut(&[f32])) {
         if self.samples_pushed == 0 {
@@ -91,7 +91,6 @@ impl StreamingExtractor {
                 }
                 self.skip -= 1;
             }
-            // Fill the frame buffer.
             while self.fill < self.n_fft {
                 match samples.next() {
                     Some(x) => {
@@ -101,7 +100,7 @@ impl StreamingExtractor {
                     None => return,
                 }
             }
-            self.analyzer.mfcc(&self.buf, &mut self.frame);
+            self.analyzer.mel_frame(&self.buf, &mut self.frame);
             self.frames_emitted += 1;
             let mean_sq = self.buf.iter().map(|x| x * x).sum::<f64>() / self.n_fft as f64;
             on_frame(&self.frame, to_dbfs(mean_sq.sqrt() as f32));

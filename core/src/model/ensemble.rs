@@ -1,10 +1,12 @@
-//! The ONNX Runtime ensemble: one session per member, soft voting over their probabilities.
+//! A loaded model: the trunk (if any) run once per window, then every member, then the soft vote.
 //!
-//! Runs on the analysis thread only: `Session::run` allocates.
+//! Loading is staged: [`ModelManifest::load`] (pure data), [`ModelManifest::verify_files`]
+//! (checksums), [`super::session::build`] (ORT sessions), then one warm-up run. Runs on the
+//! analysis thread only: `Session::run` allocates.
 use super::manifest::{ManifestError, ModelManifest};
-use crate::features::FeatureConfig;
-use crate::labels::NUM_GENRES;
-use ort::session::builder::GraphOptimizationLevel;
+use super::session::{self, SessionOptions};
+use super::vote::soft_vote;
+use crate::labels::{Probs, NUM_GENRES};
 use ort::session::Session;
 use ort::value::TensorRef;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ pub enum ModelError {
     Manifest(#[from] ManifestError),
     #[error("ONNX Runtime unavailable: {0}")]
     Runtime(String),
-    #[error("cannot load member {file}: {message}")]
+    #[error("cannot load {file}: {message}")]
     Load { file: PathBuf, message: String },
     #[error("inference failed: {0}")]
     Inference(String),
@@ -23,50 +25,84 @@ pub enum ModelError {
     InputSize { got: usize, expected: usize },
 }
 
+/// One window's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnsembleOutput {
+    /// Soft vote over the members.
+    pub probs: Probs,
+    /// Each member's probabilities, in manifest order.
+    pub members: Vec<Probs>,
+    /// The trunk's outputs in manifest order (empty without a trunk).
+    pub trunk: Vec<Vec<f32>>,
+}
+
+impl EnsembleOutput {
+    /// The manifest's embedding output of this window, if the model has one.
+    pub fn embedding<'a>(&'a self, manifest: &ModelManifest) -> Option<&'a [f32]> {
+        let i = manifest.trunk_output(manifest.embedding.as_deref()?)?;
+        self.trunk.get(i).map(Vec::as_slice)
+    }
+}
+
+struct Member {
+    session: Session,
+    /// Indices into the trunk outputs (empty: the member reads the window).
+    reads: Vec<usize>,
+}
+
 pub struct Ensemble {
     manifest: ModelManifest,
     dir: PathBuf,
-    sessions: Vec<Session>,
-    window_len: usize,
+    trunk: Option<Session>,
+    members: Vec<Member>,
+    /// Input shape with batch 1.
+    shape: Vec<i64>,
 }
 
 impl Ensemble {
-    /// Loads and validates a model folder (or manifest path) for the running feature config,
-    /// verifies member checksums, builds one single-threaded, non-spinning session per member
-    /// and warms each up once so the first real prediction is not slow.
-    pub fn load(path: &Path, running: &FeatureConfig) -> Result<Self, ModelError> {
+    /// Loads a model folder (or manifest path) with single-threaded sessions.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
         let (manifest, dir) = ModelManifest::load(path)?;
-        manifest.validate(running)?;
-        let files = manifest.verify_members(&dir)?;
-        let env = crate::runtime::environment().map_err(|e| ModelError::Runtime(e.to_string()))?;
-        let mut sessions = Vec::with_capacity(files.len());
-        for file in files {
-            let load_err = |message: String| ModelError::Load { file: file.clone(), message };
-            let session = Session::builder(env)
-                .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
-                .and_then(|b| b.with_inter_threads(1).map_err(Into::into))
-                .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
-                .and_then(|b| b.with_inter_op_spinning(false).map_err(Into::into))
-                .and_then(|b| {
-                    b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(Into::into)
-                })
-                .and_then(|mut b| b.commit_from_file(&file))
-                .map_err(|e: ort::Error| load_err(e.to_string()))?;
-            let names_ok = session.inputs().iter().any(|i| i.name() == manifest.input_name)
-                && session.outputs().iter().any(|o| o.name() == manifest.output_name);
-            if !names_ok {
-                return Err(load_err(format!(
-                    "graph lacks input '{}' or output '{}'",
-                    manifest.input_name, manifest.output_name
-                )));
+        Self::from_manifest(manifest, dir, SessionOptions::default())
+    }
+
+    /// The later stages for an already loaded manifest: checksums, sessions, a warm-up run.
+    pub fn from_manifest(manifest: ModelManifest, dir: PathBuf, opts: SessionOptions) -> Result<Self, ModelError> {
+        manifest.validate()?;
+        let files = manifest.verify_files(&dir)?;
+        let check = |s: &Session, file: &Path, inputs: &[String], outputs: &[String]| {
+            let missing_in = inputs.iter().find(|n| !s.inputs().iter().any(|i| i.name() == n.as_str()));
+            let missing_out = outputs.iter().find(|n| !s.outputs().iter().any(|o| o.name() == n.as_str()));
+            match missing_in.or(missing_out) {
+                None => Ok(()),
+                Some(n) => Err(ModelError::Load {
+                    file: file.to_path_buf(),
+                    message: format!("graph lacks input or output '{n}' named in the manifest"),
+                }),
             }
-            sessions.push(session);
+        };
+        let trunk = match (&manifest.trunk, &files.trunk) {
+            (Some(t), Some(file)) => {
+                let s = session::build(file, opts)?;
+                let outs: Vec<String> = t.outputs.iter().map(|o| o.name.clone()).collect();
+                check(&s, file, std::slice::from_ref(&manifest.input.name), &outs)?;
+                Some(s)
+            }
+            _ => None,
+        };
+        let mut members = Vec::with_capacity(files.members.len());
+        for (m, file) in manifest.members.iter().zip(&files.members) {
+            let s = session::build(file, opts)?;
+            check(&s, file, &m.inputs, std::slice::from_ref(&m.output))?;
+            let reads = m.inputs.iter().filter_map(|i| manifest.trunk_output(i)).collect();
+            members.push(Member { session: s, reads });
         }
-        let window_len = running.window_frames * running.frame_dim();
-        let mut ensemble = Self { manifest, dir, sessions, window_len };
-        let warm = vec![0.0f32; window_len];
-        ensemble.predict(&warm)?;
-        Ok(ensemble)
+        let mut shape = manifest.input.shape.clone();
+        shape[0] = 1;
+        let mut e = Self { manifest, dir, trunk, members, shape };
+        let warm = vec![0.0f32; e.window_len()];
+        e.run(&warm)?;
+        Ok(e)
     }
 
     pub fn manifest(&self) -> &ModelManifest {
@@ -78,56 +114,124 @@ impl Ensemble {
     }
 
     pub fn num_members(&self) -> usize {
-        self.sessions.len()
+        self.members.len()
     }
 
-    /// Number of floats in one input window (`window_frames * frame_dim`).
+    /// Floats in one input window (`window_frames * frame_dim`).
     pub fn window_len(&self) -> usize {
-        self.window_len
+        self.manifest.window_len()
     }
 
-    /// Soft vote: the mean of all members' class probabilities for one window.
-    pub fn predict(&mut self, window: &[f32]) -> Result<[f32; NUM_GENRES], ModelError> {
-        let mut sum = [0.0f32; NUM_GENRES];
-        for m in 0..self.sessions.len() {
-            let p = self.predict_member(m, window)?;
-            sum.iter_mut().zip(p).for_each(|(s, v)| *s += v);
-        }
-        let n = self.sessions.len() as f32;
-        Ok(sum.map(|s| s / n))
+    /// Soft-voted probabilities for one window.
+    pub fn predict(&mut self, window: &[f32]) -> Result<Probs, ModelError> {
+        self.run(window).map(|o| o.probs)
     }
 
-    /// One member's probabilities for one window.
-    pub fn predict_member(
-        &mut self,
-        member: usize,
-        window: &[f32],
-    ) -> Result<[f32; NUM_GENRES], ModelError> {
-        if window.len() != self.window_len {
-            return Err(ModelError::InputSize { got: window.len(), expected: self.window_len });
+    /// Trunk once, every member, soft vote.
+    pub fn run(&mut self, window: &[f32]) -> Result<EnsembleOutput, ModelError> {
+        with_flush_to_zero(|| {
+            let trunk = self.trunk_outputs(window)?;
+            let mut members = Vec::with_capacity(self.members.len());
+            for i in 0..self.members.len() {
+                members.push(self.member_probs(i, window, &trunk)?);
+            }
+            let probs = soft_vote(&members).expect("at least one member");
+            Ok(EnsembleOutput { probs, members, trunk })
+        })
+    }
+
+    /// The trunk's outputs for one window (empty without a trunk).
+    pub fn run_trunk(&mut self, window: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        with_flush_to_zero(|| self.trunk_outputs(window))
+    }
+
+    /// One member's probabilities, given the window and the trunk outputs for it.
+    pub fn run_member(&mut self, member: usize, window: &[f32], trunk: &[Vec<f32>]) -> Result<Probs, ModelError> {
+        with_flush_to_zero(|| self.member_probs(member, window, trunk))
+    }
+
+    fn trunk_outputs(&mut self, window: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if window.len() != self.window_len() {
+            return Err(ModelError::InputSize { got: window.len(), expected: self.window_len() });
         }
-        let [_, c, h, w] = self.manifest.input_shape;
-        let shape = [1i64, c, h, w];
-        let input = TensorRef::from_array_view((shape, window))
-            .map_err(|e| ModelError::Inference(e.to_string()))?;
-        let session = &mut self.sessions[member];
-        let outputs = session
-            .run(ort::inputs![self.manifest.input_name.as_str() => input])
-            .map_err(|e| ModelError::Inference(e.to_string()))?;
-        let (_, probs) = outputs[self.manifest.output_name.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| ModelError::Inference(e.to_string()))?;
+        let (Some(session), Some(t)) = (self.trunk.as_mut(), self.manifest.trunk.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        let input = TensorRef::from_array_view((self.shape.clone(), window)).map_err(infer)?;
+        let outputs = session.run(ort::inputs![self.manifest.input.name.as_str() => input]).map_err(infer)?;
+        t.outputs
+            .iter()
+            .map(|o| {
+                let (_, v) = outputs[o.name.as_str()].try_extract_tensor::<f32>().map_err(infer)?;
+                if v.len() != o.dim {
+                    return Err(ModelError::Inference(format!("trunk output {} has {} values, manifest says {}", o.name, v.len(), o.dim)));
+                }
+                Ok(v.to_vec())
+            })
+            .collect()
+    }
+
+    fn member_probs(&mut self, member: usize, window: &[f32], trunk: &[Vec<f32>]) -> Result<Probs, ModelError> {
+        let entry = &self.manifest.members[member];
+        let m = &mut self.members[member];
+        let outputs = if m.reads.is_empty() {
+            if window.len() != self.manifest.window_len() {
+                return Err(ModelError::InputSize { got: window.len(), expected: self.manifest.window_len() });
+            }
+            let input = TensorRef::from_array_view((self.shape.clone(), window)).map_err(infer)?;
+            m.session.run(ort::inputs![entry.inputs[0].as_str() => input]).map_err(infer)?
+        } else {
+            let mut inputs = Vec::with_capacity(m.reads.len());
+            for (name, &i) in entry.inputs.iter().zip(&m.reads) {
+                let v = trunk.get(i).ok_or_else(|| ModelError::Inference("trunk outputs missing".into()))?;
+                let t = TensorRef::from_array_view(([1i64, v.len() as i64], v.as_slice())).map_err(infer)?;
+                inputs.push((name.as_str(), t));
+            }
+            m.session.run(inputs).map_err(infer)?
+        };
+        let (_, probs) = outputs[entry.output.as_str()].try_extract_tensor::<f32>().map_err(infer)?;
         if probs.len() != NUM_GENRES {
             return Err(ModelError::Inference(format!(
-                "member {member} returned {} values, expected {NUM_GENRES}",
+                "member {} returned {} values, expected {NUM_GENRES}",
+                entry.file,
                 probs.len()
             )));
         }
         let mut out = [0.0f32; NUM_GENRES];
         out.copy_from_slice(probs);
         if out.iter().any(|p| !p.is_finite()) {
-            return Err(ModelError::Inference(format!("member {member} returned non-finite output")));
+            return Err(ModelError::Inference(format!("member {} returned non-finite output", entry.file)));
         }
         Ok(out)
     }
+}
+
+/// Runs `f` with denormals flushed to zero (x86-64 MXCSR FTZ + DAZ), then restores the caller's
+/// mode. Hosts often run their audio threads with FTZ on (nice-plug does during `process`), our
+/// analysis thread and the CLI do not; offline rendering runs the model on the host's thread, and
+/// the same window must give the same probabilities on every thread. Denormals would only slow a
+/// model down anyway.
+pub fn with_flush_to_zero<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[allow(deprecated)] // _mm_getcsr/_mm_setcsr: no stable replacement besides inline asm
+        {
+            use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+            const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
+            // SAFETY: reading/writing MXCSR only changes this thread's float rounding flags.
+            let saved = unsafe { _mm_getcsr() };
+            unsafe { _mm_setcsr(saved | FTZ_DAZ) };
+            let out = f();
+            unsafe { _mm_setcsr(saved) };
+            out
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        f()
+    }
+}
+
+fn infer(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Inference(e.to_string())
 }

@@ -1,34 +1,76 @@
-//! The model manifest: `manifest.json` beside the ONNX members of an ensemble.
+//! The model manifest: `manifest.json` beside a model's ONNX files. Pure data + validation.
 //!
-//! It pins everything the engine needs to refuse a model it cannot run correctly:
-//! labels, the exact feature configuration (and its hash), input shape and member files
-//! with their SHA-256.
-use crate::features::FeatureConfig;
+//! It pins everything the engine needs to refuse a model it cannot run correctly: labels, the
+//! exact front end (and its hash), the model input (name, shape, frames per window) and the
+//! graph layout: an optional trunk run once per window, and members (heads) that read the window
+//! itself or named trunk outputs, every file with its SHA-256.
+//!
+//! Format version 2 (this one) and version 1 (the first CNN ensembles, read by [`super::v1`])
+//! load into the same [`ModelManifest`].
+use crate::features::{FrontEndSpec, SpecError};
 use crate::labels::GENRES;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Quantization {
     /// Plain float32 graph.
     Fp32,
-    /// Static int8 quantization in QDQ form (QuantizeLinear/DequantizeLinear pairs).
+    /// Static int8 quantization in QDQ form (QuantizeLinear/DequantizeLinear pairs), for all or
+    /// some of the graph's layers.
     Int8Qdq,
 }
 
+/// The model's input tensor: one window of front-end frames.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MemberEntry {
+pub struct InputSpec {
+    /// Graph input name (of the trunk, or of every member when there is no trunk).
+    pub name: String,
+    /// Shape with the batch dimension first (-1 = dynamic); the other dimensions hold
+    /// `window_frames * frame_dim` values in frame-major order.
+    pub shape: Vec<i64>,
+    /// Front-end frames per window.
+    pub window_frames: usize,
+}
+
+/// One output of the trunk, as members and the library read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrunkOutput {
+    pub name: String,
+    /// Values per window (the output's shape is `[batch, dim]`).
+    pub dim: usize,
+}
+
+/// A graph that runs once per window; its outputs feed the members.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrunkEntry {
     /// File name relative to the manifest's folder.
     pub file: String,
     /// Lower-case hex SHA-256 of the file.
     pub sha256: String,
     pub quantization: Quantization,
-    /// Validation accuracy measured by the trainer (segment level), if known.
+    pub outputs: Vec<TrunkOutput>,
+    /// Where the trunk's weights come from, and their licence (travels with every copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+/// One ensemble member: a graph from the window (or trunk outputs) to class probabilities.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberEntry {
+    pub file: String,
+    pub sha256: String,
+    pub quantization: Quantization,
+    /// Graph inputs, by name: the model input's name, or names of trunk outputs (fed under
+    /// those names).
+    pub inputs: Vec<String>,
+    /// Graph output holding `[batch, labels]` probabilities (softmax inside the graph).
+    pub output: String,
+    /// Validation accuracy measured by the trainer, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_accuracy: Option<f32>,
     /// Free-form hyper-parameters of the member, for reports.
@@ -42,15 +84,16 @@ pub struct ModelManifest {
     pub name: String,
     /// Output classes in model order.
     pub labels: Vec<String>,
-    pub feature_config: FeatureConfig,
-    /// `feature_config.hash()` at training time.
-    pub feature_hash: String,
-    /// Graph input name and shape; batch dimension first (-1 = dynamic).
-    pub input_name: String,
-    pub input_shape: [i64; 4],
-    /// Graph output name; the output is per-class probabilities (softmax inside the graph).
-    pub output_name: String,
+    pub front_end: FrontEndSpec,
+    /// `front_end.hash()` when the model was trained.
+    pub front_end_hash: String,
+    pub input: InputSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk: Option<TrunkEntry>,
     pub members: Vec<MemberEntry>,
+    /// The trunk output used as a track's embedding for similarity search, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<String>,
     /// Free-form description of the training data and evaluation, for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
@@ -62,104 +105,331 @@ pub enum ManifestError {
     NotFound(PathBuf),
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("invalid model manifest {path}: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
-    #[error("unsupported manifest format version {0} (this build reads {FORMAT_VERSION})")]
-    Version(u32),
+    #[error("invalid model manifest {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("unsupported manifest format version {0} (this build reads 1 and {FORMAT_VERSION})")]
+    Version(u64),
+    #[error("this build cannot compute the features this model needs: {0}")]
+    FrontEnd(String),
+    #[error(
+        "the model's front-end hash {manifest} does not match its front end ({computed}): the manifest was \
+         edited or written by an incompatible build; retrain or use a matching build"
+    )]
+    FrontEndHash { manifest: String, computed: String },
     #[error("model manifest is inconsistent: {0}")]
     Invalid(String),
-    #[error(
-        "model was trained on different features (model hash {model}, this build computes {running}); \
-         retrain or use a matching build"
-    )]
-    FeatureMismatch { model: String, running: String },
-    #[error("member {file} is corrupt or was changed: SHA-256 {actual}, manifest says {expected}")]
+    #[error("model file {file} is corrupt or was changed: SHA-256 {actual}, manifest says {expected}")]
     Checksum { file: String, expected: String, actual: String },
 }
 
+impl From<SpecError> for ManifestError {
+    fn from(e: SpecError) -> Self {
+        ManifestError::FrontEnd(e.0)
+    }
+}
+
+/// Absolute paths of a manifest's files, checksums verified.
+#[derive(Clone, Debug)]
+pub struct VerifiedFiles {
+    pub trunk: Option<PathBuf>,
+    pub members: Vec<PathBuf>,
+}
+
 impl ModelManifest {
-    /// Reads `<dir>/manifest.json` (or the file itself if `path` is a file).
+    /// Reads and validates `<dir>/manifest.json` (or the file itself if `path` is a file);
+    /// returns the manifest and its folder. Reads no ONNX file.
     pub fn load(path: &Path) -> Result<(Self, PathBuf), ManifestError> {
         let file = if path.is_dir() { path.join(MANIFEST_FILE) } else { path.to_path_buf() };
         if !file.is_file() {
             return Err(ManifestError::NotFound(file));
         }
-        let text = std::fs::read_to_string(&file)
-            .map_err(|source| ManifestError::Io { path: file.clone(), source })?;
-        let manifest: ModelManifest = serde_json::from_str(&text)
-            .map_err(|source| ManifestError::Parse { path: file.clone(), source })?;
+        let text =
+            std::fs::read_to_string(&file).map_err(|source| ManifestError::Io { path: file.clone(), source })?;
+        let manifest = Self::parse(&text).map_err(|e| match e {
+            ManifestError::Parse { message, .. } => ManifestError::Parse { path: file.clone(), message },
+            other => other,
+        })?;
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok((manifest, dir))
     }
 
-    pub fn save(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        let file = dir.join(MANIFEST_FILE);
-        let text = serde_json::to_string_pretty(self).expect("manifest serializes");
-        std::fs::write(&file, text + "\n")?;
-        Ok(file)
+    /// Parses and validates manifest JSON of format version 1 or 2.
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let parse_err = |message: String| ManifestError::Parse { path: PathBuf::new(), message };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        let version = value.get("format_version").and_then(|v| v.as_u64());
+        let manifest = match version {
+            Some(1) => super::v1::parse(value)?,
+            Some(2) => {
+                // The front end first, so an unknown feature kind gets its own message.
+                let fe = value.get("front_end").cloned().ok_or_else(|| parse_err("no front_end".into()))?;
+                serde_json::from_value::<FrontEndSpec>(fe).map_err(|e| ManifestError::FrontEnd(e.to_string()))?;
+                serde_json::from_value(value).map_err(|e| parse_err(e.to_string()))?
+            }
+            Some(v) => return Err(ManifestError::Version(v)),
+            None => return Err(parse_err("no numeric format_version".into())),
+        };
+        manifest.validate()?;
+        Ok(manifest)
     }
 
-    /// Checks internal consistency and that the model matches the running feature extractor.
-    pub fn validate(&self, running: &FeatureConfig) -> Result<(), ManifestError> {
-        if self.format_version != FORMAT_VERSION {
-            return Err(ManifestError::Version(self.format_version));
+    /// Writes `<dir>/<file_name>` (pretty JSON) after validating.
+    pub fn write(&self, dir: &Path, file_name: &str) -> Result<PathBuf, ManifestError> {
+        self.validate()?;
+        let path = dir.join(file_name);
+        let text = serde_json::to_string_pretty(self).expect("manifest serializes") + "\n";
+        std::fs::write(&path, text).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+        Ok(path)
+    }
+
+    /// Values per window the model reads.
+    pub fn window_len(&self) -> usize {
+        self.input.window_frames * self.front_end.frame_dim()
+    }
+
+    /// Seconds of audio one window covers (frames × hop).
+    pub fn window_seconds(&self) -> f64 {
+        self.input.window_frames as f64 / self.front_end.frames_per_second()
+    }
+
+    /// Position of a trunk output by name.
+    pub fn trunk_output(&self, name: &str) -> Option<usize> {
+        self.trunk.as_ref()?.outputs.iter().position(|o| o.name == name)
+    }
+
+    /// Internal consistency; does not touch the files.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        let invalid = |m: String| Err(ManifestError::Invalid(m));
+        if self.format_version != FORMAT_VERSION && self.format_version != 1 {
+            return Err(ManifestError::Version(self.format_version as u64));
         }
-        let running_hash = running.hash();
-        if self.feature_hash != running_hash || self.feature_config.hash() != running_hash {
-            return Err(ManifestError::FeatureMismatch {
-                model: self.feature_hash.clone(),
-                running: running_hash,
-            });
+        self.front_end.validate()?;
+        let computed = self.front_end.hash();
+        if self.front_end_hash != computed {
+            return Err(ManifestError::FrontEndHash { manifest: self.front_end_hash.clone(), computed });
         }
-        if self.labels.len() != GENRES.len()
-            || self.labels.iter().zip(GENRES).any(|(a, b)| a != b)
-        {
-            return Err(ManifestError::Invalid(format!(
-                "labels {:?} differ from the engine's genres {:?}",
-                self.labels, GENRES
-            )));
+        if self.labels.len() != GENRES.len() || self.labels.iter().zip(GENRES).any(|(a, b)| a != b) {
+            return invalid(format!("labels {:?} differ from the engine's genres {:?}", self.labels, GENRES));
         }
-        let [_, ch, frames, dim] = self.input_shape;
-        if ch != 1
-            || frames != running.window_frames as i64
-            || dim != running.frame_dim() as i64
-        {
-            return Err(ManifestError::Invalid(format!(
-                "input shape {:?} does not match [N, 1, {}, {}]",
-                self.input_shape,
-                running.window_frames,
-                running.frame_dim()
-            )));
+        let inp = &self.input;
+        if inp.name.is_empty() || inp.window_frames == 0 || inp.window_frames > 100_000 {
+            return invalid(format!("input {:?} needs a name and 1..=100000 window frames", inp.name));
+        }
+        let batch_ok = matches!(inp.shape.first(), Some(-1) | Some(1));
+        let rest: Option<i64> = inp.shape.get(1..).and_then(|d| {
+            d.iter().try_fold(1i64, |acc, &x| if x > 0 { acc.checked_mul(x) } else { None })
+        });
+        if !batch_ok || inp.shape.len() < 2 || rest != Some(self.window_len() as i64) {
+            return invalid(format!(
+                "input shape {:?} must be [-1 or 1, dims...] holding {} frames x {} values",
+                inp.shape,
+                inp.window_frames,
+                self.front_end.frame_dim()
+            ));
+        }
+        if let Some(t) = &self.trunk {
+            check_file_name(&t.file)?;
+            if t.outputs.is_empty() {
+                return invalid("the trunk has no outputs".into());
+            }
+            for (i, o) in t.outputs.iter().enumerate() {
+                if o.name.is_empty() || o.dim == 0 || t.outputs[..i].iter().any(|p| p.name == o.name) {
+                    return invalid(format!("trunk output {:?} (dim {}) is empty or repeated", o.name, o.dim));
+                }
+            }
         }
         if self.members.is_empty() {
-            return Err(ManifestError::Invalid("no ensemble members".into()));
+            return invalid("no ensemble members".into());
+        }
+        for m in &self.members {
+            check_file_name(&m.file)?;
+            if m.output.is_empty() || m.inputs.is_empty() {
+                return invalid(format!("member {} needs inputs and an output", m.file));
+            }
+            let ok = match &self.trunk {
+                Some(_) => m.inputs.iter().all(|i| self.trunk_output(i).is_some()),
+                None => m.inputs.len() == 1 && m.inputs[0] == inp.name,
+            };
+            if !ok {
+                return invalid(format!(
+                    "member {} reads {:?}: members read {}",
+                    m.file,
+                    m.inputs,
+                    if self.trunk.is_some() { "trunk outputs" } else { "the model input" }
+                ));
+            }
+        }
+        if let Some(e) = &self.embedding {
+            if self.trunk_output(e).is_none() {
+                return invalid(format!("embedding {e:?} is not a trunk output"));
+            }
         }
         Ok(())
     }
 
-    /// Verifies every member file's SHA-256; returns their absolute paths.
-    pub fn verify_members(&self, dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
-        self.members
-            .iter()
-            .map(|m| {
-                let path = dir.join(&m.file);
-                let bytes = std::fs::read(&path)
-                    .map_err(|source| ManifestError::Io { path: path.clone(), source })?;
-                let actual = sha256_hex(&bytes);
-                if !actual.eq_ignore_ascii_case(&m.sha256) {
-                    return Err(ManifestError::Checksum {
-                        file: m.file.clone(),
-                        expected: m.sha256.clone(),
-                        actual,
-                    });
-                }
-                Ok(path)
-            })
-            .collect()
+    /// Verifies every file's SHA-256; returns their absolute paths.
+    pub fn verify_files(&self, dir: &Path) -> Result<VerifiedFiles, ManifestError> {
+        let verify = |file: &str, sha: &str| -> Result<PathBuf, ManifestError> {
+            let path = dir.join(file);
+            let bytes = std::fs::read(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+            let actual = crate::sha256_hex(&bytes);
+            if !actual.eq_ignore_ascii_case(sha) {
+                return Err(ManifestError::Checksum { file: file.into(), expected: sha.into(), actual });
+            }
+            Ok(path)
+        };
+        let trunk = self.trunk.as_ref().map(|t| verify(&t.file, &t.sha256)).transpose()?;
+        let members = self.members.iter().map(|m| verify(&m.file, &m.sha256)).collect::<Result<_, _>>()?;
+        Ok(VerifiedFiles { trunk, members })
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+/// A model file must sit in the manifest's folder tree: no absolute paths, no `..`.
+fn check_file_name(file: &str) -> Result<(), ManifestError> {
+    let p = Path::new(file);
+    let inside = !file.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
+    if inside {
+        Ok(())
+    } else {
+        Err(ManifestError::Invalid(format!("file name {file:?} must be relative, inside the model folder")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FrontEndSpec;
+
+    fn sample() -> ModelManifest {
+        let fe = FrontEndSpec::musicnn();
+        ModelManifest {
+            format_version: FORMAT_VERSION,
+            name: "t".into(),
+            labels: GENRES.iter().map(|s| s.to_string()).collect(),
+            front_end_hash: fe.hash(),
+            front_end: fe,
+            input: InputSpec { name: "melspec".into(), shape: vec![-1, 187, 96], window_frames: 187 },
+            trunk: Some(TrunkEntry {
+                file: "trunk.onnx".into(),
+                sha256: "00".into(),
+                quantization: Quantization::Fp32,
+                outputs: vec![
+                    TrunkOutput { name: "taggram".into(), dim: 50 },
+                    TrunkOutput { name: "penultimate".into(), dim: 200 },
+                ],
+                origin: None,
+            }),
+            members: vec![MemberEntry {
+                file: "head_0.onnx".into(),
+                sha256: "00".into(),
+                quantization: Quantization::Fp32,
+                inputs: vec!["penultimate".into()],
+                output: "probs".into(),
+                val_accuracy: None,
+                hyperparams: None,
+            }],
+            embedding: Some("penultimate".into()),
+            notes: None,
+        }
+    }
+
+    fn err_of(m: &ModelManifest) -> String {
+        m.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn sample_is_valid_and_round_trips() {
+        let m = sample();
+        m.validate().unwrap();
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(ModelManifest::parse(&text).unwrap(), m);
+        assert_eq!(m.window_len(), 187 * 96);
+        assert!((m.window_seconds() - 2.992).abs() < 1e-9);
+    }
+
+    #[test]
+    fn each_inconsistency_has_its_error() {
+        let mut m = sample();
+        m.front_end.n_fft = 1024;
+        assert!(matches!(m.validate(), Err(ManifestError::FrontEndHash { .. })));
+        let mut m = sample();
+        m.front_end.power = -1.0;
+        m.front_end_hash = m.front_end.hash();
+        assert!(matches!(m.validate(), Err(ManifestError::FrontEnd(_))), "{}", err_of(&m));
+        let mut m = sample();
+        m.labels.swap(0, 1);
+        assert!(err_of(&m).contains("labels"));
+        let mut m = sample();
+        m.input.shape = vec![-1, 187, 95];
+        assert!(err_of(&m).contains("input shape"));
+        let mut m = sample();
+        m.input.shape = vec![4, 187, 96];
+        assert!(err_of(&m).contains("input shape"));
+        let mut m = sample();
+        m.input.shape = vec![-1, -187, -96];
+        assert!(err_of(&m).contains("input shape"));
+        let mut m = sample();
+        m.input.shape = vec![-1, 1, 187 * 96];
+        m.validate().unwrap(); // any rank, as long as it holds the window
+        let mut m = sample();
+        m.members[0].inputs = vec!["max_pool".into()];
+        assert!(err_of(&m).contains("reads"));
+        let mut m = sample();
+        m.trunk = None;
+        assert!(err_of(&m).contains("reads"), "{}", err_of(&m));
+        m.embedding = None;
+        m.members[0].inputs = vec!["melspec".into()];
+        m.validate().unwrap();
+        let mut m = sample();
+        m.members.clear();
+        assert!(err_of(&m).contains("no ensemble members"));
+        let mut m = sample();
+        m.embedding = Some("nope".into());
+        assert!(err_of(&m).contains("embedding"));
+        let mut m = sample();
+        m.trunk.as_mut().unwrap().outputs[1].name = "taggram".into();
+        m.members[0].inputs = vec!["taggram".into()];
+        m.embedding = None;
+        assert!(err_of(&m).contains("repeated"));
+        for bad in ["../x.onnx", "/etc/passwd", ""] {
+            let mut m = sample();
+            m.members[0].file = bad.into();
+            assert!(err_of(&m).contains("inside the model folder"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_are_specific() {
+        assert!(matches!(ModelManifest::parse("{"), Err(ManifestError::Parse { .. })));
+        assert!(matches!(ModelManifest::parse(r#"{"format_version": 9}"#), Err(ManifestError::Version(9))));
+        assert!(matches!(ModelManifest::parse(r#"{"name": "x"}"#), Err(ManifestError::Parse { .. })));
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v["front_end"]["compression"] = serde_json::json!({"kind": "cube_root"});
+        let e = ModelManifest::parse(&v.to_string()).unwrap_err();
+        assert!(matches!(e, ManifestError::FrontEnd(_)), "{e}");
+        assert!(e.to_string().contains("cannot compute the features"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_and_checksums() {
+        let dir = std::env::temp_dir().join(format!("genrescope-manifest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(ModelManifest::load(&dir), Err(ManifestError::NotFound(_))));
+        let mut m = sample();
+        std::fs::write(dir.join("trunk.onnx"), b"trunk").unwrap();
+        std::fs::write(dir.join("head_0.onnx"), b"head").unwrap();
+        m.trunk.as_mut().unwrap().sha256 = crate::sha256_hex(b"trunk");
+        m.members[0].sha256 = crate::sha256_hex(b"head");
+        m.write(&dir, MANIFEST_FILE).unwrap();
+        let (back, d) = ModelManifest::load(&dir).unwrap();
+        assert_eq!(back, m);
+        let files = back.verify_files(&d).unwrap();
+        assert_eq!(files.trunk.unwrap(), dir.join("trunk.onnx"));
+        std::fs::write(dir.join("head_0.onnx"), b"changed").unwrap();
+        assert!(matches!(back.verify_files(&d), Err(ManifestError::Checksum { .. })));
+        std::fs::remove_file(dir.join("head_0.onnx")).unwrap();
+        assert!(matches!(back.verify_files(&d), Err(ManifestError::Io { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,6 +1,15 @@
-//! Trained models: the manifest format and the ONNX Runtime ensemble.
+//! Trained models: the manifest (format 2, and 1 read by `v1`), session building, the loaded
+//! ensemble (trunk once per window, members, soft vote).
 pub mod ensemble;
 pub mod manifest;
+pub mod session;
+mod v1;
+pub mod vote;
 
-pub use ensemble::{Ensemble, ModelError};
-pub use manifest::{ManifestError, MemberEntry, ModelManifest, Quantization, MANIFEST_FILE};
+pub use ensemble::{Ensemble, EnsembleOutput, ModelError};
+pub use manifest::{
+    InputSpec, ManifestError, MemberEntry, ModelManifest, Quantization, TrunkEntry, TrunkOutput, VerifiedFiles,
+    FORMAT_VERSION, MANIFEST_FILE,
+};
+pub use session::SessionOptions;
+pub use vote::{soft_vote, top_genre, top_k};

@@ -50,3 +50,25 @@ pub fn read_f32le(path: &std::path::Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
+
+use genrescope_core::features::{extract_features, extract_mel, FeatureOutput, FrontEndSpec};
+
+/// The first models' MFCC front end (librosa defaults at 22050 Hz).
+pub fn mfcc_spec() -> FrontEndSpec {
+    FrontEndSpec::gtzan_mfcc()
+}
+
+/// The same front end with log-mel (dB) output instead of MFCC.
+pub fn as_logmel(spec: &FrontEndSpec) -> FrontEndSpec {
+    FrontEndSpec { output: FeatureOutput::LogMel, ..spec.clone() }
+}
+
+/// Model-input features of a whole signal (one window).
+pub fn features(spec: &FrontEndSpec, signal: &[f32]) -> Vec<f32> {
+    extract_features(spec, signal).unwrap()
+}
+
+/// Mel power frames of a whole signal (what the streaming paths emit).
+pub fn mel(spec: &FrontEndSpec, signal: &[f32]) -> Vec<f32> {
+    extract_mel(spec, signal).unwrap()
+}

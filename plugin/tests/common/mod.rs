@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 use clack_extensions::log::{HostLog, HostLogImpl, LogSeverity};
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
     ParamRescanFlags, PluginParams,
@@ -31,6 +32,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, ThreadId};
+
+/// nice-plug's CLAP state: a little-endian u64 length, then the JSON.
+pub fn state_json(blob: &[u8]) -> serde_json::Value {
+    let len = u64::from_le_bytes(blob[..8].try_into().unwrap()) as usize;
+    assert_eq!(len, blob.len() - 8, "length prefix");
+    serde_json::from_slice(&blob[8..]).expect("nice-plug state is JSON")
+}
+
+pub fn state_blob(json: &serde_json::Value) -> Vec<u8> {
+    let text = serde_json::to_vec(json).unwrap();
+    let mut blob = (text.len() as u64).to_le_bytes().to_vec();
+    blob.extend(text);
+    blob
+}
 
 /// An event the plugin wrote to its output event list during one `process` call.
 #[derive(Debug, Clone, PartialEq)]
@@ -457,6 +472,22 @@ impl Instance {
             state.load(&handle, &mut &bytes[..]).expect("state load failed");
         }
         self.pump_main_thread();
+    }
+
+    /// Points this instance at a model folder (persisted in its state; read at activation).
+    pub fn set_model_dir(&mut self, dir: &Path) {
+        let mut state = state_json(&self.save_state());
+        let value = serde_json::to_string(&Some(dir.display().to_string())).unwrap();
+        state["fields"]["model-dir"] = serde_json::Value::String(value);
+        self.load_state(&state_blob(&state));
+    }
+
+    /// CLAP render extension: offline (non-realtime) or realtime processing from the next activation.
+    pub fn set_offline(&mut self, offline: bool) {
+        let mode = if offline { RenderMode::Offline } else { RenderMode::Realtime };
+        let handle = self.instance.plugin_handle();
+        let render: PluginRender = handle.get_extension().expect("plugin has no render extension");
+        render.set(&handle, mode).expect("render mode refused");
     }
 
     /// Like [`Self::load_state`], but returns the plugin's refusal instead of panicking.

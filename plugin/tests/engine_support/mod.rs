@@ -2,7 +2,9 @@
 //! which is `common/`).
 #![allow(dead_code)]
 
-use genrescope_core::features::FeatureConfig;
+use genrescope_core::features::FrontEndSpec;
+pub use genrescope_testkit::scratch_dir;
+use genrescope_testkit::TinyModel;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -52,41 +54,32 @@ pub fn assert_bit_exact(input: &[Vec<f32>], output: &[Vec<f32>], what: &str) {
     }
 }
 
-/// A random-weight int8 model (2 members), written once per test process.
+/// A random-weight model shaped like the shipped one (musicnn front end, a trunk and 2 heads),
+/// written once per test process.
 pub fn test_model() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = scratch_dir("model");
-        genrescope_trainer::export::random_test_model(&dir, &FeatureConfig::default(), 2, true, 11)
-            .expect("write test model");
+        TinyModel::new(FrontEndSpec::musicnn()).with_trunk(2).seed(11).write(&dir).expect("write test model");
         dir
     })
 }
 
-/// A fresh directory under the system temp dir, unique to this process. Directories left by
-/// earlier test processes that have exited are removed on first use.
-pub fn scratch_dir(name: &str) -> PathBuf {
-    static SWEEP: OnceLock<()> = OnceLock::new();
-    SWEEP.get_or_init(|| {
-        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.strip_prefix("genrescope-test-").and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    });
-    let dir = std::env::temp_dir().join(format!("genrescope-test-{}", std::process::id())).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A test model with the first models' front end (MFCC at 22050 Hz, no trunk).
+pub fn mfcc_test_model() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch_dir("model-mfcc");
+        TinyModel::new(FrontEndSpec::gtzan_mfcc()).seed(12).write(&dir).expect("write test model");
+        dir
+    })
 }
 
-/// Points every instance created from now on at `dir` (the plugin reads it at activation).
-pub fn use_model_dir(dir: &Path) {
-    // SAFETY: the test binaries that call this set it before creating instances, from one thread.
-    unsafe { std::env::set_var("GENRESCOPE_MODEL_DIR", dir) };
+/// A fresh instance of `host`'s plugin reading its model from `dir`.
+pub fn instance_with_model(host: &crate::common::TestHost, dir: &Path) -> crate::common::Instance {
+    let mut inst = host.instantiate();
+    inst.set_model_dir(dir);
+    inst
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {

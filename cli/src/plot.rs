@@ -4,8 +4,8 @@
 //! not depend on fontconfig or on any font being installed.
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use anyhow::{anyhow, Result};
-use genrescope::analysis::Prediction;
-use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_engine::Prediction;
+use genrescope_core::labels::{GENRES, GENRE_RGB, NUM_GENRES};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -17,19 +17,17 @@ const RIGHT: i32 = 200;
 const TOP: i32 = 60;
 const BOTTOM: i32 = 50;
 
-/// One colour per genre, in label order (Tableau-like, distinguishable).
-const COLORS: [RGBColor; NUM_GENRES] = [
-    RGBColor(31, 119, 180),  // blues
-    RGBColor(148, 103, 189), // classical
-    RGBColor(140, 86, 75),   // country
-    RGBColor(227, 119, 194), // disco
-    RGBColor(127, 127, 127), // hiphop
-    RGBColor(188, 189, 34),  // jazz
-    RGBColor(40, 40, 40),    // metal
-    RGBColor(255, 127, 14),  // pop
-    RGBColor(44, 160, 44),   // reggae
-    RGBColor(214, 39, 40),   // rock
-];
+/// One colour per genre, in label order (core's palette, shared with the editor).
+const COLORS: [RGBColor; NUM_GENRES] = {
+    let mut c = [RGBColor(0, 0, 0); NUM_GENRES];
+    let mut i = 0;
+    while i < NUM_GENRES {
+        let [r, g, b] = GENRE_RGB[i];
+        c[i] = RGBColor(r, g, b);
+        i += 1;
+    }
+    c
+};
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 

@@ -1,10 +1,11 @@
-//! `genrescope analyze`: the CLI binary and the offline driver of the plugin's engine.
+//! `Genrescope analyze`: the CLI binary and the offline driver of the plugin's engine.
 //!
-//! Tests that run inference use a random-weight model (`genrescope_trainer::random_test_model`)
-//! and skip, saying so, when ONNX Runtime is not available (`cargo xtask ort`).
-use genrescope::offline::{OfflineEngine, OfflineSettings};
+//! Tests that run inference use a random-weight model shaped like the shipped one (testkit: the
+//! musicnn front end, a trunk and two heads) and skip, saying so, when ONNX Runtime is not
+//! available (`cargo xtask ort`), except in CI.
 use genrescope_core::audio_file::DecodedAudio;
-use genrescope_core::features::FeatureConfig;
+use genrescope_core::features::FrontEndSpec;
+use genrescope_engine::{OfflineEngine, OfflineSettings};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -24,7 +25,7 @@ fn model_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let d = temp_dir().join("model");
         std::fs::create_dir_all(&d).unwrap();
-        genrescope_trainer::random_test_model(&d, &FeatureConfig::default(), 2, false, 7).unwrap();
+        genrescope_testkit::TinyModel::new(FrontEndSpec::musicnn()).with_trunk(2).seed(7).write(&d).unwrap();
         d
     })
 }
@@ -33,6 +34,7 @@ fn ort_available() -> bool {
     match genrescope_core::runtime::init_onnx_runtime() {
         Ok(_) => true,
         Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "CI: no ONNX Runtime: {e}");
             eprintln!("SKIPPED (no ONNX Runtime): {e}");
             false
         }
@@ -93,11 +95,11 @@ fn write_wav(name: &str, rate: u32, channels: &[Vec<f32>]) -> PathBuf {
 }
 
 fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genrescope"))
+    Command::new(env!("CARGO_BIN_EXE_Genrescope"))
         .args(args)
         .env_remove("GENRESCOPE_MODEL_DIR")
         .output()
-        .expect("run genrescope")
+        .expect("run Genrescope")
 }
 
 fn stderr(o: &Output) -> String {
@@ -177,7 +179,7 @@ fn missing_model_is_a_clean_error() {
 #[test]
 fn missing_onnx_runtime_is_a_clean_error() {
     let wav = write_wav("short-ort.wav", 22050, &music(22050, 1.0, 1));
-    let o = Command::new(env!("CARGO_BIN_EXE_genrescope"))
+    let o = Command::new(env!("CARGO_BIN_EXE_Genrescope"))
         .args(["analyze", wav.to_str().unwrap(), "--model", model_dir().to_str().unwrap()])
         .env("GENRESCOPE_ORT_LIB", "/nonexistent/libonnxruntime.so")
         .output()
@@ -201,13 +203,14 @@ fn json_has_one_prediction_per_hop_and_a_verdict() {
     }
     let wav = write_wav("music.wav", 22050, &music(22050, 10.0, 1));
     let v = run_json(&["analyze", wav.to_str().unwrap(), "--model", model_dir().to_str().unwrap(), "--json", "--hop", "0.5"]);
-    let cfg = FeatureConfig::default();
-    let fps = cfg.frames_per_second() as f64;
+    let spec = FrontEndSpec::musicnn();
+    let fps = spec.frames_per_second();
     let hop_s = (0.5 * fps).round() / fps;
     let preds = v["predictions"].as_array().unwrap();
     let times: Vec<f64> = preds.iter().map(|p| p["time_s"].as_f64().unwrap()).collect();
     // First prediction once a full window is in, then one every hop until the audio ends.
-    assert!((times[0] - cfg.window_frames as f64 / fps).abs() < 1e-9, "{}", times[0]);
+    let window = v["model"]["window_frames"].as_f64().unwrap();
+    assert!((times[0] - window / fps).abs() < 1e-9, "{}", times[0]);
     for w in times.windows(2) {
         assert!((w[1] - w[0] - hop_s).abs() < 1e-9, "{times:?}");
     }
@@ -219,8 +222,9 @@ fn json_has_one_prediction_per_hop_and_a_verdict() {
         assert!(p["top"].is_string());
     }
     assert_eq!(v["labels"].as_array().unwrap().len(), 10);
-    assert_eq!(v["model"]["name"], "random-test-model");
+    assert_eq!(v["model"]["name"], "testkit-tiny-model");
     assert_eq!(v["model"]["members"].as_array().unwrap().len(), 2);
+    assert_eq!(v["model"]["trunk"], "trunk.onnx");
     let verdict = &v["verdict"];
     let probs: Vec<f64> = verdict["probs"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
     assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{probs:?}");
@@ -293,7 +297,7 @@ fn text_output_and_plot() {
     let o = cli(&["analyze", wav.to_str().unwrap(), "--model", model, "--plot", png.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("model: random-test-model (2 members"), "{text}");
+    assert!(text.contains("model: testkit-tiny-model (trunk + 2 members"), "{text}");
     assert!(text.contains("verdict: ") && text.contains('%'), "{text}");
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000, "{} bytes", bytes.len());

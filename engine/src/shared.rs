@@ -1,12 +1,14 @@
-//! State shared between the audio thread, the analysis thread and the editor.
+//! State shared between the audio thread, the analysis thread and the editor (or the CLI).
 //!
 //! Everything the audio thread touches is an atomic. The mutex-guarded fields (error text,
-//! history) are written by the analysis thread and read by the editor only.
+//! model info, history) are written by the analysis thread and read by the editor only.
 use atomic_float::AtomicF32;
 use genrescope_core::labels::NUM_GENRES;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Mutex;
+
+use crate::settings;
 
 /// What the engine is doing, as shown in the editor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,28 +85,31 @@ pub struct SharedState {
     pub predictions: AtomicU64,
     /// Frames the audio thread could not queue because the analysis thread lagged.
     pub dropped_frames: AtomicU64,
-    /// Set by the audio thread (host reset); the analysis thread clears it and resets.
-    pub reset_requested: AtomicBool,
     pub error: Mutex<String>,
     pub model_info: Mutex<String>,
     pub history: Mutex<VecDeque<HistoryPoint>>,
 }
 
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            smoothing_s: AtomicF32::new(settings::SMOOTHING_S.default),
+            hop_s: AtomicF32::new(settings::HOP_S.default),
+            gate_db: AtomicF32::new(settings::GATE_DB.default),
+        }
+    }
+}
+
 impl Default for SharedState {
     fn default() -> Self {
         Self {
-            settings: Settings {
-                smoothing_s: AtomicF32::new(2.0),
-                hop_s: AtomicF32::new(0.5),
-                gate_db: AtomicF32::new(-50.0),
-            },
+            settings: Settings::default(),
             probs: std::array::from_fn(|_| AtomicF32::new(0.0)),
             top: AtomicI32::new(-1),
             status: AtomicU8::new(Status::NoModel as u8),
             level_db: AtomicF32::new(-200.0),
             predictions: AtomicU64::new(0),
             dropped_frames: AtomicU64::new(0),
-            reset_requested: AtomicBool::new(false),
             error: Mutex::new(String::new()),
             model_info: Mutex::new(String::new()),
             history: Mutex::new(VecDeque::with_capacity(HISTORY_LEN)),
@@ -133,8 +138,8 @@ impl SharedState {
         self.error.lock().map(|e| e.clone()).unwrap_or_default()
     }
 
-    /// Analysis thread only.
-    pub(crate) fn set_error(&self, msg: String) {
+    /// Analysis thread (or whoever loads the model) only.
+    pub fn set_error(&self, msg: String) {
         if let Ok(mut e) = self.error.lock() {
             *e = msg;
         }
@@ -154,6 +159,23 @@ impl SharedState {
             }
             h.push_back(point);
         }
+    }
+
+    /// The error text, if the last error is still current, goes; the status is left as is.
+    pub fn clear_error(&self) {
+        if let Ok(mut e) = self.error.lock() {
+            e.clear();
+        }
+    }
+
+    pub fn set_model_info(&self, info: String) {
+        if let Ok(mut m) = self.model_info.lock() {
+            *m = info;
+        }
+    }
+
+    pub fn model_info(&self) -> String {
+        self.model_info.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     pub(crate) fn clear_results(&self) {

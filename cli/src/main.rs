@@ -1,21 +1,20 @@
-//! `genrescope analyze FILE`: runs an audio file through the plugin's engine and prints a genre
-//! timeline and a whole-file verdict (text or JSON), optionally a PNG plot.
+//! The `Genrescope` command line. `analyze FILE` runs an audio file through the plugin's engine
+//! and prints a genre timeline and a whole-file verdict (text or JSON), optionally a PNG plot.
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
-use genrescope::analysis::{default_model_dir, Prediction};
-use genrescope::offline::{file_verdict, top_k, OfflineEngine, OfflineSettings};
 use genrescope_core::audio_file::{decode_file, DecodedAudio};
 use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::model::top_k;
+use genrescope_engine::settings::{GATE_DB, HOP_S, SMOOTHING_S};
+use genrescope_engine::{default_model_dir, file_verdict, OfflineEngine, OfflineSettings, Prediction};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-// Under genrescope/ so cargo does not take it for a second binary.
-#[path = "genrescope/plot.rs"]
 mod plot;
 
 #[derive(Parser)]
-#[command(name = "genrescope", version, about = "Genrescope: music genre detection")]
+#[command(name = "Genrescope", version, about = "Genrescope: music genre detection")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,21 +45,21 @@ struct AnalyzeArgs {
           value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     block: u32,
     /// Smoothing time constant in seconds (0 = none).
-    #[arg(long, value_name = "S", default_value_t = OfflineSettings::default().smoothing_s)]
+    #[arg(long, value_name = "S", default_value_t = SMOOTHING_S.default)]
     smoothing: f32,
-    /// Seconds between predictions.
-    #[arg(long, value_name = "S", default_value_t = OfflineSettings::default().hop_s)]
-    hop: f32,
+    /// Seconds between predictions [default: the model's window, so windows lie side by side;
+    /// the plugin's default is 0.5].
+    #[arg(long, value_name = "S")]
+    hop: Option<f32>,
     /// Level gate in dBFS: quieter windows claim no genre.
-    #[arg(long, value_name = "DB", default_value_t = OfflineSettings::default().gate_db,
-          allow_negative_numbers = true)]
+    #[arg(long, value_name = "DB", default_value_t = GATE_DB.default, allow_negative_numbers = true)]
     gate: f32,
 }
 
 fn main() -> ExitCode {
     // Last resort: a bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("genrescope: internal error: {info}");
+        eprintln!("Genrescope: internal error: {info}");
     }));
     let cli = Cli::parse();
     let result = match cli.command {
@@ -69,7 +68,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("genrescope: error: {e:#}");
+            eprintln!("Genrescope: error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -94,7 +93,12 @@ struct Report {
 struct ModelReport {
     name: String,
     dir: String,
+    /// The trunk's file, when the members share one (run once per window).
+    trunk: Option<String>,
     members: Vec<MemberReport>,
+    /// Front-end frames per window, and the seconds they span.
+    window_frames: usize,
+    window_s: f64,
 }
 
 #[derive(Serialize)]
@@ -146,14 +150,14 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
         return Err(anyhow!("{}: no such file", args.file.display()));
     }
     // The engine would clamp these silently; on the command line an error is clearer.
-    if !(0.05..=30.0).contains(&args.hop) {
-        return Err(anyhow!("--hop must be between 0.05 and 30 seconds"));
-    }
-    if !(0.0..=60.0).contains(&args.smoothing) {
-        return Err(anyhow!("--smoothing must be between 0 and 60 seconds"));
-    }
-    if !args.gate.is_finite() {
-        return Err(anyhow!("--gate must be a number (dBFS)"));
+    for (flag, v, range, unit) in [
+        ("--hop", args.hop, HOP_S, "seconds"),
+        ("--smoothing", Some(args.smoothing), SMOOTHING_S, "seconds"),
+        ("--gate", Some(args.gate), GATE_DB, "dBFS"),
+    ] {
+        if let Some(v) = v.filter(|v| !range.contains(*v)) {
+            return Err(anyhow!("{flag} {v} is outside {} to {} {unit}", range.min, range.max));
+        }
     }
     let model_dir = match &args.model {
         Some(d) => d.clone(),
@@ -214,6 +218,9 @@ fn build_report(
         model: ModelReport {
             name: manifest.name.clone(),
             dir: model_dir.display().to_string(),
+            trunk: manifest.trunk.as_ref().map(|t| t.file.clone()),
+            window_frames: manifest.input.window_frames,
+            window_s: manifest.window_seconds(),
             members: manifest
                 .members
                 .iter()
@@ -229,7 +236,7 @@ fn build_report(
         },
         settings: SettingsReport {
             block: settings.block,
-            hop_s: settings.hop_s,
+            hop_s: engine.hop_s(settings),
             smoothing_s: settings.smoothing_s,
             gate_db: settings.gate_db,
         },
@@ -297,8 +304,9 @@ fn text_report(r: &Report) -> String {
     );
     let quant: Vec<&str> = r.model.members.iter().map(|m| m.quantization.as_str()).collect();
     out!(
-        "model: {} ({} members: {}) from {}",
+        "model: {} ({}{} members: {}) from {}",
         r.model.name,
+        if r.model.trunk.is_some() { "trunk + " } else { "" },
         r.model.members.len(),
         r.model.members.iter().map(|m| m.file.as_str()).collect::<Vec<_>>().join(", "),
         r.model.dir

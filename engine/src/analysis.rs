@@ -1,0 +1,416 @@
+//! The analysis half of the engine: frames → windows → model (trunk once, members, soft vote) →
+//! smoothing → level gate → published results.
+//!
+//! [`Analyzer`] is synchronous, so the offline driver and offline (non-realtime) host rendering run
+//! exactly the same code deterministically; [`AnalysisThread`] runs it on its own thread for the
+//! plugin in real time.
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use genrescope_core::features::FeatureTransform;
+use genrescope_core::labels::{Probs, NUM_GENRES};
+use genrescope_core::model::{top_genre, Ensemble, ModelManifest, SessionOptions, MANIFEST_FILE};
+use genrescope_core::smoothing::ProbabilitySmoother;
+use genrescope_core::window::WindowAssembler;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::queue::FrameReceiver;
+use crate::settings;
+use crate::shared::{HistoryPoint, SharedState, Status};
+
+/// One prediction, as the CLI's timeline and the library see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Stream time at the end of the analysed window, seconds.
+    pub time_s: f64,
+    /// Frames of the stream (since the last reset) at the end of the window.
+    pub frame: u64,
+    /// Offline driver only (0 otherwise): the host sample at which the block after which this
+    /// prediction was made starts, i.e. where the plugin sends its MIDI for it.
+    pub block_start: u64,
+    /// Soft-voted ensemble output for this window (before smoothing); zeros when gated.
+    pub raw: Probs,
+    pub smoothed: Probs,
+    /// `None` when the gate was closed (silence).
+    pub top: Option<usize>,
+    /// Mean input level over the window, dBFS.
+    pub level_db: f32,
+    /// The model's embedding of this window (its manifest's `embedding` trunk output), if any
+    /// and if the window was not gated.
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// The analysis state of one stream: the loaded model, its frame queue, the window being filled.
+pub struct Analyzer {
+    shared: Arc<SharedState>,
+    receiver: Option<FrameReceiver>,
+    model: Option<Ensemble>,
+    transform: Option<FeatureTransform>,
+    fps: f64,
+    assembler: WindowAssembler,
+    smoother: ProbabilitySmoother,
+    frame: Vec<f32>,
+    mel_window: Vec<f32>,
+    window: Vec<f32>,
+    /// Per-frame levels of the current window (a ring in the assembler's order).
+    levels: Vec<f32>,
+    level_pos: usize,
+    epoch: Option<u32>,
+    frames_seen: u64,
+    last_prediction_frame: u64,
+    /// The last published error came from inference (a later success clears it).
+    inference_error: bool,
+}
+
+impl Analyzer {
+    /// An analyzer without a model (it drains and discards frames until one is loaded).
+    pub fn new(shared: Arc<SharedState>) -> Self {
+        Self {
+            shared,
+            receiver: None,
+            model: None,
+            transform: None,
+            fps: 1.0,
+            assembler: WindowAssembler::new(1, 1, 1),
+            smoother: ProbabilitySmoother::default(),
+            frame: Vec::new(),
+            mel_window: Vec::new(),
+            window: Vec::new(),
+            levels: Vec::new(),
+            level_pos: 0,
+            epoch: None,
+            frames_seen: 0,
+            last_prediction_frame: 0,
+            inference_error: false,
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<SharedState> {
+        &self.shared
+    }
+
+    /// Loads the model a manifest describes (slow: checksums, ONNX Runtime sessions, warm-up) and
+    /// takes the frame queue its front end feeds. On failure the error is published, no model is
+    /// left, and queued frames are discarded. Panics inside ONNX Runtime are caught.
+    pub fn load(&mut self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) -> Result<(), String> {
+        self.model = None;
+        self.transform = None;
+        self.receiver = Some(receiver);
+        self.shared.set_status(Status::Loading);
+        let shown = dir.display().to_string();
+        let loaded = catch_unwind(AssertUnwindSafe(|| {
+            let transform = FeatureTransform::new(&manifest.front_end).map_err(|e| e.to_string())?;
+            let model = Ensemble::from_manifest(manifest, dir, SessionOptions::default()).map_err(|e| e.to_string())?;
+            Ok::<_, String>((model, transform))
+        }));
+        let result = match loaded {
+            Ok(Ok((model, transform))) => {
+                self.install(model, transform);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("model {shown}: {e}")),
+            Err(_) => Err(format!("model {shown}: loading crashed inside ONNX Runtime")),
+        };
+        match &result {
+            Ok(()) => {
+                self.shared.clear_error();
+                self.shared.set_status(Status::Listening);
+            }
+            Err(msg) => self.shared.set_error(msg.clone()),
+        }
+        // Frames queued while the model loaded belong to the stream (an offline render waits for
+        // the load and must not lose its first blocks): keep them.
+        self.epoch = None;
+        self.reset_stream();
+        result
+    }
+
+    fn install(&mut self, model: Ensemble, transform: FeatureTransform) {
+        let m = model.manifest();
+        let (mel_dim, frames) = (m.front_end.mel_dim(), m.input.window_frames);
+        self.fps = m.front_end.frames_per_second();
+        self.assembler = WindowAssembler::new(mel_dim, frames, hop_frames(self.fps, self.shared.settings.hop_s.load(Relaxed)));
+        self.frame = vec![0.0; mel_dim];
+        self.mel_window = vec![0.0; mel_dim * frames];
+        self.window = vec![0.0; m.window_len()];
+        self.levels = vec![-200.0; frames];
+        let info = format!(
+            "{} ({}{} member{}, {})",
+            m.name,
+            if m.trunk.is_some() { "trunk + " } else { "" },
+            model.num_members(),
+            if model.num_members() == 1 { "" } else { "s" },
+            model.dir().display()
+        );
+        self.shared.set_model_info(info);
+        self.transform = Some(transform);
+        self.model = Some(model);
+    }
+
+    /// Takes a new frame queue for the loaded model (a new stream: everything is reset).
+    pub fn attach(&mut self, receiver: FrameReceiver) {
+        self.receiver = Some(receiver);
+        self.reset();
+    }
+
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    pub fn model(&self) -> Option<&Ensemble> {
+        self.model.as_ref()
+    }
+
+    /// Forgets all audio seen so far (a new stream; frames still queued are dropped).
+    pub fn reset(&mut self) {
+        if let Some(r) = self.receiver.as_mut() {
+            r.clear();
+        }
+        self.epoch = None;
+        self.reset_stream();
+    }
+
+    /// Forgets the current window and smoothing (host reset seen in the queue).
+    fn reset_stream(&mut self) {
+        self.assembler.reset();
+        self.smoother.reset();
+        self.levels.fill(-200.0);
+        // Same ring position as a fresh analyzer, so the level sum adds in the same order.
+        self.level_pos = 0;
+        self.frames_seen = 0;
+        self.last_prediction_frame = 0;
+        self.shared.clear_results();
+        if self.model.is_some() && self.shared.status() != Status::Error {
+            self.shared.set_status(Status::Listening);
+        }
+    }
+
+    /// Drains every queued frame, predicting whenever a window is due. Returns the number of
+    /// predictions made (each also published to the shared state and passed to `on_prediction`).
+    pub fn step(&mut self, mut on_prediction: impl FnMut(&Prediction)) -> usize {
+        let Some(mut receiver) = self.receiver.take() else { return 0 };
+        let mut made = 0;
+        if self.model.is_none() {
+            receiver.clear();
+        } else {
+            self.assembler.set_hop_frames(hop_frames(self.fps, self.shared.settings.hop_s.load(Relaxed)));
+            while let Some(meta) = receiver.recv(&mut self.frame) {
+                if self.epoch != Some(meta.epoch) {
+                    if self.epoch.is_some() {
+                        self.reset_stream();
+                    }
+                    self.epoch = Some(meta.epoch);
+                }
+                self.frames_seen += 1;
+                self.levels[self.level_pos] = meta.level_db;
+                self.level_pos = (self.level_pos + 1) % self.levels.len();
+                if self.assembler.push(&self.frame) {
+                    if let Some(p) = self.predict() {
+                        on_prediction(&p);
+                        made += 1;
+                    }
+                }
+            }
+        }
+        self.shared.dropped_frames.store(receiver.dropped(), Relaxed);
+        self.receiver = Some(receiver);
+        made
+    }
+
+    fn predict(&mut self) -> Option<Prediction> {
+        let model = self.model.as_mut()?;
+        let transform = self.transform.as_mut()?;
+        let dt = ((self.frames_seen - self.last_prediction_frame) as f64 / self.fps) as f32;
+        self.last_prediction_frame = self.frames_seen;
+        let s = &self.shared.settings;
+        let tau = settings::SMOOTHING_S.clamp(s.smoothing_s.load(Relaxed));
+        let gate_db = settings::GATE_DB.clamp(s.gate_db.load(Relaxed));
+        // Mean power over the window, so short pauses inside music do not close the gate.
+        let mean_power =
+            self.levels.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>() / self.levels.len() as f32;
+        let level_db = 10.0 * mean_power.max(1e-20).log10();
+        let time_s = self.frames_seen as f64 / self.fps;
+        let (raw, smoothed, top, embedding) = if level_db < gate_db {
+            self.shared.set_status(Status::Silence);
+            let smoothed = self.smoother.decay(dt, tau.max(0.05));
+            ([0.0; NUM_GENRES], smoothed, None, None)
+        } else {
+            self.assembler.copy_window(&mut self.mel_window);
+            transform.apply(&self.mel_window, &mut self.window);
+            match model.run(&self.window) {
+                Ok(out) => {
+                    if self.inference_error {
+                        self.inference_error = false;
+                        self.shared.clear_error();
+                    }
+                    self.shared.set_status(Status::Analysing);
+                    let smoothed = self.smoother.update(&out.probs, dt, tau);
+                    let embedding = out.embedding(model.manifest()).map(<[f32]>::to_vec);
+                    (out.probs, smoothed, Some(top_genre(&smoothed).0), embedding)
+                }
+                Err(e) => {
+                    self.inference_error = true;
+                    self.shared.set_error(format!("inference: {e}"));
+                    return None;
+                }
+            }
+        };
+        self.shared.publish(HistoryPoint { time_s, probs: smoothed, top }, level_db);
+        Some(Prediction { time_s, frame: self.frames_seen, block_start: 0, raw, smoothed, top, level_db, embedding })
+    }
+}
+
+fn hop_frames(fps: f64, hop_s: f32) -> usize {
+    ((settings::HOP_S.clamp(hop_s) as f64 * fps).round() as usize).max(1)
+}
+
+enum Control {
+    Load { manifest: Box<ModelManifest>, dir: PathBuf, receiver: FrameReceiver },
+    Attach(FrameReceiver),
+    Shutdown,
+}
+
+/// Owns the analysis thread of one plugin instance.
+pub struct AnalysisThread {
+    analyzer: Arc<Mutex<Analyzer>>,
+    control: Sender<Control>,
+    thread: std::thread::Thread,
+    handle: Option<JoinHandle<()>>,
+    /// Loads sent and not finished yet.
+    loading: Arc<AtomicUsize>,
+    /// Offline rendering: the host's thread steps the analyzer (`step_blocking`), this one only
+    /// loads models.
+    offline: Arc<AtomicBool>,
+}
+
+/// How often the thread looks for frames (they arrive every ~16–23 ms); the audio thread never
+/// has to wake it (a syscall).
+const POLL: Duration = Duration::from_millis(20);
+
+impl AnalysisThread {
+    pub fn spawn(shared: Arc<SharedState>) -> std::io::Result<Self> {
+        let analyzer = Arc::new(Mutex::new(Analyzer::new(shared)));
+        let (control, rx) = crossbeam_channel::unbounded();
+        let loading = Arc::new(AtomicUsize::new(0));
+        let offline = Arc::new(AtomicBool::new(false));
+        let (a, l, o) = (analyzer.clone(), loading.clone(), offline.clone());
+        let handle =
+            std::thread::Builder::new().name("genrescope-analysis".into()).spawn(move || run(a, rx, l, o))?;
+        let thread = handle.thread().clone();
+        Ok(Self { analyzer, control, thread, handle: Some(handle), loading, offline })
+    }
+
+    /// Loads a model on the analysis thread (returns at once); frames go to `receiver`.
+    pub fn load(&self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) {
+        self.loading.fetch_add(1, SeqCst);
+        let _ = self.control.send(Control::Load { manifest: Box::new(manifest), dir, receiver });
+        self.thread.unpark();
+    }
+
+    /// A new frame queue for the model already loaded (or loading): a new stream.
+    pub fn attach(&self, receiver: FrameReceiver) {
+        let _ = self.control.send(Control::Attach(receiver));
+        self.thread.unpark();
+    }
+
+    /// Whether a model load is in progress.
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(SeqCst) > 0
+    }
+
+    /// Offline (non-realtime) rendering: analyses what is queued on the calling thread, waiting
+    /// for a model load in progress first, so the results do not depend on timing; while it is
+    /// used, the analysis thread leaves the stepping to it. Never call it from a real-time audio
+    /// thread: it locks.
+    pub fn step_blocking(&self) {
+        self.offline.store(true, Relaxed);
+        while self.is_loading() {
+            // The load holds the analyzer; the message may not have been picked up yet.
+            self.thread.unpark();
+            drop(lock(&self.analyzer));
+            std::thread::yield_now();
+        }
+        let mut a = lock(&self.analyzer);
+        if catch_unwind(AssertUnwindSafe(|| a.step(|_| {}))).is_err() {
+            crashed(&mut a);
+        }
+    }
+}
+
+impl Drop for AnalysisThread {
+    /// Never waits for a model load: the thread is told to stop and, while loading, left to
+    /// finish on its own (the module it runs in is pinned so its code stays mapped).
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Shutdown);
+        self.thread.unpark();
+        if let Some(h) = self.handle.take() {
+            if self.is_loading() {
+                genrescope_core::runtime::pin_this_module();
+                drop(h);
+            } else {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+fn lock(a: &Mutex<Analyzer>) -> MutexGuard<'_, Analyzer> {
+    a.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn crashed(a: &mut Analyzer) {
+    a.shared.set_error("analysis crashed; audio passes through".into());
+    a.model = None;
+}
+
+/// Back to real time: the analysis thread steps again.
+impl AnalysisThread {
+    pub fn set_realtime(&self) {
+        self.offline.store(false, Relaxed);
+    }
+}
+
+fn run(analyzer: Arc<Mutex<Analyzer>>, rx: Receiver<Control>, loading: Arc<AtomicUsize>, offline: Arc<AtomicBool>) {
+    loop {
+        loop {
+            match rx.try_recv() {
+                Ok(Control::Load { manifest, dir, receiver }) => {
+                    let mut a = lock(&analyzer);
+                    let _ = a.load(*manifest, dir, receiver);
+                    loading.fetch_sub(1, SeqCst);
+                }
+                Ok(Control::Attach(receiver)) => lock(&analyzer).attach(receiver),
+                Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if !offline.load(Relaxed) {
+            let mut a = lock(&analyzer);
+            // A panic in inference must not take the host down with it.
+            if catch_unwind(AssertUnwindSafe(|| a.step(|_| {}))).is_err() {
+                crashed(&mut a);
+            }
+        }
+        std::thread::park_timeout(POLL);
+    }
+}
+
+/// Where a model is looked for when none is given: `GENRESCOPE_MODEL_DIR`, then the model folder
+/// installed beside the plugin (or CLI) binary, then the workspace's `models/` (developer builds).
+pub fn default_model_dir() -> Option<PathBuf> {
+    let has_manifest = |d: &Path| d.join(MANIFEST_FILE).is_file();
+    if let Some(dir) = std::env::var_os("GENRESCOPE_MODEL_DIR").filter(|v| !v.is_empty()).map(PathBuf::from) {
+        return Some(dir);
+    }
+    if let Some(dir) = genrescope_core::runtime::plugin_binary_dir() {
+        let candidate = dir.join(genrescope_core::runtime::MODEL_DIR_NAME);
+        if has_manifest(&candidate) {
+            return Some(candidate);
+        }
+    }
+    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    has_manifest(&dev).then_some(dev)
+}

@@ -1,0 +1,64 @@
+//! The audio-thread half of the engine: downmix, feature frames + level, frame queue.
+//!
+//! Built off the audio thread (activate, or per file offline) from the model's front-end spec;
+//! after that real-time safe: no allocation, lock, log call or file access.
+use genrescope_core::audio_file::downmix;
+use genrescope_core::features::{FeaturePipeline, FrontEndSpec, SpecError};
+
+use crate::queue::FrameSender;
+
+/// Frames the queue holds: ~12 s of audio, so a busy analysis thread rarely drops any.
+pub fn queue_capacity(spec: &FrontEndSpec) -> usize {
+    (spec.frames_per_second() * 12.0).ceil() as usize
+}
+
+pub struct AudioFrontEnd {
+    pipeline: FeaturePipeline,
+    sender: FrameSender,
+    mono: Vec<f32>,
+}
+
+impl AudioFrontEnd {
+    /// `max_block` is the host's largest block (longer blocks are split, never allocated for).
+    pub fn new(spec: &FrontEndSpec, host_rate: f32, max_block: usize, sender: FrameSender) -> Result<Self, SpecError> {
+        if sender.frame_dim() != spec.mel_dim() {
+            return Err(SpecError(format!(
+                "frame queue carries {} values per frame, the front end makes {}",
+                sender.frame_dim(),
+                spec.mel_dim()
+            )));
+        }
+        Ok(Self { pipeline: FeaturePipeline::new(spec, host_rate)?, sender, mono: vec![0.0; max_block.clamp(1, 1 << 16)] })
+    }
+
+    /// Gives the queue's sender back (to build a front end for a new sample rate).
+    pub fn into_sender(self) -> FrameSender {
+        self.sender
+    }
+
+    /// Host reset (transport jump): forget the audio so far; later frames start a new epoch.
+    pub fn reset(&mut self) {
+        self.pipeline.reset();
+        self.sender.new_epoch();
+    }
+
+    /// Analyses one host block. `channels` are read only: audio passes through untouched.
+    pub fn process<C: AsRef<[f32]>>(&mut self, channels: &[C]) {
+        let len = channels.first().map_or(0, |c| c.as_ref().len());
+        let mut start = 0;
+        while start < len {
+            let n = (len - start).min(self.mono.len());
+            let Self { pipeline, sender, mono } = self;
+            downmix(channels, start, &mut mono[..n]);
+            pipeline.push_with_level(&mono[..n], |frame, level| {
+                sender.send(frame, level);
+            });
+            start += n;
+        }
+    }
+
+    /// Host samples from a frame's centre to its delivery (see `FeaturePipeline::latency_samples`).
+    pub fn latency_samples(&self) -> usize {
+        self.pipeline.latency_samples()
+    }
+}

@@ -1,0 +1,181 @@
+//! Offline driver of the engine, for `Genrescope analyze`, the library scan and tests.
+//!
+//! Audio goes through exactly the plugin's code: [`AudioFrontEnd`] (downmix, feature pipeline at
+//! the file's own sample rate, frame queue) in host-sized blocks, and the same [`Analyzer`],
+//! stepped after every block instead of on its own thread, so the results do not depend on timing.
+use genrescope_core::audio_file::DecodedAudio;
+use genrescope_core::labels::Probs;
+use genrescope_core::model::{soft_vote, ModelManifest};
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use crate::analysis::{Analyzer, Prediction};
+use crate::frontend::{queue_capacity, AudioFrontEnd};
+use crate::queue::frame_queue;
+use crate::settings;
+use crate::shared::{SharedState, Status};
+
+/// Engine settings for one run (the plugin's parameters, plus the host block size).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfflineSettings {
+    /// Host block size in samples.
+    pub block: usize,
+    pub smoothing_s: f32,
+    /// Seconds between predictions; `None` = the model's window length (windows side by side,
+    /// each audio sample seen once: the fastest complete analysis of a file).
+    pub hop_s: Option<f32>,
+    pub gate_db: f32,
+}
+
+impl Default for OfflineSettings {
+    fn default() -> Self {
+        Self { block: 512, smoothing_s: settings::SMOOTHING_S.default, hop_s: None, gate_db: settings::GATE_DB.default }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OfflineError {
+    /// The model folder could not be loaded (missing, invalid, no ONNX Runtime...).
+    #[error("{0}")]
+    Model(String),
+    #[error("{0}")]
+    Inference(String),
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    #[error("the audio has no channels or no samples")]
+    NoAudio,
+}
+
+/// The engine with a loaded model, driven synchronously.
+pub struct OfflineEngine {
+    shared: Arc<SharedState>,
+    analyzer: Analyzer,
+    manifest: ModelManifest,
+}
+
+impl OfflineEngine {
+    /// Loads a model folder (or manifest file) the way the plugin does.
+    pub fn new(model: &Path) -> Result<Self, OfflineError> {
+        let (manifest, dir) = ModelManifest::load(model).map_err(|e| OfflineError::Model(format!("model {}: {e}", model.display())))?;
+        let shared = Arc::new(SharedState::default());
+        let mut analyzer = Analyzer::new(shared.clone());
+        let (_, receiver) = frame_queue(manifest.front_end.mel_dim(), 1);
+        analyzer.load(manifest.clone(), dir, receiver).map_err(OfflineError::Model)?;
+        Ok(Self { shared, analyzer, manifest })
+    }
+
+    pub fn manifest(&self) -> &ModelManifest {
+        &self.manifest
+    }
+
+    pub fn num_members(&self) -> usize {
+        self.manifest.members.len()
+    }
+
+    /// The hop a run with `settings` uses, in seconds.
+    pub fn hop_s(&self, settings: &OfflineSettings) -> f32 {
+        settings.hop_s.unwrap_or(self.manifest.window_seconds() as f32)
+    }
+
+    /// Runs one file from a fresh engine state; returns every prediction in stream order.
+    /// Trailing audio shorter than a frame's look-ahead is not analysed, as in the plugin.
+    pub fn analyze(&mut self, audio: &DecodedAudio, s: &OfflineSettings) -> Result<Vec<Prediction>, OfflineError> {
+        let frames = audio.num_frames();
+        if audio.channels.is_empty() || frames == 0 {
+            return Err(OfflineError::NoAudio);
+        }
+        if s.block == 0 {
+            return Err(OfflineError::Settings("block size must be at least 1".into()));
+        }
+        let hop = self.hop_s(s);
+        for (name, v, range) in [
+            ("smoothing", s.smoothing_s, settings::SMOOTHING_S),
+            ("hop", hop, settings::HOP_S),
+            ("gate", s.gate_db, settings::GATE_DB),
+        ] {
+            if !range.contains(v) {
+                return Err(OfflineError::Settings(format!("{name} must be between {} and {}", range.min, range.max)));
+            }
+        }
+        let st = &self.shared.settings;
+        st.smoothing_s.store(s.smoothing_s, Relaxed);
+        st.hop_s.store(hop, Relaxed);
+        st.gate_db.store(s.gate_db, Relaxed);
+
+        let spec = &self.manifest.front_end;
+        // Room for a whole block's frames: the analyzer runs only between blocks.
+        let block_frames = (s.block as f64 * spec.sample_rate as f64 / audio.sample_rate.max(1) as f64
+            / spec.hop_length as f64)
+            .ceil() as usize;
+        let (sender, receiver) = frame_queue(spec.mel_dim(), queue_capacity(spec).max(block_frames + 8));
+        self.analyzer.attach(receiver);
+        let mut frontend = AudioFrontEnd::new(spec, audio.sample_rate as f32, s.block, sender)
+            .map_err(|e| OfflineError::Settings(e.to_string()))?;
+
+        let mut predictions = Vec::new();
+        let mut start = 0;
+        while start < frames {
+            let end = (start + s.block).min(frames);
+            let slices: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
+            frontend.process(&slices);
+            self.analyzer.step(|p| predictions.push(Prediction { block_start: start as u64, ..p.clone() }));
+            // The analyzer reports inference failures through the shared state only.
+            if self.shared.status() == Status::Error {
+                return Err(OfflineError::Inference(self.shared.error_text()));
+            }
+            start = end;
+        }
+        debug_assert_eq!(self.shared.dropped_frames.load(Relaxed), 0);
+        Ok(predictions)
+    }
+}
+
+/// Track-level soft vote: the mean of the raw ensemble probabilities over the windows the gate
+/// let through. `None` when every window was gated (silence) or there were none.
+pub fn file_verdict(predictions: &[Prediction]) -> Option<Probs> {
+    soft_vote(predictions.iter().filter(|p| p.top.is_some()).map(|p| &p.raw))
+}
+
+/// Mean embedding over the windows the gate let through (`None` without embeddings).
+pub fn file_embedding(predictions: &[Prediction]) -> Option<Vec<f32>> {
+    let mut it = predictions.iter().filter_map(|p| p.embedding.as_ref());
+    let first = it.next()?;
+    let mut sum: Vec<f64> = first.iter().map(|&v| v as f64).collect();
+    let mut n = 1usize;
+    for e in it {
+        sum.iter_mut().zip(e).for_each(|(s, &v)| *s += v as f64);
+        n += 1;
+    }
+    Some(sum.into_iter().map(|s| (s / n as f64) as f32).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use genrescope_core::labels::NUM_GENRES;
+
+    fn pred(top: Option<usize>, raw: Probs, emb: Option<Vec<f32>>) -> Prediction {
+        Prediction { time_s: 0.0, frame: 0, block_start: 0, raw, smoothed: raw, top, level_db: -20.0, embedding: emb }
+    }
+
+    #[test]
+    fn verdict_and_embedding_use_only_ungated_windows() {
+        let mut a = [0.0; NUM_GENRES];
+        a[1] = 1.0;
+        let mut b = [0.0; NUM_GENRES];
+        b[1] = 0.5;
+        b[4] = 0.5;
+        let preds = [
+            pred(Some(1), a, Some(vec![1.0, 0.0])),
+            pred(None, [0.0; NUM_GENRES], None),
+            pred(Some(1), b, Some(vec![0.0, 1.0])),
+        ];
+        let v = file_verdict(&preds).unwrap();
+        assert!((v[1] - 0.75).abs() < 1e-6 && (v[4] - 0.25).abs() < 1e-6);
+        assert_eq!(file_embedding(&preds).unwrap(), vec![0.5, 0.5]);
+        assert_eq!(file_verdict(&[pred(None, [0.0; NUM_GENRES], None)]), None);
+        assert_eq!(file_verdict(&[]), None);
+        assert_eq!(file_embedding(&[]), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! Tiny model folders for tests (dev-only): valid manifests with random-weight ONNX graphs for any
+//! front-end spec and window, with or without a trunk, so the engine, plugin and CLI tests run
+//! without a trained model (and without the trainer crate).
+//!
+//! Members (no trunk): window `[N, frames, dim]` → mean over frames → affine → Gemm → Softmax.
+//! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
+//! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. Predictions are
+//! meaningless but deterministic and depend on the input.
+use anyhow::Context;
+use genrescope_core::features::{Compression, FrontEndSpec};
+use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::model::{
+    InputSpec, MemberEntry, ModelManifest, Quantization, TrunkEntry, TrunkOutput, FORMAT_VERSION, MANIFEST_FILE,
+};
+use genrescope_onnx_graph::{int, ints, Graph};
+use std::path::Path;
+
+/// What to write.
+#[derive(Clone, Debug)]
+pub struct TinyModel {
+    pub spec: FrontEndSpec,
+    pub window_frames: usize,
+    pub members: usize,
+    /// Members read the outputs of a shared trunk (and the model has an embedding).
+    pub trunk: bool,
+    pub seed: u64,
+}
+
+impl TinyModel {
+    /// Two members on the window, for `spec` with a ~3 s window.
+    pub fn new(spec: FrontEndSpec) -> Self {
+        let window_frames = (3.0 * spec.frames_per_second()).round().max(1.0) as usize;
+        Self { spec, window_frames, members: 2, trunk: false, seed: 1 }
+    }
+
+    /// A trunk + `heads` heads, like the musicnn models.
+    pub fn with_trunk(mut self, heads: usize) -> Self {
+        self.trunk = true;
+        self.members = heads;
+        self
+    }
+
+    pub fn members(mut self, n: usize) -> Self {
+        self.members = n;
+        self
+    }
+
+    pub fn window_frames(mut self, n: usize) -> Self {
+        self.window_frames = n;
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Writes the ONNX files and `manifest.json` into `dir` (created if needed).
+    pub fn write(&self, dir: &Path) -> anyhow::Result<ModelManifest> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let dim = self.spec.frame_dim();
+        let frames = self.window_frames;
+        let mut rng = Lcg(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let (offset, scale) = match self.spec.compression {
+            Compression::PowerToDb { .. } => (-40.0, 1.0 / 40.0),
+            Compression::Log10OnePlus { .. } => (1.0, 1.0),
+        };
+        let write = |name: &str, bytes: Vec<u8>| -> anyhow::Result<String> {
+            std::fs::write(dir.join(name), &bytes).with_context(|| format!("writing {name}"))?;
+            Ok(genrescope_core::sha256_hex(&bytes))
+        };
+        let input = "features";
+        let mut trunk = None;
+        let mut members = Vec::new();
+        const EMB: usize = 16;
+        if self.trunk {
+            let mut g = Graph::new();
+            let x = g.input(input, &[None, Some(frames as i64), Some(dim as i64)]);
+            let mean = g.node("ReduceMean", "mean", &[&x], vec![ints("axes", &[1]), int("keepdims", 0)]);
+            let norm = affine(&mut g, &mean, offset, scale);
+            let w = rng.weights(EMB * dim, 1.0 / (dim as f32).sqrt());
+            let w = g.init_f32("emb.w", &[EMB as i64, dim as i64], &w);
+            let b = g.init_f32("emb.b", &[EMB as i64], &rng.weights(EMB, 0.1));
+            g.node_named_out("Gemm", "emb", &[&norm, &w, &b], "embedding", vec![int("transB", 1)]);
+            g.node_named_out("ReduceMax", "max", &[&x], "frame_max", vec![ints("axes", &[1]), int("keepdims", 0)]);
+            g.output("embedding", &[None, Some(EMB as i64)]);
+            g.output("frame_max", &[None, Some(dim as i64)]);
+            let sha = write("trunk.onnx", g.finish("tiny_trunk")?)?;
+            trunk = Some(TrunkEntry {
+                file: "trunk.onnx".into(),
+                sha256: sha,
+                quantization: Quantization::Fp32,
+                outputs: vec![
+                    TrunkOutput { name: "embedding".into(), dim: EMB },
+                    TrunkOutput { name: "frame_max".into(), dim },
+                ],
+                origin: Some("genrescope-testkit: random weights".into()),
+            });
+        }
+        for m in 0..self.members {
+            let mut g = Graph::new();
+            let (x, d_in) = if self.trunk {
+                (g.input("embedding", &[None, Some(EMB as i64)]), EMB)
+            } else {
+                let x = g.input(input, &[None, Some(frames as i64), Some(dim as i64)]);
+                let mean = g.node("ReduceMean", "mean", &[&x], vec![ints("axes", &[1]), int("keepdims", 0)]);
+                (affine(&mut g, &mean, offset, scale), dim)
+            };
+            let w = rng.weights(NUM_GENRES * d_in, 2.0 / (d_in as f32).sqrt());
+            let w = g.init_f32("fc.w", &[NUM_GENRES as i64, d_in as i64], &w);
+            let b = g.init_f32("fc.b", &[NUM_GENRES as i64], &rng.weights(NUM_GENRES, 0.5));
+            let logits = g.node("Gemm", "fc", &[&x, &w, &b], vec![int("transB", 1)]);
+            g.node_named_out("Softmax", "softmax", &[&logits], "probs", vec![int("axis", 1)]);
+            g.output("probs", &[None, Some(NUM_GENRES as i64)]);
+            let file = format!("member_{m}.onnx");
+            let sha = write(&file, g.finish("tiny_member")?)?;
+            members.push(MemberEntry {
+                file,
+                sha256: sha,
+                quantization: Quantization::Fp32,
+                inputs: vec![if self.trunk { "embedding".into() } else { input.into() }],
+                output: "probs".into(),
+                val_accuracy: None,
+                hyperparams: Some(serde_json::json!({"testkit": true, "seed": self.seed, "member": m})),
+            });
+        }
+        let manifest = ModelManifest {
+            format_version: FORMAT_VERSION,
+            name: "testkit-tiny-model".into(),
+            labels: GENRES.iter().map(|s| s.to_string()).collect(),
+            front_end_hash: self.spec.hash(),
+            front_end: self.spec.clone(),
+            input: InputSpec { name: input.into(), shape: vec![-1, frames as i64, dim as i64], window_frames: frames },
+            embedding: trunk.as_ref().map(|_| "embedding".to_string()),
+            trunk,
+            members,
+            notes: Some("Random weights for tests; predictions are meaningless.".into()),
+        };
+        manifest.write(dir, MANIFEST_FILE)?;
+        Ok(manifest)
+    }
+}
+
+/// `(x - offset) * scale`.
+fn affine(g: &mut Graph, x: &str, offset: f32, scale: f32) -> String {
+    let o = g.init_f32("norm.offset", &[], &[offset]);
+    let s = g.init_f32("norm.scale", &[], &[scale]);
+    let c = g.node("Sub", "norm.sub", &[x, &o], vec![]);
+    g.node("Mul", "norm.mul", &[&c, &s], vec![])
+}
+
+/// Deterministic weights without a rand dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+
+    fn weights(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.next() * scale).collect()
+    }
+}
+
+/// A fresh, empty directory under the system temp dir, unique to this process and `name`.
+/// Directories left by earlier test processes that have exited are removed on first use.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let pid = n.strip_prefix("genrescope-test-").and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("genrescope-test-{}", std::process::id())).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
