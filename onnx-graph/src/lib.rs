@@ -1,0 +1,290 @@
+//! A small ONNX graph builder (and initializer reader) over `onnx-protobuf`: the trainer writes its
+//! CNN members, the musicnn trunk and the genre heads with it, and the test kit its tiny models.
+//!
+//! Written here because no maintained Rust crate writes ONNX (burn 0.22 only imports it); see
+//! shared/notes/toolchain-findings.md. Opset 17 / IR 8: per-axis DequantizeLinear (>= 13) and
+//! accepted by ONNX Runtime 1.31.
+use anyhow::{ensure, Context};
+pub use onnx_protobuf::{tensor_proto::DataType, ModelProto};
+use onnx_protobuf::{
+    attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto, GraphProto, Message, NodeProto,
+    OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+pub const OPSET: i64 = 17;
+pub const IR_VERSION: i64 = 8;
+
+/// A graph under construction. Node outputs are named `<node name>.out` unless given.
+#[derive(Default)]
+pub struct Graph {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    inputs: Vec<ValueInfoProto>,
+    outputs: Vec<ValueInfoProto>,
+}
+
+/// A dimension of a graph input or output: fixed, or the dynamic batch `N`.
+pub type Dim = Option<i64>;
+
+impl Graph {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares a float graph input; returns its name.
+    pub fn input(&mut self, name: &str, dims: &[Dim]) -> String {
+        self.inputs.push(value_info(name, dims));
+        name.into()
+    }
+
+    /// Declares an existing value as a float graph output (the value must carry this name).
+    pub fn output(&mut self, name: &str, dims: &[Dim]) {
+        self.outputs.push(value_info(name, dims));
+    }
+
+    /// Adds a node with one output named `<name>.out`; returns that name.
+    pub fn node(&mut self, op: &str, name: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+        let out = format!("{name}.out");
+        self.node_named_out(op, name, inputs, &out, attrs);
+        out
+    }
+
+    /// Adds a node whose single output has the given name (e.g. a graph output).
+    pub fn node_named_out(&mut self, op: &str, name: &str, inputs: &[&str], out: &str, attrs: Vec<AttributeProto>) {
+        self.nodes.push(NodeProto {
+            op_type: op.into(),
+            // Every node named: ORT's tooling (e.g. node exclusion) breaks on empty names.
+            name: name.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.into()],
+            attribute: attrs,
+            ..Default::default()
+        });
+    }
+
+    /// Makes `value` available under `name` (an Identity node), e.g. to expose it as an output.
+    pub fn rename(&mut self, value: &str, name: &str) {
+        self.node_named_out("Identity", &format!("{name}.identity"), &[value], name, vec![]);
+    }
+
+    pub fn init_f32(&mut self, name: &str, dims: &[i64], data: &[f32]) -> String {
+        assert_eq!(data.len() as i64, dims.iter().product::<i64>(), "initializer {name}: size");
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.init_raw(name, dims, DataType::FLOAT, raw)
+    }
+
+    pub fn init_i64(&mut self, name: &str, dims: &[i64], data: &[i64]) -> String {
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.init_raw(name, dims, DataType::INT64, raw)
+    }
+
+    pub fn init_raw(&mut self, name: &str, dims: &[i64], dt: DataType, raw: Vec<u8>) -> String {
+        self.inits.push(TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: dt as i32,
+            raw_data: raw,
+            ..Default::default()
+        });
+        name.into()
+    }
+
+    /// QuantizeLinear -> DequantizeLinear with per-tensor uint8 parameters.
+    pub fn qdq(&mut self, x: &str, scale: f32, zero_point: u8, name: &str) -> String {
+        let s = self.init_f32(&format!("{name}.q.scale"), &[], &[scale]);
+        let z = self.init_raw(&format!("{name}.q.zp"), &[], DataType::UINT8, vec![zero_point]);
+        let q = self.node("QuantizeLinear", &format!("{name}.q"), &[x, &s, &z], vec![]);
+        self.node("DequantizeLinear", &format!("{name}.dq"), &[&q, &s, &z], vec![])
+    }
+
+    /// int8 weight initializer (symmetric, per output channel = axis 0) + DequantizeLinear.
+    pub fn weight_int8(&mut self, name: &str, w: &[f32], dims: &[i64], channels: usize) -> String {
+        let scales = channel_scales(w, channels);
+        let per = w.len() / channels;
+        let q: Vec<u8> = w
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v / scales[i / per]).round().clamp(-127.0, 127.0) as i8 as u8)
+            .collect();
+        let qn = self.init_raw(&format!("{name}.q"), dims, DataType::INT8, q);
+        let s = self.init_f32(&format!("{name}.scale"), &[channels as i64], &scales);
+        let z = self.init_raw(&format!("{name}.zp"), &[channels as i64], DataType::INT8, vec![0; channels]);
+        self.node("DequantizeLinear", &format!("{name}.dq"), &[&qn, &s, &z], vec![int("axis", 0)])
+    }
+
+    /// int32 bias with scale `s_in * s_w[c]` (what QLinearConv/QGemm expect) + DequantizeLinear.
+    pub fn bias_int32(&mut self, name: &str, b: &[f32], s_in: f32, w: &[f32], channels: usize) -> String {
+        let scales: Vec<f32> = channel_scales(w, channels).iter().map(|s| s * s_in).collect();
+        let q: Vec<u8> = b
+            .iter()
+            .zip(&scales)
+            .flat_map(|(&v, &s)| ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes())
+            .collect();
+        let qn = self.init_raw(&format!("{name}.q"), &[channels as i64], DataType::INT32, q);
+        let s = self.init_f32(&format!("{name}.scale"), &[channels as i64], &scales);
+        let z = self.init_raw(&format!("{name}.zp"), &[channels as i64], DataType::INT32, vec![0u8; 4 * channels]);
+        self.node("DequantizeLinear", &format!("{name}.dq"), &[&qn, &s, &z], vec![int("axis", 0)])
+    }
+
+    /// Serializes the model.
+    pub fn finish(self, graph_name: &str) -> anyhow::Result<Vec<u8>> {
+        ensure!(!self.inputs.is_empty() && !self.outputs.is_empty(), "graph {graph_name} needs inputs and outputs");
+        let graph = GraphProto {
+            name: graph_name.into(),
+            node: self.nodes,
+            initializer: self.inits,
+            input: self.inputs,
+            output: self.outputs,
+            ..Default::default()
+        };
+        let model = ModelProto {
+            ir_version: IR_VERSION,
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET, ..Default::default() }],
+            producer_name: "genrescope".into(),
+            producer_version: env!("CARGO_PKG_VERSION").into(),
+            graph: Some(graph).into(),
+            ..Default::default()
+        };
+        Ok(model.write_to_bytes()?)
+    }
+}
+
+/// Symmetric per-channel int8 scales: `max|w_c| / 127` (1 for an all-zero channel).
+pub fn channel_scales(w: &[f32], channels: usize) -> Vec<f32> {
+    let per = w.len() / channels;
+    (0..channels)
+        .map(|c| {
+            let m = w[c * per..(c + 1) * per].iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            if m > 0.0 {
+                m / 127.0
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+pub fn ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto { name: name.into(), type_: AttributeType::INTS.into(), ints: v.to_vec(), ..Default::default() }
+}
+
+pub fn int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), type_: AttributeType::INT.into(), i: v, ..Default::default() }
+}
+
+pub fn float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto { name: name.into(), type_: AttributeType::FLOAT.into(), f: v, ..Default::default() }
+}
+
+fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| {
+            let mut dim = tensor_shape_proto::Dimension::new();
+            match d {
+                Some(v) => dim.set_dim_value(*v),
+                None => dim.set_dim_param("N".into()),
+            }
+            dim
+        })
+        .collect();
+    let tensor = type_proto::Tensor {
+        elem_type: DataType::FLOAT as i32,
+        shape: Some(TensorShapeProto { dim, ..Default::default() }).into(),
+        ..Default::default()
+    };
+    ValueInfoProto {
+        name: name.into(),
+        type_: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), ..Default::default() }).into(),
+        ..Default::default()
+    }
+}
+
+/// A parsed model, for reading back what [`Graph`] wrote.
+pub struct Reader {
+    model: ModelProto,
+}
+
+impl Reader {
+    pub fn parse(bytes: &[u8]) -> anyhow::Result<Self> {
+        let model = ModelProto::parse_from_bytes(bytes).context("not an ONNX model")?;
+        ensure!(model.graph.is_some(), "ONNX model without a graph");
+        Ok(Self { model })
+    }
+
+    pub fn has_op(&self, op: &str) -> bool {
+        self.model.graph.node.iter().any(|n| n.op_type == op)
+    }
+
+    pub fn has_initializer(&self, name: &str) -> bool {
+        self.model.graph.initializer.iter().any(|t| t.name == name)
+    }
+
+    /// A float initializer's shape and values.
+    pub fn f32(&self, name: &str) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
+        let t = self
+            .model
+            .graph
+            .initializer
+            .iter()
+            .find(|t| t.name == name)
+            .with_context(|| format!("no initializer {name:?}"))?;
+        ensure!(t.data_type == DataType::FLOAT as i32, "initializer {name:?} is not float");
+        let data: Vec<f32> = if !t.raw_data.is_empty() {
+            t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        } else {
+            t.float_data.clone()
+        };
+        let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
+        ensure!(data.len() == dims.iter().product::<usize>(), "initializer {name:?}: {} values for shape {dims:?}", data.len());
+        Ok((dims, data))
+    }
+
+    /// A graph input's dimensions (dynamic ones as -1).
+    pub fn input_dims(&self, name: &str) -> anyhow::Result<Vec<i64>> {
+        let input = self.model.graph.input.iter().find(|v| v.name == name).with_context(|| format!("no input {name:?}"))?;
+        match input.type_.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(t)) => Ok(t
+                .shape
+                .dim
+                .iter()
+                .map(|d| if d.has_dim_value() { d.dim_value() } else { -1 })
+                .collect()),
+            _ => anyhow::bail!("input {name:?} is not a tensor"),
+        }
+    }
+
+    /// Names of the graph's outputs.
+    pub fn output_names(&self) -> Vec<&str> {
+        self.model.graph.output.iter().map(|o| o.name.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_graph_reads_back() {
+        let mut g = Graph::new();
+        let x = g.input("x", &[None, Some(3)]);
+        let w = g.init_f32("w", &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let b = g.init_f32("b", &[2], &[0.5, -0.5]);
+        g.node_named_out("Gemm", "fc", &[&x, &w, &b], "y", vec![int("transB", 1)]);
+        g.output("y", &[None, Some(2)]);
+        let bytes = g.finish("t").unwrap();
+        let r = Reader::parse(&bytes).unwrap();
+        assert!(r.has_op("Gemm") && !r.has_op("Conv"));
+        assert_eq!(r.f32("w").unwrap(), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        assert_eq!(r.input_dims("x").unwrap(), vec![-1, 3]);
+        assert_eq!(r.output_names(), vec!["y"]);
+        assert!(r.f32("nope").is_err());
+        assert!(Reader::parse(b"garbage").is_err());
+    }
+
+    #[test]
+    fn int8_weights_use_per_channel_scales() {
+        let w = [1.0f32, -0.5, 0.0, 0.0];
+        assert_eq!(channel_scales(&w, 2), vec![1.0 / 127.0, 1.0]);
+    }
+}
