@@ -1,5 +1,7 @@
 //! musicnn (Pons & Serra 2019), the pretrained MSD_musicnn trunk: reading its TensorFlow checkpoint
-//! (`cargo xtask musicnn` puts it in `<workspace>/.musicnn/MSD_musicnn/`) and its framework-free
-//! weights (`weights`).
+//! (`cargo xtask musicnn` puts it in `<workspace>/.musicnn/MSD_musicnn/`), its framework-free
+//! weights (`weights`) and the trunk as a burn module (`model`, `train` feature).
 pub mod checkpoint;
+#[cfg(feature = "train")]
+pub mod model;
 pub mod weights;
