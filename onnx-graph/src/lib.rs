@@ -261,6 +261,11 @@ impl Reader {
         }
     }
 
+    /// Names of the graph's nodes, in graph order.
+    pub fn node_names(&self) -> Vec<&str> {
+        self.model.graph.node.iter().map(|n| n.name.as_str()).collect()
+    }
+
     /// Names of the graph's outputs.
     pub fn output_names(&self) -> Vec<&str> {
         self.model.graph.output.iter().map(|o| o.name.as_str()).collect()
@@ -285,6 +290,7 @@ mod tests {
         assert_eq!(r.f32("w").unwrap(), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
         assert_eq!(r.input_dims("x").unwrap(), vec![-1, 3]);
         assert_eq!(r.output_names(), vec!["y"]);
+        assert_eq!(r.node_names(), vec!["fc"]);
         assert!(r.f32("nope").is_err());
         assert!(Reader::parse(b"garbage").is_err());
     }

@@ -4,8 +4,9 @@
 //! Where things live: `audio` (decoding), `data` (dataset, cache, splits, segments),
 //! `weights` (framework-free weights + reference forward), `onnx` (graph writer),
 //! `quantize` (calibration), `export` (model folders, `random_test_model`), `inference`
-//! (running exported folders in ONNX Runtime), `metrics`, `musicnn` (reading the pretrained
-//! musicnn TensorFlow checkpoint without TensorFlow); with the `train` feature (burn):
+//! (running exported folders in ONNX Runtime), `metrics`, `musicnn` (the pretrained musicnn
+//! trunk without TensorFlow: checkpoint reader, weights, ONNX graph, and with `train` the burn
+//! module); with the `train` feature (burn):
 //! `backend` (CPU or CUDA device), `model` (CNN), `training` (loop, early stopping,
 //! checkpoints), `grid` (cross-validated hyper-parameter search), `ensemble` (the full run),
 //! `plots`, `report`, `bench` (training throughput).
