@@ -29,7 +29,9 @@ usage: $0 --vst3 PATH/Genrescope.vst3 --clip CLIP --out DIR [options]
   --runs N           wet exports, each in a fresh luasession (default 1; cc.tsv/wet.wav = run 1)
   --tries N          attempts per luasession step before giving up (default 3)
   --settle S         seconds the engine runs with the plugin before the export (default 1)
-  --realtime-export  set the session's realtime-export option (default: freewheel export)
+  --pad-start S      prepend S seconds of silence to the clip (default 0; makes the time-base check bite)
+  --realtime-export  set the session's realtime-export option before exporting; Ardour 7.3's
+                     Lua SimpleExport ignores it (measured: the export still freewheels)
   --cli PATH         Genrescope CLI for OUT/cli.json (default: Genrescope beside the .vst3, or \$GENRESCOPE_CLI)
   --probe            also run one wet export under gdb, recording the VST3 process modes Ardour sets
   --check            run check.py at the end; its status becomes ours (2 = check failed)
@@ -41,7 +43,7 @@ EOF
 
 die() { echo "export.sh: $*" >&2; exit 1; }
 
-vst3="" clip="" out="" rate=48000 block=1024 runs=1 tries=3 settle=1 rt_export=0
+vst3="" clip="" out="" rate=48000 block=1024 runs=1 tries=3 settle=1 rt_export=0 pad=0
 cli="${GENRESCOPE_CLI:-}" probe=0 do_check=0 step_timeout=300
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
 		--runs) runs="$2"; shift 2 ;;
 		--tries) tries="$2"; shift 2 ;;
 		--settle) settle="$2"; shift 2 ;;
+		--pad-start) pad="$2"; shift 2 ;;
 		--realtime-export) rt_export=1; shift ;;
 		--cli) cli="$2"; shift 2 ;;
 		--probe) probe=1; shift ;;
@@ -108,11 +111,12 @@ fi
 # --- the clip at the session rate, 32-bit float, one mono file per track channel (L, R)
 channels_in=$(soxi -c "$clip")
 rate_in=$(soxi -r "$clip")
-resample=()
-[ "$rate_in" = "$rate" ] || resample=(rate -v "$rate")
-sox "$clip" -b 32 -e floating-point "$work/clip/clip-L.wav" remix 1 "${resample[@]}"
+effects=()
+[ "$rate_in" = "$rate" ] || effects=(rate -v "$rate")
+[ "$pad" = 0 ] || effects+=(pad "$pad")
+sox "$clip" -b 32 -e floating-point "$work/clip/clip-L.wav" remix 1 "${effects[@]}"
 if [ "$channels_in" -ge 2 ]; then
-	sox "$clip" -b 32 -e floating-point "$work/clip/clip-R.wav" remix 2 "${resample[@]}"
+	sox "$clip" -b 32 -e floating-point "$work/clip/clip-R.wav" remix 2 "${effects[@]}"
 else
 	cp "$work/clip/clip-L.wav" "$work/clip/clip-R.wav"
 fi
@@ -211,7 +215,7 @@ fi
 t_end=$(date +%s.%N)
 python3 "$here/harness.py" report "$out" --rate "$rate" --block "$block" --frames "$frames" \
 	--runs "$runs" --tries "$tries" --settle "$settle" --realtime-export "$rt_export" \
-	--clip "$clip" --vst3 "$vst3" --cli "$cli" --seconds "$(awk "BEGIN {print $t_end - $t_begin}")"
+	--pad-start "$pad" --clip "$clip" --vst3 "$vst3" --cli "$cli" --seconds "$(awk "BEGIN {print $t_end - $t_begin}")"
 echo "export.sh: done: $out/report.json" >&2
 
 if [ "$do_check" = 1 ]; then

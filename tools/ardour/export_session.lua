@@ -117,7 +117,7 @@ if logger_shm then
 	local h = logger_shm:to_int (0):array ()
 	local n = logger_shm:atomic_get_int (1)
 	local names = { "magic", "count", "cycles", "min_nframes", "max_nframes", "first_rolling_sample",
-		"last_rolling_end", "first_nonzero_sample", "rolling_cycles", "dropped", "offset_cycles", "logger_rate" }
+		"last_rolling_end", "first_nonzero_sample", "rolling_cycles", "dropped", "offset_cycles", "rate", "reset", "rolling_t0_us", "rolling_t1_us" }
 	for i, k in ipairs (names) do result ("logger_" .. k, h[i]) end
 	local ev = logger_shm:to_int (16):array ()
 	local f = assert (io.open (export_dir .. "/" .. label .. ".midi.tsv", "w"))

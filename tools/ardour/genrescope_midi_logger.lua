@@ -19,12 +19,15 @@ local MAGIC = 0x474e5253 -- "GNRS"
 local H_MAGIC, H_COUNT, H_CYCLES, H_MIN_NS, H_MAX_NS = 0, 1, 2, 3, 4
 local H_FIRST_ROLL, H_LAST_ROLL_END, H_FIRST_NONZERO, H_ROLL_CYCLES = 5, 6, 7, 8
 local H_DROPPED, H_OFFSET_CYCLES, H_RATE, H_RESET = 9, 10, 11, 12
+local H_ROLL_T0_US, H_ROLL_T1_US = 13, 14 -- wall clock (µs since dsp_init) of the first/last rolling cycle
 local HDR = 16
 local EVW = 8
 local CAP = 100000
 
 local n_out
 local shm
+local t_init -- monotonic µs at dsp_init (AudioEngine is not bound in the DSP interpreter, so the
+              -- rolling part's wall time is how the log shows a faster-than-real-time export)
 
 function dsp_ioconfig ()
 	return { { midi_in = 1, midi_out = 1, audio_in = -1, audio_out = -1 } }
@@ -43,10 +46,13 @@ local function reset_header (h, rate)
 	h[H_OFFSET_CYCLES + 1] = 0
 	h[H_RATE + 1] = rate
 	h[H_RESET + 1] = 0
+	h[H_ROLL_T0_US + 1] = -1
+	h[H_ROLL_T1_US + 1] = -1
 	h[H_MAGIC + 1] = MAGIC
 end
 
 function dsp_init (rate)
+	t_init = ARDOUR.LuaAPI.monotonic_time ()
 	self:shmem ():allocate (HDR + CAP * EVW)
 	shm = self:shmem ()
 	reset_header (shm:to_int (0):array (), math.floor (rate))
@@ -77,8 +83,13 @@ function dsp_runmap (bufs, in_map, out_map, n_samples, offset)
 
 	if rolling then
 		h[H_ROLL_CYCLES + 1] = h[H_ROLL_CYCLES + 1] + 1
-		if h[H_FIRST_ROLL + 1] < 0 then h[H_FIRST_ROLL + 1] = pos end
+		local now = ARDOUR.LuaAPI.monotonic_time () - t_init
+		if h[H_FIRST_ROLL + 1] < 0 then
+			h[H_FIRST_ROLL + 1] = pos
+			h[H_ROLL_T0_US + 1] = now
+		end
 		h[H_LAST_ROLL_END + 1] = pos + n_samples
+		h[H_ROLL_T1_US + 1] = now
 		-- first non-zero input sample: lets the checker prove the time base against the WAV
 		if h[H_FIRST_NONZERO + 1] < 0 then
 			local ia = in_map:get (ARDOUR.DataType ("audio"), 0)

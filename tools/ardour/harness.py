@@ -89,6 +89,13 @@ def tool_version(cmd, pattern=r".*"):
         return None
 
 
+def rolling_wall(w):
+    t0, t1 = w.get("logger_rolling_t0_us"), w.get("logger_rolling_t1_us")
+    if isinstance(t0, int) and isinstance(t1, int) and t0 >= 0 and t1 > t0:
+        return (t1 - t0) / 1e6
+    return None
+
+
 def cmd_report(a):
     out = a.out
     work = os.path.join(out, "work")
@@ -119,6 +126,8 @@ def cmd_report(a):
             "last_rolling_end": w.get("logger_last_rolling_end"),
             "first_nonzero_sample": w.get("logger_first_nonzero_sample"),
             "split_cycles": w.get("logger_offset_cycles"),
+            "rolling_wall_s": rolling_wall(w),
+            "rolling_speed_x": round(a.frames / a.rate / rolling_wall(w), 1) if rolling_wall(w) else None,
             "dropped_events": w.get("logger_dropped"),
             "wav": f"runs/wet-{n}.wav",
             "cc_tsv": f"runs/cc-{n}.tsv",
@@ -127,6 +136,7 @@ def cmd_report(a):
     first = wet[0] if wet else {}
     nframes = sorted({w.get("logger_min_nframes") for w in wet} | {w.get("logger_max_nframes") for w in wet} - {None})
     realtime = bool(first.get("realtime_export"))
+    speeds = [r["rolling_speed_x"] for r in runs if r.get("rolling_speed_x")]
 
     probe = None
     if probe_events is not None:
@@ -149,7 +159,8 @@ def cmd_report(a):
             "backend": first.get("backend") or results.get("create", {}).get("backend"),
             "sox": tool_version(["sox", "--version"], r"v\S+"),
         },
-        "clip": {"source": a.clip, "frames": a.frames, "duration_s": a.frames / a.rate},
+        "clip": {"source": a.clip, "frames": a.frames, "duration_s": a.frames / a.rate,
+                 "pad_start_s": a.pad_start, "converted": "work/clip/clip-L.wav, clip-R.wav (float32, session rate)"},
         "plugin": {"vst3": a.vst3, "name": first.get("plugin_name"), "latency": first.get("plugin_latency"),
                    "processors": first.get("processors")},
         "session": {
@@ -160,8 +171,8 @@ def cmd_report(a):
             "superclock": results.get("create", {}).get("superclock"),
         },
         "export": {
-            "kind": "realtime (session option realtime-export=1)" if realtime else
-                    "freewheel (realtime-export=0): Ardour's engine freewheels, faster than real time",
+            "kind": export_kind(probe, speeds),
+            "session_option_realtime_export": realtime,
             "preroll_s": first.get("export_preroll_s"),
             "dry_s": results.get("dry", {}).get("export_s"),
             "dry_speed_x": results.get("dry", {}).get("export_speed"),
@@ -182,6 +193,16 @@ def cmd_report(a):
         f.write("\n")
 
 
+def export_kind(probe, speeds):
+    if probe and any(e.startswith("AudioEngine::freewheel(1)") for e in probe["events"]):
+        return "freewheel (gdb probe: AudioEngine::freewheel(1) during the export)"
+    if speeds and min(speeds) > 1.5:
+        return f"faster than real time ({min(speeds)}x or more while rolling): freewheel"
+    if speeds:
+        return f"about real time ({min(speeds)}x while rolling)"
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -195,6 +216,7 @@ def main():
     for k in ("rate", "block", "frames", "runs", "tries"):
         p.add_argument("--" + k, type=int, required=True)
     p.add_argument("--settle", type=float, default=1.0)
+    p.add_argument("--pad-start", type=float, default=0.0)
     p.add_argument("--realtime-export", type=int, default=0)
     p.add_argument("--clip")
     p.add_argument("--vst3")
