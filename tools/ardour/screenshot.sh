@@ -96,8 +96,11 @@ Xvfb "$DISPLAY" -screen 0 1920x1080x24 -nolisten tcp >"$gui/xvfb.log" 2>&1 &
 xvfb_pid=$!
 ardour_pid=""
 cleanup() {
-	[ -z "$ardour_pid" ] || { kill "$ardour_pid" 2>/dev/null; sleep 2; kill -9 "$ardour_pid" 2>/dev/null; }
+	set +e # an EXIT trap under set -e would stop at the first kill of a process already gone
+	[ -z "$ardour_pid" ] || { kill "$ardour_pid" 2>/dev/null && sleep 2; kill -9 "$ardour_pid" 2>/dev/null; }
 	kill "$xvfb_pid" 2>/dev/null || true
+	for _ in 1 2 3 4 5; do kill -0 "$xvfb_pid" 2>/dev/null || return 0; sleep 0.5; done
+	kill -9 "$xvfb_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 for _ in $(seq 50); do xwininfo -root >/dev/null 2>&1 && break; sleep 0.2; done
