@@ -4,7 +4,7 @@
 usage: check.py OUT [--deterministic] [--min-top-agreement F] [--max-lag-s S] [--max-value-error V]
                     [--tol-samples N] [--channel C] [--cc-base B]
 
-1. Audio (always strict): dry.wav and wet.wav must be bit-identical float32, sample for sample and
+1. Audio (always strict): dry.wav and wet.wav (and every runs/wet-N.wav) must be bit-identical float32, sample for sample and
    channel for channel (same rate, channels, frames; every 32-bit pattern equal, so -0.0 != 0.0).
    dry.wav must also equal the converted clip (work/clip/clip-L.wav, clip-R.wav) on each channel,
    which proves the session holds exactly the clip from sample 0 (no fades, gain or offset).
@@ -239,6 +239,12 @@ def main():
     res["rules"]["wet_equals_dry"] = r
     if not r["ok"]:
         fails.append("wet.wav differs from dry.wav")
+    extra = sorted(glob.glob(os.path.join(out, "runs", "wet-*.wav")))
+    per_run = [compare_bits(dry, wavio.read(p), "run wet == dry") for p in extra]
+    res["rules"]["every_wet_run_equals_dry"] = {"runs": len(per_run), "ok": all(r["ok"] for r in per_run),
+                                                "failed": [r["b"] for r in per_run if not r["ok"]]}
+    if not res["rules"]["every_wet_run_equals_dry"]["ok"]:
+        fails.append("a wet run differs from dry.wav")
     clip = [wavio.read(os.path.join(out, "work", "clip", f"clip-{c}.wav")) for c in "LR"]
     dc = {"what": "dry == converted clip, bit for bit", "channels_detail": []}
     if dry.frames == clip[0].frames and dry.rate == clip[0].rate and dry.channels == 2:
@@ -336,7 +342,9 @@ def main():
 def summary(res):
     r = res["rules"]
     print(f"check.py ({res['mode']}): {'PASS' if res['ok'] else 'FAIL'}")
-    print(f"  wet == dry (bit exact): {r['wet_equals_dry']['ok']}   dry == clip: {r['dry_equals_clip']['ok']}   "
+    ev = r["every_wet_run_equals_dry"]
+    print(f"  wet == dry (bit exact): {r['wet_equals_dry']['ok']} (all {ev['runs']} runs: {ev['ok']})   "
+          f"dry == clip: {r['dry_equals_clip']['ok']}   "
           f"time base: {r['time_base']['ok']}")
     cc = r.get("cc_vs_cli")
     if isinstance(cc, dict):
