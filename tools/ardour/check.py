@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Checks the output of tools/ardour/export.sh (stdlib only). Writes OUT/check.json.
+
+usage: check.py OUT [--deterministic] [--min-top-agreement F] [--max-lag-s S] [--max-value-error V]
+                    [--tol-samples N] [--channel C] [--cc-base B]
+
+1. Audio (always strict): dry.wav and wet.wav (and every runs/wet-N.wav) must be bit-identical float32, sample for sample and
+   channel for channel (same rate, channels, frames; every 32-bit pattern equal, so -0.0 != 0.0).
+   dry.wav must also equal the converted clip (work/clip/clip-L.wav, clip-R.wav) on each channel,
+   which proves the session holds exactly the clip from sample 0 (no fades, gain or offset).
+   The logger's first non-zero input sample must equal the clip's (the time base of cc.tsv).
+
+2. CC stream vs `Genrescope analyze --json` (cli.json, same converted clip, same block size).
+   The plugin sends, on one channel, CC base+i = round(clamp(smoothed_i, 0, 1) * 127) for the ten
+   genres and CC base+10 = top index (127 = none; then the genre CCs are 0), only for CCs whose
+   value changed, and nothing before its first detection. So:
+   - CLI prediction k (at t_k = time_s) gives the expected state V_k (11 values);
+   - the DAW's state U(t) is the last value of each CC at sample t (events at one sample position
+     form one state change: the plugin emits all changed CCs of a state in the same block).
+   Structural rules (both modes): every event is a CC base..base+10 on the expected channel, and the
+   first state change sets all 11 CCs.
+   Async mode (default; today's plugin analyses on a thread and the export runs faster than real
+   time, so the stream is late and differs run to run):
+     top agreement  = fraction of [t_0, end) (t_0 = first CLI prediction) where the DAW's top CC
+                      equals the CLI's top, the DAW timeline shifted earlier by a lag L in
+                      [0, --max-lag-s] (default 2 s), L chosen to maximise agreement;
+                      PASS needs >= --min-top-agreement (default 0.9).
+     value error    = over the CLI predictions, |U_i(t_k + L) - V_k,i| for the ten genre CCs;
+                      PASS needs the mean <= --max-value-error (default 6 of 127). Reported: mean,
+                      95th percentile, max, and the fraction of predictions matched exactly.
+   Deterministic mode (--deterministic; for a plugin that analyses synchronously when the host
+   says offline): the DAW's sequence of state changes must equal, value for value, the sequence
+   the CLI implies (V_k for every k whose state differs from the previous one), and each change
+   must sit within --tol-samples (default: one block) after round(t_k * rate).
+
+3. Run to run (when OUT/runs has several cc-N.tsv): whether each run's stream is identical to run 1,
+   event and state-change counts, top agreement and mean genre-value difference against run 1.
+   Informational (today's plugin differs run to run); fails only with --deterministic.
+
+Exit 0 when every applicable rule passes, 1 otherwise (details in check.json and on stdout).
+"""
+import argparse
+import bisect
+import csv
+import glob
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wavio  # noqa: E402
+
+N_GENRES = 10
+NO_GENRE = 127
+
+
+# ---------------------------------------------------------------- audio
+def compare_bits(a, b, what):
+    """Bit-exact float32 comparison of two WAVs (all channels)."""
+    r = {"what": what, "a": os.path.basename(a.path), "b": os.path.basename(b.path)}
+    for k in ("rate", "channels", "frames"):
+        r[k] = [getattr(a, k), getattr(b, k)]
+    if not (a.is_float32 and b.is_float32):
+        r.update(ok=False, error="not both 32-bit float")
+        return r
+    if a.rate != b.rate or a.channels != b.channels or a.frames != b.frames:
+        r.update(ok=False, error="format or length differ")
+        return r
+    r["channels_detail"] = [compare_channel(a, b, ch, ch) for ch in range(a.channels)]
+    r["ok"] = all(c["identical"] for c in r["channels_detail"])
+    return r
+
+
+def compare_channel(a, b, ca, cb):
+    x, y = a.bits_u32(ca), b.bits_u32(cb)
+    if x == y:
+        return {"channel": ca, "identical": True, "mismatches": 0}
+    fx, fy = a.floats(ca), b.floats(cb)
+    bad = [i for i in range(min(len(x), len(y))) if x[i] != y[i]]
+    return {"channel": ca, "identical": False, "mismatches": len(bad), "first_mismatch": bad[0],
+            "max_abs_diff": max(abs(fx[i] - fy[i]) for i in bad)}
+
+
+def first_nonzero(w, ch=0):
+    f = w.floats(ch)
+    return next((i for i, v in enumerate(f) if v != 0.0), None)
+
+
+# ---------------------------------------------------------------- CC streams
+def read_cc(path):
+    with open(path) as f:
+        return [tuple(int(r[k]) for k in ("sample", "channel", "cc", "value")) for r in csv.DictReader(f, delimiter="\t")]
+
+
+def states(events, channel, base):
+    """[(sample, state tuple of 11 or None entries)] after each group of events at one sample,
+    plus a list of structural problems."""
+    problems, out, cur = [], [], [None] * (N_GENRES + 1)
+    for i, (s, ch, cc, v) in enumerate(events):
+        if ch != channel or not base <= cc <= base + N_GENRES:
+            problems.append(f"event {i}: channel {ch} cc {cc} outside channel {channel}, CC {base}..{base + N_GENRES}")
+            continue
+        if out and s < out[-1][0]:
+            problems.append(f"event {i}: sample {s} goes back in time")
+        cur[cc - base] = v
+        if out and out[-1][0] == s:
+            out[-1] = (s, tuple(cur))
+        else:
+            out.append((s, tuple(cur)))
+    if out and None in out[0][1]:
+        problems.append("the first state change does not set all 11 CCs")
+    return out, problems
+
+
+def cli_states(cli, labels):
+    """[(time_s, expected state)] for every CLI prediction (what MidiCcOut::values would send)."""
+    out = []
+    for p in cli["predictions"]:
+        if p["top"] is None:
+            v = (0,) * N_GENRES + (NO_GENRE,)
+        else:
+            v = tuple(int(round(min(max(x, 0.0), 1.0) * 127)) for x in p["smoothed"]) + (labels.index(p["top"]),)
+        out.append((p["time_s"], v))
+    return out
+
+
+def state_at(timeline, t):
+    """The state of a [(time, state)] timeline at time t (None before the first entry)."""
+    i = bisect.bisect_right([x[0] for x in timeline], t) - 1
+    return timeline[i][1] if i >= 0 else None
+
+
+def top_agreement(ref, test, t0, t_end, lag, step=0.01):
+    """Fraction of [t0, t_end) where test's top (at t + lag) equals ref's top (at t)."""
+    ref_t, test_t = [x[0] for x in ref], [x[0] for x in test]
+    n = agree = 0
+    t = t0
+    while t < t_end:
+        i = bisect.bisect_right(ref_t, t) - 1
+        j = bisect.bisect_right(test_t, t + lag) - 1
+        if i >= 0:
+            n += 1
+            if j >= 0 and test[j][1][N_GENRES] == ref[i][1][N_GENRES]:
+                agree += 1
+        t += step
+    return agree / n if n else 0.0
+
+
+def best_lag(ref, test, t0, t_end, max_lag, step=0.02):
+    best = (top_agreement(ref, test, t0, t_end, 0.0), 0.0)
+    lag = step
+    while lag <= max_lag + 1e-9:
+        a = top_agreement(ref, test, t0, t_end, lag)
+        if a > best[0] + 1e-12:
+            best = (a, lag)
+        lag += step
+    return best
+
+
+def value_errors(ref, test, lag):
+    errs, exact = [], 0
+    test_t = [x[0] for x in test]
+    for t, v in ref:
+        j = bisect.bisect_right(test_t, t + lag) - 1
+        if j < 0:
+            continue
+        u = test[j][1]
+        e = [abs((u[i] if u[i] is not None else 0) - v[i]) for i in range(N_GENRES)]
+        errs.extend(e)
+        exact += u == v
+    if not errs:
+        return {"n": 0}
+    s = sorted(errs)
+    return {"n_predictions": len(ref), "mean": sum(errs) / len(errs), "p95": s[int(0.95 * (len(s) - 1))],
+            "max": s[-1], "exact_state_fraction": exact / len(ref)}
+
+
+def collapse(seq):
+    out = []
+    for x in seq:
+        if not out or out[-1] != x:
+            out.append(x)
+    return out
+
+
+def top_names(timeline, labels):
+    return collapse([labels[v[N_GENRES]] if v[N_GENRES] is not None and v[N_GENRES] < N_GENRES else "none"
+                     for _, v in timeline])
+
+
+def deterministic_match(daw, expected, rate, tol):
+    """DAW state changes (samples) vs the CLI's implied changes (times)."""
+    exp, prev = [], None
+    for t, v in expected:
+        if v[N_GENRES] == NO_GENRE and prev is None:
+            continue  # nothing is sent before the first detection
+        if v != prev:
+            exp.append((t, v))
+            prev = v
+    r = {"expected_changes": len(exp), "daw_changes": len(daw), "tol_samples": tol}
+    bad = []
+    for k in range(max(len(exp), len(daw))):
+        if k >= len(exp) or k >= len(daw):
+            bad.append({"index": k, "problem": "missing" if k >= len(daw) else "extra"})
+            continue
+        (t, v), (s, u) = exp[k], daw[k]
+        want = round(t * rate)
+        if u != v or not 0 <= s - want <= tol:
+            bad.append({"index": k, "expected_sample": want, "daw_sample": s, "expected": v, "daw": u})
+    r["mismatches"] = len(bad)
+    r["first_mismatches"] = bad[:5]
+    r["ok"] = not bad
+    return r
+
+
+# ---------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out")
+    ap.add_argument("--deterministic", action="store_true")
+    ap.add_argument("--min-top-agreement", type=float, default=0.9)
+    ap.add_argument("--max-lag-s", type=float, default=2.0)
+    ap.add_argument("--max-value-error", type=float, default=6.0)
+    ap.add_argument("--tol-samples", type=int)
+    ap.add_argument("--channel", type=int, default=1)
+    ap.add_argument("--cc-base", type=int, default=20)
+    a = ap.parse_args()
+    out = a.out
+    report = json.load(open(os.path.join(out, "report.json")))
+    rate = report["session"]["rate"]
+    block = report["session"]["block_session"]
+    tol = a.tol_samples if a.tol_samples is not None else block
+    res = {"mode": "deterministic" if a.deterministic else "async", "rules": {}}
+    fails = []
+
+    # 1. audio
+    dry, wet = wavio.read(os.path.join(out, "dry.wav")), wavio.read(os.path.join(out, "wet.wav"))
+    r = compare_bits(dry, wet, "wet == dry, bit for bit")
+    res["rules"]["wet_equals_dry"] = r
+    if not r["ok"]:
+        fails.append("wet.wav differs from dry.wav")
+    extra = sorted(glob.glob(os.path.join(out, "runs", "wet-*.wav")))
+    per_run = [compare_bits(dry, wavio.read(p), "run wet == dry") for p in extra]
+    res["rules"]["every_wet_run_equals_dry"] = {"runs": len(per_run), "ok": all(r["ok"] for r in per_run),
+                                                "failed": [r["b"] for r in per_run if not r["ok"]]}
+    if not res["rules"]["every_wet_run_equals_dry"]["ok"]:
+        fails.append("a wet run differs from dry.wav")
+    clip = [wavio.read(os.path.join(out, "work", "clip", f"clip-{c}.wav")) for c in "LR"]
+    dc = {"what": "dry == converted clip, bit for bit", "channels_detail": []}
+    if dry.frames == clip[0].frames and dry.rate == clip[0].rate and dry.channels == 2:
+        dc["channels_detail"] = [compare_channel(dry, clip[ch], ch, 0) for ch in range(2)]
+        dc["ok"] = all(c["identical"] for c in dc["channels_detail"])
+    else:
+        dc.update(ok=False, error=f"dry {dry.frames} frames/{dry.channels} ch vs clip {clip[0].frames}")
+    res["rules"]["dry_equals_clip"] = dc
+    if not dc["ok"]:
+        fails.append("dry.wav is not the clip")
+    fnz = first_nonzero(clip[0])
+    logged = [run.get("first_nonzero_sample") for run in report["runs"]]
+    tb = {"what": "logger's first non-zero input sample == clip's", "clip": fnz, "runs": logged,
+          "ok": all(x == fnz for x in logged)}
+    res["rules"]["time_base"] = tb
+    if not tb["ok"]:
+        fails.append("time base: logger's first non-zero sample differs from the clip's")
+
+    # 2. CC stream vs CLI
+    cli_path = os.path.join(out, "cli.json")
+    duration = dry.frames / rate
+    if os.path.exists(cli_path):
+        cli = json.load(open(cli_path))
+        labels = cli["labels"]
+        expected = cli_states(cli, labels)
+        daw, problems = states(read_cc(os.path.join(out, "cc.tsv")), a.channel, a.cc_base)
+        daw_t = [(s / rate, v) for s, v in daw]
+        cc = {"cli_predictions": len(expected), "daw_state_changes": len(daw), "structure_problems": problems[:10],
+              "cli_top_sequence": top_names(expected, labels), "daw_top_sequence": top_names(daw_t, labels),
+              "daw_first_change_s": daw_t[0][0] if daw_t else None,
+              "cli_first_prediction_s": expected[0][0] if expected else None}
+        if problems:
+            fails.append(f"CC structure: {problems[0]}")
+        if not daw:
+            fails.append("no CC events")
+        elif a.deterministic:
+            d = deterministic_match(daw, [(t, v) for t, v in expected], rate, tol)
+            cc["deterministic"] = d
+            if not d["ok"]:
+                fails.append(f"deterministic: {d['mismatches']} state changes differ from the CLI")
+        else:
+            t0 = expected[0][0]
+            agree, lag = best_lag(expected, daw_t, t0, duration, a.max_lag_s)
+            cc["top_agreement"] = {"lag_s": round(lag, 3), "fraction": round(agree, 4),
+                                   "at_lag_0": round(top_agreement(expected, daw_t, t0, duration, 0.0), 4),
+                                   "min": a.min_top_agreement}
+            ve = value_errors(expected, daw_t, lag)
+            cc["value_error"] = dict(ve, limit_mean=a.max_value_error)
+            if agree < a.min_top_agreement:
+                fails.append(f"top agreement {agree:.3f} < {a.min_top_agreement}")
+            if ve.get("mean", 1e9) > a.max_value_error:
+                fails.append(f"mean genre-value error {ve.get('mean')} > {a.max_value_error}")
+        res["rules"]["cc_vs_cli"] = cc
+    else:
+        res["rules"]["cc_vs_cli"] = "skipped: no cli.json (export.sh --cli PATH)"
+
+    # 3. run to run
+    paths = sorted(glob.glob(os.path.join(out, "runs", "cc-*.tsv")), key=lambda p: int(p.rsplit("-", 1)[1][:-4]))
+    if len(paths) > 1:
+        ref_ev = read_cc(paths[0])
+        ref, _ = states(ref_ev, a.channel, a.cc_base)
+        ref_t = [(s / rate, v) for s, v in ref]
+        runs = []
+        for p in paths:
+            ev = read_cc(p)
+            st, _ = states(ev, a.channel, a.cc_base)
+            st_t = [(s / rate, v) for s, v in st]
+            first_diff = next((i for i, (x, y) in enumerate(zip(ev, ref_ev)) if x != y),
+                              None if len(ev) == len(ref_ev) else min(len(ev), len(ref_ev)))
+            t0 = max(ref_t[0][0], st_t[0][0]) if ref_t and st_t else 0.0
+            runs.append({
+                "run": os.path.basename(p), "identical_to_run_1": ev == ref_ev, "events": len(ev),
+                "state_changes": len(st), "first_event_s": ev[0][0] / rate if ev else None,
+                "first_differing_event": first_diff,
+                "first_differing_row": {"run_1": ref_ev[first_diff] if first_diff is not None and first_diff < len(ref_ev) else None,
+                                        "this": ev[first_diff] if first_diff is not None and first_diff < len(ev) else None},
+                "top_agreement_vs_run_1": round(top_agreement(ref_t, st_t, t0, duration, 0.0), 4) if st_t else None,
+                "mean_value_diff_vs_run_1": value_errors(ref_t, st_t, 0.0).get("mean") if st_t else None,
+                "top_sequence": top_names(st_t, labels) if os.path.exists(cli_path) else None,
+            })
+        rr = {"runs": runs, "all_identical": all(r["identical_to_run_1"] for r in runs)}
+        res["rules"]["run_to_run"] = rr
+        if a.deterministic and not rr["all_identical"]:
+            fails.append("runs differ (deterministic mode)")
+
+    res["fails"] = fails
+    res["ok"] = not fails
+    with open(os.path.join(out, "check.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    summary(res)
+    return 0 if res["ok"] else 1
+
+
+def summary(res):
+    r = res["rules"]
+    print(f"check.py ({res['mode']}): {'PASS' if res['ok'] else 'FAIL'}")
+    ev = r["every_wet_run_equals_dry"]
+    print(f"  wet == dry (bit exact): {r['wet_equals_dry']['ok']} (all {ev['runs']} runs: {ev['ok']})   "
+          f"dry == clip: {r['dry_equals_clip']['ok']}   "
+          f"time base: {r['time_base']['ok']}")
+    cc = r.get("cc_vs_cli")
+    if isinstance(cc, dict):
+        print(f"  CC: {cc['daw_state_changes']} state changes, first at {cc['daw_first_change_s']:.3f} s; "
+              f"CLI: {cc['cli_predictions']} predictions from {cc['cli_first_prediction_s']:.3f} s")
+        print(f"  top sequence  CLI: {' > '.join(cc['cli_top_sequence'])}")
+        print(f"                DAW: {' > '.join(cc['daw_top_sequence'])}")
+        if "top_agreement" in cc:
+            ta, ve = cc["top_agreement"], cc["value_error"]
+            print(f"  top agreement {ta['fraction']:.3f} at lag {ta['lag_s']} s ({ta['at_lag_0']:.3f} at 0); "
+                  f"genre value error mean {ve.get('mean', float('nan')):.2f} p95 {ve.get('p95')} max {ve.get('max')}, "
+                  f"exact states {ve.get('exact_state_fraction', 0):.2f}")
+        if "deterministic" in cc:
+            d = cc["deterministic"]
+            print(f"  deterministic: {d['mismatches']} mismatches of {d['expected_changes']} expected changes")
+    elif cc:
+        print(f"  CC: {cc}")
+    rr = r.get("run_to_run")
+    if rr:
+        for x in rr["runs"]:
+            print(f"  {x['run']}: {x['events']} events, {x['state_changes']} changes, identical to run 1: "
+                  f"{x['identical_to_run_1']}, top agreement {x['top_agreement_vs_run_1']}, "
+                  f"mean value diff {x['mean_value_diff_vs_run_1'] if x['mean_value_diff_vs_run_1'] is None else round(x['mean_value_diff_vs_run_1'], 2)}")
+    for f in res["fails"]:
+        print(f"  FAIL: {f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
