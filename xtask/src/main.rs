@@ -21,6 +21,8 @@ use std::process::Command;
 /// (a copy of `<workspace>/models/`). Keep in sync with
 /// `genrescope_core::runtime::MODEL_DIR_NAME` (used by the plugin's model lookup).
 const MODELS_DIR_NAME: &str = "genrescope-model";
+/// The command line's binary (package `genrescope-cli`).
+const CLI_NAME: &str = "Genrescope";
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Genrescope project tasks")]
@@ -179,7 +181,8 @@ fn bundle(root: &Path, args: &[String]) -> Result<PathBuf> {
     nice_args.extend(args.iter().cloned());
     nice_plug_xtask::main_with_args("cargo xtask", nice_args)?;
 
-    let bundled = target_dir(root)?.join("bundled");
+    let target = target_dir(root)?;
+    let bundled = target.join("bundled");
     let models = root.join("models");
     let ship_models = models.join("manifest.json").is_file();
     if !ship_models {
@@ -188,6 +191,9 @@ fn bundle(root: &Path, args: &[String]) -> Result<PathBuf> {
     let packages = bundle_packages(args);
     if packages.is_empty() {
         bail!("no package given to bundle (usage: cargo xtask bundle <package> [--release])");
+    }
+    if packages.iter().any(|p| p == "genrescope") {
+        bundle_cli(root, &target, &bundled, args.iter().any(|a| a == "--release"))?;
     }
     for package in packages {
         let name = bundle_name(root, &package)?;
@@ -223,6 +229,26 @@ fn bundle(root: &Path, args: &[String]) -> Result<PathBuf> {
         }
     }
     Ok(bundled)
+}
+
+/// The `Genrescope` command line goes beside the CLAP plugin: it finds `libonnxruntime.so` and
+/// `genrescope-model/` beside itself, like the plugin.
+fn bundle_cli(root: &Path, target: &Path, bundled: &Path, release: bool) -> Result<()> {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root).args(["build", "-p", "genrescope-cli", "--bin", CLI_NAME]);
+    if release {
+        cmd.arg("--release");
+    }
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().context("could not run `cargo build -p genrescope-cli`")?;
+    if !status.success() {
+        bail!("building the Genrescope command line failed ({status})");
+    }
+    let built = target.join(if release { "release" } else { "debug" }).join(CLI_NAME);
+    fs::create_dir_all(bundled)?;
+    copy_atomic(&built, &bundled.join(CLI_NAME))?;
+    eprintln!("xtask: {CLI_NAME} (command line) in {}", bundled.display());
+    Ok(())
 }
 
 fn vst3_arch_dir() -> &'static str {
