@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Prepare a Debian/Ubuntu machine to build and test Genrescope. Idempotent.
 #  1. installs the Debian packages the build needs (only those missing; `apt-get update` once, only then);
-#  2. fetches ONNX Runtime into .ort/ (`cargo xtask ort`, SHA-256 pinned).
+#  2. fetches ONNX Runtime into .ort/ (`cargo xtask ort
+cargo xtask musicnn`, SHA-256 pinned).
 # Needs: a Rust toolchain (rustup/cargo) already installed. Runs as root, or uses sudo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Build: C toolchain for -sys crates and the linker; pkg-config + fontconfig/freetype headers for the
-# trainer's plotters "ttf" backend. Python 3 + pip: `cargo xtask ort` downloads the onnxruntime wheel.
+# trainer's plotters "ttf" backend. Python 3 + pip: `cargo xtask ort
+cargo xtask musicnn` downloads the onnxruntime wheel.
 # The plugin GUI (baseview/egui) loads X11/xcb/GL at run time only (x11-dl, x11rb): no headers needed
 # to build; the runtime libraries below are for opening the editor.
+# Ardour 7.3 (its headless `ardour7-lua`) + sox: the DAW test (plugin/tests/ardour.rs).
 PACKAGES=(
   build-essential pkg-config ca-certificates
   python3 python3-pip
   libfontconfig1-dev libfreetype-dev
   libx11-6 libx11-xcb1 libxcb1 libxcursor1 libgl1
+  ardour sox libsox-fmt-all
 )
 
 missing=()
@@ -45,3 +49,4 @@ if ! python3 -m pip --version >/dev/null 2>&1; then
 fi
 
 cargo xtask ort
+cargo xtask musicnn

@@ -120,6 +120,9 @@ struct SettingsReport {
 #[derive(Serialize)]
 struct PredictionReport {
     time_s: f64,
+    /// Host sample at which the plugin (same block size, offline rendering) sends this
+    /// prediction's MIDI: the start of the block during which its window completed.
+    block_start: u64,
     /// Top genre of the smoothed probabilities; null while gated.
     top: Option<&'static str>,
     gated: bool,
@@ -245,6 +248,7 @@ fn build_report(
             .iter()
             .map(|p| PredictionReport {
                 time_s: p.time_s,
+                block_start: p.block_start,
                 top: p.top.map(|i| GENRES[i]),
                 gated: p.top.is_none(),
                 level_db: p.level_db,

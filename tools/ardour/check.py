@@ -124,6 +124,12 @@ def cli_states(cli, labels):
     return out
 
 
+def cli_blocks(cli):
+    """Per CLI prediction, the host sample where the plugin (rendering offline at the CLI's block
+    size) sends its MIDI, when the CLI says (`block_start`); else None."""
+    return [p.get("block_start") for p in cli["predictions"]]
+
+
 def state_at(timeline, t):
     """The state of a [(time, state)] timeline at time t (None before the first entry)."""
     i = bisect.bisect_right([x[0] for x in timeline], t) - 1
@@ -188,14 +194,14 @@ def top_names(timeline, labels):
                      for _, v in timeline])
 
 
-def deterministic_match(daw, expected, rate, tol):
-    """DAW state changes (samples) vs the CLI's implied changes (times)."""
+def deterministic_match(daw, expected, blocks, rate, tol):
+    """DAW state changes (samples) vs the CLI's implied changes (times, or block starts)."""
     exp, prev = [], None
-    for t, v in expected:
+    for (t, v), at in zip(expected, blocks):
         if v[N_GENRES] == NO_GENRE and prev is None:
             continue  # nothing is sent before the first detection
         if v != prev:
-            exp.append((t, v))
+            exp.append((t, v, at))
             prev = v
     r = {"expected_changes": len(exp), "daw_changes": len(daw), "tol_samples": tol}
     bad = []
@@ -203,9 +209,10 @@ def deterministic_match(daw, expected, rate, tol):
         if k >= len(exp) or k >= len(daw):
             bad.append({"index": k, "problem": "missing" if k >= len(daw) else "extra"})
             continue
-        (t, v), (s, u) = exp[k], daw[k]
-        want = round(t * rate)
-        if u != v or not 0 <= s - want <= tol:
+        (t, v, at), (s, u) = exp[k], daw[k]
+        # With the CLI's block positions the match is exact; without, within `tol` after the time.
+        want = at if at is not None else round(t * rate)
+        if u != v or not 0 <= s - want <= (0 if at is not None else tol):
             bad.append({"index": k, "expected_sample": want, "daw_sample": s, "expected": v, "daw": u})
     r["mismatches"] = len(bad)
     r["first_mismatches"] = bad[:5]
@@ -281,7 +288,7 @@ def main():
         if not daw:
             fails.append("no CC events")
         elif a.deterministic:
-            d = deterministic_match(daw, [(t, v) for t, v in expected], rate, tol)
+            d = deterministic_match(daw, expected, cli_blocks(cli), rate, tol)
             cc["deterministic"] = d
             if not d["ok"]:
                 fails.append(f"deterministic: {d['mismatches']} state changes differ from the CLI")

@@ -208,7 +208,8 @@ if [ "$probe" = 1 ]; then
 fi
 
 if [ -n "$cli" ]; then
-	"$cli" analyze "$work/clip/clip-L.wav" --json --block "$block" >"$out/cli.json" 2>"$work/logs/cli.log" ||
+	# The plugin's default settings (update interval 0.5 s), so the CC streams are comparable.
+	"$cli" analyze "$work/clip/clip-L.wav" --json --block "$block" --hop 0.5 >"$out/cli.json" 2>"$work/logs/cli.log" ||
 		die "$cli analyze failed (log: $work/logs/cli.log)"
 fi
 

@@ -178,7 +178,7 @@ fn cache_key(path: &Path, spec: &FrontEndSpec) -> anyhow::Result<String> {
         abs.display(),
         meta.len(),
         mtime,
-        spec.hash()
+        spec.frames_only().hash()
     );
     Ok(sha256_hex(key.as_bytes()))
 }

@@ -13,6 +13,7 @@
 pub mod audio;
 pub mod data;
 pub mod export;
+pub mod heads;
 pub mod inference;
 pub mod metrics;
 pub mod musicnn;

@@ -18,9 +18,53 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Cross-validated grid, retrain chosen members, evaluate, export fp32 + int8 ONNX.
+    /// The shipped model: musicnn trunk (pruned exactly) + genre heads chosen by artist-disjoint
+    /// 2-fold CV, soft-voting ensemble; writes the model folder and, with --report, REPORT.md.
     #[cfg(feature = "train")]
     Train {
+        /// Dataset root in GTZAN layout (with splits/train.txt and splits/valid.txt).
+        #[arg(long)]
+        data: PathBuf,
+        /// Model folder to write.
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+        /// Intermediate files (trunk variants, the train-only model, summary.json).
+        #[arg(long, default_value = "target/musicnn-work")]
+        work: PathBuf,
+        /// Feature cache folder (mel frames).
+        #[arg(long, default_value = "target/trainer-cache")]
+        cache: PathBuf,
+        /// The MSD_musicnn checkpoint folder (`cargo xtask musicnn`); default: $GENRESCOPE_MUSICNN_DIR
+        /// or <workspace>/.musicnn/MSD_musicnn.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "small")]
+        grid: genrescope_trainer::heads::cv::HeadGrid,
+        /// Largest soft-voting ensemble considered.
+        #[arg(long, default_value_t = 5)]
+        max_members: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Worker threads (decoding, trunk runs).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Frames between training windows (62 ≈ 1 s).
+        #[arg(long, default_value_t = 62)]
+        train_hop_frames: usize,
+        /// Feed the level as is instead of normalizing each window's mean mel power.
+        #[arg(long)]
+        no_level_norm: bool,
+        /// Cap on head epochs.
+        #[arg(long, default_value_t = 200)]
+        max_epochs: usize,
+        /// Also evaluate through the engine and write REPORT.md into --out.
+        #[arg(long)]
+        report: bool,
+    },
+    /// The from-scratch CNN baseline (the first models): cross-validated grid, retrained members,
+    /// fp32 + int8 ONNX export.
+    #[cfg(feature = "train")]
+    TrainCnn {
         /// Dataset root in GTZAN layout.
         #[arg(long)]
         data: PathBuf,
@@ -151,6 +195,46 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         #[cfg(feature = "train")]
         Cmd::Train {
+            data,
+            out,
+            work,
+            cache,
+            checkpoint,
+            grid,
+            max_members,
+            seed,
+            threads,
+            train_hop_frames,
+            no_level_norm,
+            max_epochs,
+            report,
+        } => {
+            let checkpoint = checkpoint
+                .or_else(|| std::env::var_os("GENRESCOPE_MUSICNN_DIR").map(PathBuf::from))
+                .unwrap_or_else(|| {
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.musicnn/MSD_musicnn")
+                });
+            let opts = genrescope_trainer::heads::run::MusicnnOptions {
+                data,
+                out,
+                work,
+                cache,
+                checkpoint,
+                grid,
+                max_members,
+                seed,
+                threads,
+                train_hop: train_hop_frames,
+                normalize_level: !no_level_norm,
+                max_epochs,
+            };
+            let outcome = genrescope_trainer::heads::run::run(&opts)?;
+            if report {
+                genrescope_trainer::heads::report::write(&opts, &outcome)?;
+            }
+        }
+        #[cfg(feature = "train")]
+        Cmd::TrainCnn {
             data,
             out,
             work,

@@ -42,6 +42,9 @@ pub struct Evaluation {
     pub confusion: Vec<Vec<usize>>,
     pub per_class: Vec<ClassScores>,
     pub mean_loss: f32,
+    /// Mean recall over the classes present (`support > 0`): what accuracy would be if every
+    /// present genre had as many examples as every other.
+    pub balanced_accuracy: f32,
 }
 
 pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
@@ -52,7 +55,7 @@ pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
         loss -= (p[y].max(1e-7) as f64).ln();
     }
     let correct: usize = (0..NUM_GENRES).map(|g| confusion[g][g]).sum();
-    let per_class = (0..NUM_GENRES)
+    let per_class: Vec<ClassScores> = (0..NUM_GENRES)
         .map(|g| {
             let tp = confusion[g][g] as f32;
             let predicted: usize = (0..NUM_GENRES).map(|t| confusion[t][g]).sum();
@@ -82,6 +85,8 @@ pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
         })
         .collect();
     let count = labels.len();
+    let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.support > 0).collect();
+    let balanced_accuracy = present.iter().map(|c| c.recall).sum::<f32>() / present.len().max(1) as f32;
     Evaluation {
         count,
         correct,
@@ -89,6 +94,7 @@ pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
         confusion,
         per_class,
         mean_loss: (loss / count.max(1) as f64) as f32,
+        balanced_accuracy,
     }
 }
 

@@ -4,11 +4,11 @@ use crate::inference::OnnxEvaluation;
 use crate::metrics::{per_class_table, Evaluation};
 use genrescope_core::labels::GENRES;
 
-fn acc(e: &Evaluation) -> String {
+pub(crate) fn acc(e: &Evaluation) -> String {
     format!("{:.1}% ({}/{})", 100.0 * e.accuracy, e.correct, e.count)
 }
 
-fn confusion_table(e: &Evaluation) -> String {
+pub(crate) fn confusion_table(e: &Evaluation) -> String {
     let mut s = String::from("| true \\ predicted |");
     for g in GENRES {
         s += &format!(" {} |", &g[..g.len().min(5)]);

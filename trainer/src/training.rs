@@ -143,15 +143,20 @@ struct CheckpointState {
     history: Vec<EpochStats>,
 }
 
-fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
-    let wd = Some(WeightDecayConfig::new(cfg.weight_decay));
-    match cfg.optimizer {
+/// Adam, or SGD with momentum 0.9, with L2 weight decay.
+pub(crate) fn optimizer_for(kind: OptimizerKind, weight_decay: f32) -> ModuleOptimizer {
+    let wd = Some(WeightDecayConfig::new(weight_decay));
+    match kind {
         OptimizerKind::Adam => AdamConfig::new().with_weight_decay(wd).init(),
         OptimizerKind::Sgd => SgdConfig::new()
             .with_weight_decay(wd)
             .with_momentum(Some(MomentumConfig::new().with_momentum(0.9)))
             .init(),
     }
+}
+
+fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    optimizer_for(cfg.optimizer, cfg.weight_decay)
 }
 
 /// Trains one member. With `valid`, keeps the epoch of lowest validation loss and stops

@@ -174,6 +174,18 @@ impl FrontEndSpec {
         crate::hex(&Sha256::digest(self.canonical_json().as_bytes()))
     }
 
+    /// The spec with its per-window half (normalization, compression, output) set to fixed
+    /// values: two specs with the same `frames_only().hash()` compute the same mel frames (caches
+    /// of frames key on it).
+    pub fn frames_only(&self) -> Self {
+        Self {
+            normalization: Normalization::Off,
+            compression: Compression::Log10OnePlus { scale: 1.0 },
+            output: FeatureOutput::LogMel,
+            ..self.clone()
+        }
+    }
+
     /// Values per frame of model input (after the DCT, if any).
     pub fn frame_dim(&self) -> usize {
         match self.output {

@@ -1,9 +1,10 @@
 //! musicnn (Pons & Serra 2019), the pretrained MSD_musicnn trunk: reading its TensorFlow checkpoint
 //! (`cargo xtask musicnn` puts it in `<workspace>/.musicnn/MSD_musicnn/`), its framework-free
 //! weights (`weights`), the trunk as a burn module (`model`, `train` feature) and as an ONNX
-//! graph (`onnx`).
+//! graph (`onnx`), and exact pruning of its dead filters (`prune`).
 pub mod checkpoint;
 #[cfg(feature = "train")]
 pub mod model;
 pub mod onnx;
+pub mod prune;
 pub mod weights;

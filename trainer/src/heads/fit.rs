@@ -1,0 +1,250 @@
+//! Training one head in burn: standardized trunk outputs → dense layers → class-balanced cross
+//! entropy, Adam or SGD with weight decay, early stopping on a validation set.
+use super::head::{standardization, DenseLayer, HeadWeights};
+use crate::metrics::Probs;
+use crate::training::{class_weights, optimizer_for, OptimizerKind};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::activation::{relu, softmax};
+use genrescope_core::labels::NUM_GENRES;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+/// Everything that determines one head's training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeadConfig {
+    /// Trunk outputs read (concatenated in this order).
+    pub inputs: Vec<String>,
+    /// Hidden units; 0 = a linear head (multinomial logistic regression).
+    pub hidden: usize,
+    pub dropout: f64,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub weight_decay: f32,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    /// Early stopping: epochs without a lower validation loss.
+    pub patience: usize,
+    pub seed: u64,
+}
+
+impl HeadConfig {
+    /// Short human-readable form for logs and reports.
+    pub fn label(&self) -> String {
+        let opt = match self.optimizer {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Sgd => "sgd",
+        };
+        format!(
+            "{} h{} d{} {opt} lr{} wd{}",
+            self.inputs.join("+"),
+            self.hidden,
+            self.dropout,
+            self.lr,
+            self.weight_decay
+        )
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct HeadNet {
+    layers: Vec<Linear>,
+    dropout: Dropout,
+}
+
+impl HeadNet {
+    fn new(dim: usize, cfg: &HeadConfig, device: &Device) -> Self {
+        let mut layers = Vec::new();
+        let mut d = dim;
+        if cfg.hidden > 0 {
+            layers.push(LinearConfig::new(d, cfg.hidden).init(device));
+            d = cfg.hidden;
+        }
+        layers.push(LinearConfig::new(d, NUM_GENRES).init(device));
+        Self { layers, dropout: DropoutConfig::new(cfg.dropout).init() }
+    }
+
+    /// Standardized input `[N, dim]` → logits `[N, 10]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut h = self.dropout.forward(x);
+        let last = self.layers.len() - 1;
+        for (i, l) in self.layers.iter().enumerate() {
+            h = l.forward(h);
+            if i < last {
+                h = self.dropout.forward(relu(h));
+            }
+        }
+        h
+    }
+
+    fn to_layers(&self) -> Vec<DenseLayer> {
+        self.layers
+            .iter()
+            .map(|l| {
+                let [d_in, d_out] = l.weight.val().dims();
+                let w = l.weight.val().into_data().try_to_vec::<f32>().expect("f32");
+                // burn stores [in, out]; the plain form is [out, in].
+                let mut weight = vec![0.0; d_in * d_out];
+                for i in 0..d_in {
+                    for o in 0..d_out {
+                        weight[o * d_in + i] = w[i * d_out + o];
+                    }
+                }
+                let bias = l
+                    .bias
+                    .as_ref()
+                    .map(|b| b.val().into_data().try_to_vec::<f32>().expect("f32"))
+                    .unwrap_or_else(|| vec![0.0; d_out]);
+                DenseLayer { d_in, d_out, weight, bias }
+            })
+            .collect()
+    }
+}
+
+/// Per-epoch losses of one fit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLoss {
+    pub train: f32,
+    pub valid: Option<f32>,
+}
+
+pub struct Fitted {
+    pub weights: HeadWeights,
+    /// Epochs of the kept weights (the best by validation loss, else all).
+    pub epochs: usize,
+    pub history: Vec<EpochLoss>,
+}
+
+fn standardize(x: &[f32], mean: &[f32], inv: &[f32]) -> Vec<f32> {
+    let d = mean.len();
+    x.iter().enumerate().map(|(i, &v)| (v - mean[i % d]) * inv[i % d]).collect()
+}
+
+fn tensor(x: &[f32], rows: &[usize], dim: usize, device: &Device) -> Tensor<2> {
+    let mut v = Vec::with_capacity(rows.len() * dim);
+    for &r in rows {
+        v.extend_from_slice(&x[r * dim..(r + 1) * dim]);
+    }
+    Tensor::from_data(TensorData::new(v, [rows.len(), dim]), device)
+}
+
+fn probs_of(net: &HeadNet, x: &[f32], dim: usize, device: &Device) -> Vec<Probs> {
+    let n = x.len() / dim;
+    let mut out = Vec::with_capacity(n);
+    let rows: Vec<usize> = (0..n).collect();
+    for chunk in rows.chunks(1024) {
+        let p = softmax(net.forward(tensor(x, chunk, dim, device)), 1);
+        let v = p.into_data().try_to_vec::<f32>().expect("f32");
+        out.extend(v.chunks_exact(NUM_GENRES).map(|c| <Probs>::try_from(c).unwrap()));
+    }
+    out
+}
+
+fn mean_loss(p: &[Probs], y: &[usize]) -> f32 {
+    let s: f64 = p.iter().zip(y).map(|(p, &y)| -(p[y].max(1e-7) as f64).ln()).sum();
+    (s / y.len().max(1) as f64) as f32
+}
+
+/// Trains a head on `x` (`n * dim` raw trunk outputs, `inputs` their names and dims) with labels
+/// `y`. With `valid`, keeps the epoch of lowest validation loss and stops after `patience`
+/// epochs without improvement; without, trains `epochs.unwrap_or(max_epochs)` epochs. The loss is
+/// class-balanced over the training labels. Deterministic for a seed (burn's RNG is per process:
+/// one fit at a time).
+pub fn fit(
+    cfg: &HeadConfig,
+    inputs: &[(String, usize)],
+    x: &[f32],
+    y: &[usize],
+    valid: Option<(&[f32], &[usize])>,
+    epochs: Option<usize>,
+) -> anyhow::Result<Fitted> {
+    let dim: usize = inputs.iter().map(|i| i.1).sum();
+    anyhow::ensure!(dim > 0 && x.len() == y.len() * dim && !y.is_empty(), "head training data shape");
+    let device = crate::backend::device().autodiff();
+    device.seed(cfg.seed);
+    let (mean, inv) = standardization(x, dim);
+    let xs = standardize(x, &mean, &inv);
+    let vs = valid.map(|(vx, vy)| (standardize(vx, &mean, &inv), vy));
+    let mut net = HeadNet::new(dim, cfg, &device);
+    let mut optim = optimizer_for(cfg.optimizer, cfg.weight_decay);
+    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(class_weights(y))).init(&device);
+    let max_epochs = epochs.unwrap_or(cfg.max_epochs).max(1);
+    let eval_device = crate::backend::device();
+    let mut best: Option<(f32, usize, HeadNet)> = None;
+    let mut history = Vec::new();
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x6865_6164);
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    for epoch in 1..=max_epochs {
+        order.shuffle(&mut rng);
+        let mut loss_sum = Tensor::<1>::zeros([1], &device);
+        for chunk in order.chunks(cfg.batch_size.max(1)) {
+            let xb = tensor(&xs, chunk, dim, &device);
+            let yb: Vec<i64> = chunk.iter().map(|&i| y[i] as i64).collect();
+            let yb = Tensor::<1, Int>::from_data(TensorData::new(yb, [chunk.len()]), &device);
+            let loss = loss_fn.forward(net.forward(xb), yb);
+            loss_sum = loss_sum + loss.clone().detach() * chunk.len() as f32;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(cfg.lr, net, grads);
+        }
+        let train = loss_sum.into_scalar::<f32>() / y.len() as f32;
+        let valid_loss = vs.as_ref().map(|(vx, vy)| {
+            let p = probs_of(&net.valid(), vx, dim, &eval_device);
+            mean_loss(&p, vy)
+        });
+        history.push(EpochLoss { train, valid: valid_loss });
+        match valid_loss {
+            Some(l) => {
+                if best.as_ref().is_none_or(|b| l < b.0) {
+                    best = Some((l, epoch, net.valid()));
+                } else if epoch - best.as_ref().map_or(0, |b| b.1) >= cfg.patience {
+                    break;
+                }
+            }
+            None => best = Some((train, epoch, net.valid())),
+        }
+    }
+    let (_, epochs, kept) = best.expect("at least one epoch");
+    let weights = HeadWeights {
+        inputs: inputs.to_vec(),
+        mean,
+        inv_std: inv,
+        layers: kept.to_layers(),
+    };
+    weights.validate()?;
+    Ok(Fitted { weights, epochs, history })
+}
+
+/// Class probabilities of raw trunk outputs `x` (`n * in_dim`) under a head, in burn (batched).
+pub fn predict(w: &HeadWeights, x: &[f32]) -> Vec<Probs> {
+    let dim = w.in_dim();
+    let device = crate::backend::device();
+    let xs = standardize(x, &w.mean, &w.inv_std);
+    let n = xs.len() / dim;
+    let mut out = Vec::with_capacity(n);
+    let rows: Vec<usize> = (0..n).collect();
+    let layers: Vec<(Tensor<2>, Tensor<1>)> = w
+        .layers
+        .iter()
+        .map(|l| {
+            // [out, in] → the [in, out] matrix a right-multiplication needs.
+            let wt = Tensor::<2>::from_data(TensorData::new(l.weight.clone(), [l.d_out, l.d_in]), &device).transpose();
+            (wt, Tensor::<1>::from_data(TensorData::new(l.bias.clone(), [l.d_out]), &device))
+        })
+        .collect();
+    for chunk in rows.chunks(1024) {
+        let mut h = tensor(&xs, chunk, dim, &device);
+        for (i, (wt, b)) in layers.iter().enumerate() {
+            h = h.matmul(wt.clone()) + b.clone().unsqueeze::<2>();
+            if i + 1 < layers.len() {
+                h = relu(h);
+            }
+        }
+        let v = softmax(h, 1).into_data().try_to_vec::<f32>().expect("f32");
+        out.extend(v.chunks_exact(NUM_GENRES).map(|c| <Probs>::try_from(c).unwrap()));
+    }
+    out
+}
