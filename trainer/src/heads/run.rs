@@ -134,7 +134,7 @@ pub struct Trunk {
     pub summary: PruneSummary,
 }
 
-fn trunk_outputs(w: &MusicnnWeights) -> Vec<(String, usize)> {
+pub fn trunk_outputs(w: &MusicnnWeights) -> Vec<(String, usize)> {
     vec![
         (TAGGRAM.into(), w.num_tags()),
         (PENULTIMATE.into(), w.penultimate_dim()),
