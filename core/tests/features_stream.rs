@@ -272,7 +272,7 @@ fn bursts(rate: f64, n: usize) -> Vec<f32> {
 /// Mean |log-mel difference| over frames 2..n-2 and bands where the reference is above
 /// -50 dB (empty bands only show the resampler's noise floor).
 fn mel_distance(cfg: &FrontEndSpec, got: &[f32], want: &[f32]) -> f32 {
-    let (g, w) = (features(&as_logmel(&cfg), got), features(&as_logmel(&cfg), want));
+    let (g, w) = (features(&as_logmel(cfg), got), features(&as_logmel(cfg), want));
     let n = g.len().min(w.len()) / 128;
     let (mut sum, mut cnt) = (0.0, 0);
     for f in 2..n - 2 {
@@ -393,8 +393,9 @@ fn resampler_is_aligned_and_meets_its_latency() {
         // Energy centroid of the impulse response = where input sample `pos` lands.
         let pk = (0..out.len()).max_by(|&a, &b| out[a].abs().total_cmp(&out[b].abs())).unwrap();
         let (mut s, mut w) = (0.0, 0.0);
-        for i in pk.saturating_sub(40)..(pk + 40).min(out.len()) {
-            let v = out[i] as f64;
+        let lo = pk.saturating_sub(40);
+        for (i, &v) in out.iter().enumerate().take(pk + 40).skip(lo) {
+            let v = v as f64;
             s += v * v * i as f64;
             w += v * v;
         }

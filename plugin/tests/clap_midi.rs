@@ -77,7 +77,7 @@ fn offline_render_is_deterministic_and_matches_the_offline_engine() {
             if cc == TOP_CC {
                 continue;
             }
-            let p = predictions.iter().filter(|p| p.block_start as usize <= pos).last().expect("a prediction before any CC");
+            let p = predictions.iter().rfind(|p| p.block_start as usize <= pos).expect("a prediction before any CC");
             let want = (p.smoothed[(cc - CC_BASE) as usize].clamp(0.0, 1.0) * 127.0).round() as u8;
             assert_eq!(v, want, "{rate} Hz: CC {cc} at {pos}");
         }

@@ -151,7 +151,8 @@ fn hostile_samples_pass_unchanged_and_music_still_detected() {
     let nan_payload = f32::from_bits(0x7FC0_1234);
     let neg_nan = f32::from_bits(0xFFC0_0001);
     let signalling_nan = f32::from_bits(0x7F80_0001);
-    let patterns: Vec<(&str, Box<dyn Fn(usize) -> f32>)> = vec![
+    type Pattern = Box<dyn Fn(usize) -> f32>;
+    let patterns: Vec<(&str, Pattern)> = vec![
         ("NaN", Box::new(|_| f32::NAN)),
         ("NaN payloads", Box::new(move |i| [nan_payload, neg_nan, signalling_nan][i % 3])),
         ("+Inf/-Inf", Box::new(|i| if i % 2 == 0 { f32::INFINITY } else { f32::NEG_INFINITY })),

@@ -1,15 +1,16 @@
-//! Genrescope trainer: CNN ensemble on GTZAN-layout data (burn), exported to ONNX with the
-//! plugin's input contract, optionally int8 QDQ-quantized.
+//! Genrescope trainer: the shipped genre model (pretrained musicnn trunk, pruned exactly, plus
+//! small genre heads chosen by artist-disjoint CV) and the from-scratch CNN baseline, on
+//! GTZAN-layout data, exported to ONNX model folders with the engine's input contract.
 //!
-//! Where things live: `audio` (decoding), `data` (dataset, cache, splits, segments),
-//! `weights` (framework-free weights + reference forward), `onnx` (graph writer),
-//! `quantize` (calibration), `export` (model folders, `random_test_model`), `inference`
-//! (running exported folders in ONNX Runtime), `metrics`, `musicnn` (the pretrained musicnn
-//! trunk without TensorFlow: checkpoint reader, weights, ONNX graph, and with `train` the burn
-//! module); with the `train` feature (burn):
-//! `backend` (CPU or CUDA device), `model` (CNN), `training` (loop, early stopping,
-//! checkpoints), `grid` (cross-validated hyper-parameter search), `ensemble` (the full run),
-//! `plots`, `report`, `bench` (training throughput).
+//! Where things live: `musicnn` (the trunk without TensorFlow: checkpoint reader, weights, ONNX
+//! graph, exact pruning, and with `train` the burn module), `heads` (the shipped model's pipeline:
+//! embeddings, heads, CV, ensemble, engine evaluation, report), `audio` (decoding), `data`
+//! (dataset, cache, splits, segments), `weights` (framework-free CNN weights + reference forward),
+//! `onnx` (CNN graph writer), `quantize` (int8 calibration), `export` (model folders,
+//! `random_test_model`), `inference` (running exported folders in ONNX Runtime), `metrics`;
+//! the CNN baseline with the `train` feature (burn): `backend` (CPU or CUDA device), `model`
+//! (CNN), `training` (loop, early stopping, checkpoints), `grid` (cross-validated search),
+//! `ensemble` (the full run), `plots`, `report`, `bench` (training throughput).
 pub mod audio;
 pub mod data;
 pub mod export;

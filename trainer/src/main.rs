@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(
     version,
-    about = "Genrescope trainer: CNN ensemble on GTZAN -> ONNX (fp32 + int8)"
+    about = "Genrescope trainer: genre heads on the pretrained musicnn trunk (and the from-scratch CNN baseline), GTZAN layout -> ONNX model folders"
 )]
 struct Cli {
     #[command(subcommand)]

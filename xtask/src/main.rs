@@ -5,8 +5,8 @@
 //!   bundle) into `<workspace>/.musicnn/MSD_musicnn/` (+ its ISC licence as `.musicnn/LICENSE.md`).
 //! - `cargo xtask bundle <pkg> [--release]`: `ort`, then nice-plug-xtask's bundler (CLAP + VST3), then
 //!   copy `libonnxruntime.so` and the shipped `models/` (as `genrescope-model/`) next to the plugin binary.
-//! - `cargo xtask test [cargo test args]`: `bundle genrescope --release` and `musicnn`, then
-//!   `cargo test --workspace --release` (with `GENRESCOPE_MUSICNN_DIR` set to the checkpoint).
+//! - `cargo xtask test [cargo test args]`: fmt and clippy gates, the CLAP tests against a debug bundle,
+//!   then `cargo test --workspace --release` against the release bundle (see `Cmd::Test`).
 //! - anything else is handed to nice-plug-xtask unchanged.
 mod musicnn;
 mod ort;
@@ -44,12 +44,13 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// `bundle genrescope --release` and `musicnn`, then `cargo test --workspace --release --no-fail-fast
-    /// --features genrescope-trainer/train [ARGS]`
-    /// (without `--workspace` when ARGS pick packages with -p) with
-    /// GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE pointing at the fresh bundles and
-    /// GENRESCOPE_MUSICNN_DIR at the checkpoint; for
-    /// whole-workspace runs, then `cargo check -p genrescope-trainer --features cuda`.
+    /// The project's test gate. Whole-workspace runs (no `-p` in ARGS): `cargo fmt --check`,
+    /// `cargo clippy --workspace --all-targets -D warnings`, the CLAP tests against a debug bundle
+    /// (so nice-plug's `assert_process_allocs` fires on any audio-thread allocation), then
+    /// `cargo test --workspace --release --no-fail-fast --features genrescope-trainer/train [ARGS]`
+    /// against the release bundles (GENRESCOPE_CLAP_BUNDLE / GENRESCOPE_VST3_BUNDLE, and
+    /// GENRESCOPE_MUSICNN_DIR at the checkpoint), then `cargo check -p genrescope-trainer --features cuda`.
+    /// With `-p` in ARGS only the release bundle and those packages' tests run.
     Test {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -72,43 +73,79 @@ fn main() -> Result<()> {
         Cmd::Bundle { args } => {
             bundle(&root, &args)?;
         }
-        Cmd::Test { args } => {
-            let bundled = bundle(&root, &["genrescope".into(), "--release".into()])?;
-            // The pretrained trunk's checkpoint, for the trainer's checkpoint-reader tests.
-            let musicnn_dir = musicnn::ensure(&root)?;
-            // `-p X` selects packages; otherwise the whole workspace (cargo ignores -p next to --workspace).
-            let picks_packages = args.iter().any(|a| a == "-p" || a.starts_with("--package"));
-            let mut cmd = Command::new(cargo());
-            cmd.current_dir(&root)
-                .args(["test", "--release", "--no-fail-fast"])
-                // The trainer's burn half (training, burn-vs-ONNX parity) is opt-in for users,
-                // but the tests must cover it.
-                .args(["--features", "genrescope-trainer/train"])
-                .args(if picks_packages { &[][..] } else { &["--workspace"][..] })
-                .args(&args)
-                .env("GENRESCOPE_CLAP_BUNDLE", bundled.join("Genrescope.clap"))
-                .env("GENRESCOPE_VST3_BUNDLE", bundled.join("Genrescope.vst3"))
-                .env("GENRESCOPE_MUSICNN_DIR", &musicnn_dir);
-            eprintln!("xtask: running {cmd:?}");
-            let status = cmd.status().context("could not run `cargo test`")?;
-            if !status.success() {
-                bail!("`cargo test --workspace --release` failed ({status})");
-            }
-            if !picks_packages {
-                // No GPU in CI, but the trainer's `cuda` feature must keep building offline
-                // (burn's CUDA backend + third_party/cubecl-llvm-stub).
-                let mut check = Command::new(cargo());
-                check
-                    .current_dir(&root)
-                    .args(["check", "-p", "genrescope-trainer", "--features", "cuda"]);
-                eprintln!("xtask: running {check:?}");
-                let status = check.status().context("could not run `cargo check`")?;
-                if !status.success() {
-                    bail!("the trainer's `cuda` feature does not build ({status})");
-                }
-            }
-        }
+        Cmd::Test { args } => test(&root, &args)?,
         Cmd::Other(args) => nice_plug_xtask::main_with_args("cargo xtask", args)?,
+    }
+    Ok(())
+}
+
+/// Tests that load the CLAP bundle (`plugin/tests/common::TestHost`); run once more against a debug
+/// bundle, where nice-plug's `assert_process_allocs` aborts on an audio-thread allocation.
+const CLAP_TESTS: &[&str] = &["clap_host", "clap_conformance", "clap_midi", "faults", "stress"];
+/// Features every test run enables: the trainer's burn half (training, burn-vs-ONNX parity) is
+/// opt-in for users, but the tests must cover it.
+const TEST_FEATURES: &[&str] = &["--features", "genrescope-trainer/train"];
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("could not run {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn test(root: &Path, args: &[String]) -> Result<()> {
+    // `-p X` selects packages; otherwise the whole workspace (cargo ignores -p next to --workspace).
+    let picks_packages = args.iter().any(|a| a == "-p" || a.starts_with("--package"));
+    // The pretrained trunk's checkpoint, for the trainer's checkpoint-reader tests.
+    let musicnn_dir = musicnn::ensure(root)?;
+    let target = target_dir(root)?;
+    if !picks_packages {
+        run(Command::new(cargo()).current_dir(root).args(["fmt", "--all", "--check"]), "`cargo fmt --check`")?;
+        // Release profile: the debug-only `assert_process_allocs` allocator would clash with the
+        // counting allocator of plugin/tests/realtime_alloc.rs.
+        run(
+            Command::new(cargo())
+                .current_dir(root)
+                .args(["clippy", "--release", "--workspace", "--all-targets"])
+                .args(TEST_FEATURES)
+                .args(["--", "-D", "warnings"]),
+            "`cargo clippy -D warnings`",
+        )?;
+        let bundled = bundle_plugin(root, &["genrescope".into()], false)?;
+        let debug = target.join("bundled-debug");
+        if debug.exists() {
+            fs::remove_dir_all(&debug).with_context(|| format!("could not remove {}", debug.display()))?;
+        }
+        copy_dir(&bundled, &debug)?;
+        let mut cmd = Command::new(cargo());
+        cmd.current_dir(root).args(["test", "--release", "--no-fail-fast", "-p", "genrescope"]);
+        for t in CLAP_TESTS {
+            cmd.args(["--test", t]);
+        }
+        cmd.env("GENRESCOPE_CLAP_BUNDLE", debug.join("Genrescope.clap"))
+            .env("GENRESCOPE_DEBUG_BUNDLE", "1");
+        run(&mut cmd, "the CLAP tests against the debug bundle")?;
+    }
+    let bundled = bundle(root, &["genrescope".into(), "--release".into()])?;
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root)
+        .args(["test", "--release", "--no-fail-fast"])
+        .args(TEST_FEATURES)
+        .args(if picks_packages { &[][..] } else { &["--workspace"][..] })
+        .args(args)
+        .env("GENRESCOPE_CLAP_BUNDLE", bundled.join("Genrescope.clap"))
+        .env("GENRESCOPE_VST3_BUNDLE", bundled.join("Genrescope.vst3"))
+        .env("GENRESCOPE_MUSICNN_DIR", &musicnn_dir);
+    run(&mut cmd, "`cargo test --workspace --release`")?;
+    if !picks_packages {
+        // No GPU in CI, but the trainer's `cuda` feature must keep building offline
+        // (burn's CUDA backend + third_party/cubecl-llvm-stub).
+        run(
+            Command::new(cargo()).current_dir(root).args(["check", "-p", "genrescope-trainer", "--features", "cuda"]),
+            "the trainer's `cuda` feature build",
+        )?;
     }
     Ok(())
 }
@@ -176,6 +213,11 @@ fn bundle_name(root: &Path, package: &str) -> Result<String> {
 
 /// Returns the `bundled` directory.
 fn bundle(root: &Path, args: &[String]) -> Result<PathBuf> {
+    bundle_plugin(root, args, true)
+}
+
+/// `bundle`, with or without the command line beside the plugin.
+fn bundle_plugin(root: &Path, args: &[String], with_cli: bool) -> Result<PathBuf> {
     let lib = ort::ensure(root)?;
     let mut nice_args = vec!["bundle".to_string()];
     nice_args.extend(args.iter().cloned());
@@ -192,7 +234,7 @@ fn bundle(root: &Path, args: &[String]) -> Result<PathBuf> {
     if packages.is_empty() {
         bail!("no package given to bundle (usage: cargo xtask bundle <package> [--release])");
     }
-    if packages.iter().any(|p| p == "genrescope") {
+    if with_cli && packages.iter().any(|p| p == "genrescope") {
         bundle_cli(root, &target, &bundled, args.iter().any(|a| a == "--release"))?;
     }
     for package in packages {

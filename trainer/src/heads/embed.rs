@@ -22,7 +22,7 @@ pub fn run_outputs(
     window_len: usize,
     threads: usize,
 ) -> anyhow::Result<Vec<f32>> {
-    ensure!(window_len > 0 && windows.len() % window_len == 0, "windows are not whole");
+    ensure!(window_len > 0 && windows.len().is_multiple_of(window_len), "windows are not whole");
     let n = windows.len() / window_len;
     let stride: usize = outputs.iter().map(|o| o.1).sum();
     let mut out = vec![0.0f32; n * stride];

@@ -27,7 +27,7 @@ impl Liveness {
     pub fn from_probes(w: &MusicnnWeights, probes: &[f32]) -> anyhow::Result<Self> {
         let widths: Vec<usize> = w.front.iter().map(Conv::out_channels).collect();
         let stride: usize = widths.iter().sum();
-        ensure!(stride > 0 && probes.len() % stride == 0, "probe data is not whole windows");
+        ensure!(stride > 0 && probes.len().is_multiple_of(stride), "probe data is not whole windows");
         let mut alive: Vec<Vec<bool>> = widths.iter().map(|&n| vec![false; n]).collect();
         for row in probes.chunks_exact(stride) {
             let mut off = 0;
@@ -130,8 +130,9 @@ pub fn prune(w: &MusicnnWeights, live: &Liveness, frames: usize) -> anyhow::Resu
     for &(j, k) in &removed {
         for r in [2 * j, 2 * j + 1] {
             let x = w.backend_bn.a[r] * k + w.backend_bn.b[r];
-            for o in 0..dense.d_out {
-                bias[o] += x * dense.kernel[r * dense.d_out + o];
+            let row = &dense.kernel[r * dense.d_out..(r + 1) * dense.d_out];
+            for (b, k) in bias.iter_mut().zip(row) {
+                *b += x * k;
             }
         }
     }
