@@ -50,6 +50,11 @@ pub const METER_TAU_S: f32 = 0.15;
 pub const TIMELINE_SPANS_S: [f64; 3] = [60.0, 180.0, 600.0];
 /// Points further apart than this are drawn with a gap between them (no audio came in).
 const MAX_GAP_S: f64 = 5.0;
+/// The body (meters | controls) is this many rows of this height.
+const BODY_ROWS: f32 = 10.0;
+const ROW_H: f32 = 21.0;
+/// The timeline never gets less than this, even in the smallest window.
+const MIN_TIMELINE_H: f32 = 56.0;
 
 pub fn create(
     params: Arc<GenrescopeParams>,
@@ -82,6 +87,8 @@ pub struct GenrescopeEditor {
     visible: Vec<HistoryPoint>,
     /// Persisted window size still to be applied to a freshly opened window.
     pending_size: Option<(f32, f32)>,
+    /// What the last frame laid out (tests check it fits the window).
+    content: Rect,
 }
 
 impl GenrescopeEditor {
@@ -94,7 +101,13 @@ impl GenrescopeEditor {
             span: 1,
             visible: Vec::new(),
             pending_size: None,
+            content: Rect::NOTHING,
         }
+    }
+
+    /// The area the last `draw` laid its widgets out in.
+    pub fn content_rect(&self) -> Rect {
+        self.content
     }
 
     /// Draws one frame. `gui` is `None` outside a host (preview harness): controls are read-only.
@@ -117,13 +130,27 @@ impl GenrescopeEditor {
         let panel =
             egui::Frame::central_panel(ui.style()).fill(Color32::from_rgb(0x16, 0x16, 0x19));
         egui::CentralPanel::default().frame(panel).show(ui, |ui| {
-            headline(ui, top, &probs, status);
+            // `content` collects what every part laid out (panels fill their area, so their own
+            // rects say nothing about overflow).
+            let mut content = ui.horizontal(|ui| headline(ui, top, &probs, status)).response.rect;
             ui.separator();
-            let body_h = 10.0 * 22.0;
-            ui.horizontal_top(|ui| {
+            // The footer first, from the bottom up, so it is whole however much it wraps; the
+            // timeline takes what is left.
+            let footer = egui::Panel::bottom("genrescope-status")
+                .frame(egui::Frame::NONE)
+                .resizable(false)
+                .show(ui, |ui| {
+                    status_lines(ui, &self.shared, status);
+                    ui.min_rect()
+                })
+                .inner;
+            content = content.union(footer);
+            let body_h = BODY_ROWS * ROW_H;
+            let body = ui.horizontal_top(|ui| {
                 let w = ui.available_width();
-                let meters_w = (w * 0.56).max(300.0);
-                ui.allocate_ui_with_layout(
+                // Meters get half the width; the controls the rest, laid out to fit it.
+                let meters_w = (w * 0.5).clamp(240.0, 520.0);
+                let m = ui.allocate_ui_with_layout(
                     vec2(meters_w, body_h),
                     Layout::top_down(Align::Min),
                     |ui| {
@@ -133,6 +160,7 @@ impl GenrescopeEditor {
                             top,
                             self.params.midi_out.value().then(|| cc_base(&self.params)),
                         );
+                        ui.min_rect()
                     },
                 );
                 // Not ui.separator(): in a horizontal layout it takes all remaining height.
@@ -142,25 +170,31 @@ impl GenrescopeEditor {
                     line.y_range(),
                     ui.visuals().widgets.noninteractive.bg_stroke,
                 );
-                ui.allocate_ui_with_layout(
+                let c = ui.allocate_ui_with_layout(
                     vec2(ui.available_width(), body_h),
                     Layout::top_down(Align::Min),
-                    |ui| match &self.gui {
-                        Some(gui) => controls(ui, &self.params, Some(&gui.param_setter())),
-                        None => controls(ui, &self.params, None),
+                    |ui| {
+                        match &self.gui {
+                            Some(gui) => controls(ui, &self.params, Some(&gui.param_setter())),
+                            None => controls(ui, &self.params, None),
+                        }
+                        ui.min_rect()
                     },
                 );
+                m.inner.union(c.inner)
             });
+            content = content.union(body.inner);
             ui.separator();
-            self.timeline(ui);
-            status_lines(ui, &self.shared, status);
+            content = content.union(self.timeline(ui));
+            self.content = content;
         });
 
         ui.ctx().request_repaint_after(FRAME_PERIOD);
     }
 
-    fn timeline(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
+    /// Draws the history; returns the area it used.
+    fn timeline(&mut self, ui: &mut Ui) -> Rect {
+        let header = ui.horizontal(|ui| {
             ui.label(RichText::new("History").strong());
             for (i, span) in TIMELINE_SPANS_S.iter().enumerate() {
                 ui.selectable_value(&mut self.span, i, format!("{} min", span / 60.0));
@@ -169,8 +203,7 @@ impl GenrescopeEditor {
         let span_s = TIMELINE_SPANS_S[self.span.min(TIMELINE_SPANS_S.len() - 1)];
         copy_visible_history(&self.shared, span_s + MAX_GAP_S, &mut self.visible);
 
-        let footer_h = 2.0 * ui.text_style_height(&egui::TextStyle::Body) + 12.0;
-        let h = (ui.available_height() - footer_h).max(70.0);
+        let h = (ui.available_height() - 4.0).max(MIN_TIMELINE_H);
         let (rect, response) =
             ui.allocate_exact_size(vec2(ui.available_width(), h), Sense::hover());
         let painter = ui.painter_at(rect);
@@ -292,6 +325,7 @@ impl GenrescopeEditor {
                 response.on_hover_text_at_pointer(text);
             }
         }
+        header.response.rect.union(rect)
     }
 }
 
@@ -444,53 +478,53 @@ fn meters(ui: &mut Ui, probs: &[f32; NUM_GENRES], top: Option<usize>, cc_base: O
     }
 }
 
-/// Every parameter, through the host's `ParamSetter` (or read-only without a host).
+/// Every parameter, through the host's `ParamSetter` (or read-only without a host), sized to the
+/// column's width: labels, then sliders as wide as what is left beside the value box.
 fn controls(ui: &mut Ui, params: &GenrescopeParams, setter: Option<&ParamSetter>) {
+    ui.spacing_mut().item_spacing.y = 3.0;
+    let gap = ui.spacing().item_spacing.x;
+    let label_w = 92.0;
+    // The widest value text ("-50.0 dBFS") with the button padding.
+    let value_w = 78.0;
+    let slider_w = (ui.available_width() - label_w - value_w - 3.0 * gap).max(36.0);
+    let row = |ui: &mut Ui, name: &str, add: &mut dyn FnMut(&mut Ui)| {
+        ui.horizontal(|ui| {
+            ui.add_sized([label_w, ROW_H - 3.0], egui::Label::new(name).truncate());
+            add(ui);
+        });
+    };
     ui.label(RichText::new("Analysis").strong());
-    egui::Grid::new("analysis-params")
-        .num_columns(2)
-        .spacing([8.0, 4.0])
-        .show(ui, |ui| {
-            param_row(ui, &params.smoothing, setter);
-            param_row(ui, &params.hop, setter);
-            param_row(ui, &params.gate, setter);
-        });
-    ui.add_space(6.0);
-    ui.label(RichText::new("MIDI CC output").strong());
-    egui::Grid::new("midi-params")
-        .num_columns(2)
-        .spacing([8.0, 4.0])
-        .show(ui, |ui| {
-            ui.label(params.midi_out.name());
-            bool_toggle(ui, &params.midi_out, setter);
-            ui.end_row();
-            param_row(ui, &params.midi_channel, setter);
-            param_row(ui, &params.cc_base, setter);
-        });
+    for p in [&params.smoothing, &params.hop, &params.gate] {
+        row(ui, p.name(), &mut |ui| param_slider(ui, p, setter, slider_w));
+    }
+    ui.add_space(3.0);
+    ui.label(RichText::new("MIDI output").strong());
+    row(ui, params.midi_out.name(), &mut |ui| bool_toggle(ui, &params.midi_out, setter));
+    row(ui, params.midi_channel.name(), &mut |ui| param_slider(ui, &params.midi_channel, setter, slider_w));
+    row(ui, params.cc_base.name(), &mut |ui| param_slider(ui, &params.cc_base, setter, slider_w));
+    row(ui, params.program_change.name(), &mut |ui| bool_toggle(ui, &params.program_change, setter));
+    row(ui, params.program_hold.name(), &mut |ui| param_slider(ui, &params.program_hold, setter, slider_w));
     let base = cc_base(params) as usize;
     let legend = format!(
-        "Channel {ch}\nCC{b}–CC{e}: genre probability 0–127 (meter order)\n\
-         CC{t}: top genre index 0–9, {none} = none",
+        "ch {ch}: CC{b}–{e} genres, CC{t} top genre ({none} = none); program = top genre",
         ch = params.midi_channel.value(),
         b = base,
         e = base + NUM_GENRES - 1,
         t = base + NUM_GENRES,
         none = NO_GENRE,
     );
-    ui.label(RichText::new(legend).size(11.0).color(DIM_TEXT));
+    ui.add(egui::Label::new(RichText::new(legend).size(10.5).color(DIM_TEXT)).wrap());
 }
 
-fn param_row<P: Param>(ui: &mut Ui, param: &P, setter: Option<&ParamSetter>) {
-    ui.label(param.name());
+fn param_slider<P: Param>(ui: &mut Ui, param: &P, setter: Option<&ParamSetter>, width: f32) {
     match setter {
         Some(setter) => {
-            ui.add(ParamSlider::for_param(param, setter).with_width(130.0));
+            ui.add(ParamSlider::for_param(param, setter).with_width(width));
         }
         None => {
             ui.label(param.to_string());
         }
     }
-    ui.end_row();
 }
 
 fn bool_toggle(ui: &mut Ui, param: &BoolParam, setter: Option<&ParamSetter>) {
@@ -505,39 +539,36 @@ fn bool_toggle(ui: &mut Ui, param: &BoolParam, setter: Option<&ParamSetter>) {
 }
 
 fn status_lines(ui: &mut Ui, shared: &SharedState, status: Status) {
-    let model = shared
-        .model_info
-        .lock()
-        .map(|m| m.clone())
-        .unwrap_or_default();
+    let model = shared.model_info();
     let level = shared.level_db.load(std::sync::atomic::Ordering::Relaxed);
     let level = if level > -150.0 {
         format!("{level:.1} dBFS")
     } else {
         "—".to_owned()
     };
-    let predictions = shared
-        .predictions
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let dropped = shared
-        .dropped_frames
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let predictions = shared.predictions.load(std::sync::atomic::Ordering::Relaxed);
+    let dropped = shared.dropped_frames.load(std::sync::atomic::Ordering::Relaxed);
+    ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
-        let colour = if status == Status::Error {
-            ERROR_COLOUR
-        } else {
-            Color32::WHITE
-        };
+        let colour = if status == Status::Error { ERROR_COLOUR } else { Color32::WHITE };
         ui.label(RichText::new(status.label()).color(colour).strong());
-        let rest = format!(
-            "· model: {} · input {level} · {predictions} predictions · {dropped} dropped frames",
-            if model.is_empty() { "none" } else { &model },
-        );
-        ui.label(RichText::new(rest).color(DIM_TEXT));
+        // The model's name here; its folder on hover (paths are long).
+        let (name, folder) = split_model_info(&model);
+        ui.label(RichText::new(format!("· model: {}", if name.is_empty() { "none" } else { &name })).color(DIM_TEXT))
+            .on_hover_text(folder);
+        ui.label(RichText::new(format!("· input {level} · {predictions} predictions · {dropped} dropped frames")).color(DIM_TEXT));
     });
     let error = shared.error_text();
     if !error.is_empty() {
-        ui.label(RichText::new(error).color(ERROR_COLOUR));
+        ui.add(egui::Label::new(RichText::new(error).color(ERROR_COLOUR)).wrap());
+    }
+}
+
+/// "name (details, folder)" → ("name (details)", "folder").
+fn split_model_info(info: &str) -> (String, &str) {
+    match (info.rfind(", "), info.ends_with(')')) {
+        (Some(i), true) if info[i + 2..].contains('/') => (format!("{})", &info[..i]), &info[i + 2..info.len() - 1]),
+        _ => (info.to_string(), ""),
     }
 }
 
@@ -895,6 +926,72 @@ mod tests {
         let restored = GenrescopeParams::default();
         restored.deserialize_fields(&fields);
         assert_eq!(*restored.editor_size.read().unwrap(), Some((900.0, 640.0)));
+    }
+
+    /// A host that takes parameter changes and does nothing with them.
+    struct NoHost;
+
+    impl nice_plug::context::gui::GuiContextInner for NoHost {
+        fn plugin_api(&self) -> nice_plug::context::PluginApi {
+            nice_plug::context::PluginApi::Clap
+        }
+        unsafe fn raw_begin_set_parameter(&self, _: nice_plug::params::internals::ParamPtr) {}
+        unsafe fn raw_set_parameter_normalized(&self, _: nice_plug::params::internals::ParamPtr, _: f32) {}
+        unsafe fn raw_end_set_parameter(&self, _: nice_plug::params::internals::ParamPtr) {}
+        fn get_state(&self) -> nice_plug::plugin::PluginState {
+            nice_plug::plugin::PluginState { version: String::new(), params: Default::default(), fields: Default::default() }
+        }
+        fn set_state(&self, _: nice_plug::plugin::PluginState) {}
+        fn request_restart(&self) {}
+    }
+
+    #[test]
+    fn layout_fits_the_window_at_default_host_and_minimum_sizes() {
+        use crate::params::{EDITOR_MIN_SIZE, EDITOR_SIZE};
+        let long = "model /a/very/long/path/that/goes/on/and/on/genrescope-model: this build cannot compute the \
+                    features this model needs: front end not supported: unknown variant `cube_root`, expected \
+                    `power_to_db` or `log10_one_plus`; audio passes through unanalysed";
+        // Ardour 7.3 gives the editor exactly its requested size; a wider host window too.
+        for (w, h) in [EDITOR_SIZE, EDITOR_MIN_SIZE, (1000.0, 700.0)] {
+            for error in [false, true] {
+                let shared = Arc::new(SharedState::default());
+                for i in 0..200 {
+                    shared.publish(point(i as f64 * 0.5, Some(i % 10), 0.6), -20.0);
+                }
+                shared.set_model_info("genrescope-musicnn-gtzan (trunk + 3 members, /a/long/path/to/genrescope-model)".into());
+                if error {
+                    shared.set_error(long.into());
+                }
+                let mut ed = GenrescopeEditor::new(Arc::new(GenrescopeParams::default()), shared);
+                // With a (dummy) host, so the sliders are drawn as in a DAW.
+                ed.gui = Some(GuiContext::new(Arc::new(NoHost)));
+                let ctx = egui::Context::default();
+                // Fonts and panel sizes settle over the first frames.
+                for _ in 0..4 {
+                    let input = egui::RawInput {
+                        screen_rect: Some(Rect::from_min_size(pos2(0.0, 0.0), vec2(w, h))),
+                        ..Default::default()
+                    };
+                    let _ = ctx.run_ui(input, |ui| ed.draw(ui));
+                }
+                let c = ed.content_rect();
+                assert!(c.is_positive(), "{w}x{h}: nothing laid out");
+                assert!(
+                    c.max.x <= w + 0.5 && c.max.y <= h + 0.5,
+                    "{w}x{h} (error shown: {error}): content reaches {:?}",
+                    c.max
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn model_info_splits_into_name_and_folder() {
+        assert_eq!(
+            split_model_info("m (trunk + 3 members, /x/genrescope-model)"),
+            ("m (trunk + 3 members)".to_string(), "/x/genrescope-model")
+        );
+        assert_eq!(split_model_info("m"), ("m".to_string(), ""));
     }
 
     #[test]

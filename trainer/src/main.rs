@@ -119,6 +119,14 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         epochs: usize,
     },
+    /// Median single-window latency of a model folder (whole model and trunk), 1 thread.
+    #[cfg(feature = "train")]
+    Latency {
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        iters: usize,
+    },
     /// Evaluate a model folder's int8 and fp32 members with ONNX Runtime on the valid split.
     Evaluate {
         #[command(flatten)]
@@ -308,6 +316,11 @@ fn main() -> anyhow::Result<()> {
                 cfg.frame_dim(),
             )?;
             println!("{}", serde_json::to_string_pretty(&t)?);
+        }
+        #[cfg(feature = "train")]
+        Cmd::Latency { model, iters } => {
+            let (whole, trunk) = genrescope_trainer::heads::report::latency_us(&model, iters)?;
+            println!("{{\"model_us\": {whole:.0}, \"trunk_us\": {trunk:.0}}}");
         }
         Cmd::Evaluate { args } => {
             let model = &args.model;

@@ -13,26 +13,28 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::Instant;
 
-/// Median single-window latency (µs) of the whole model and of its trunk, 1 thread.
+/// Median single-window latency (µs) of the whole model and of its trunk, 1 thread, measured
+/// interleaved (whole, trunk, whole, …) so that load changes hit both alike.
 pub fn latency_us(model: &Path, iters: usize) -> anyhow::Result<(f64, f64)> {
     let mut e = Ensemble::load(model)?;
     let w: Vec<f32> = (0..e.window_len()).map(|i| 1.0 + ((i * 7919) % 97) as f32 / 50.0).collect();
-    let med = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
-        for _ in 0..5 {
-            f()?;
-        }
-        let mut t = Vec::with_capacity(iters);
-        for _ in 0..iters {
-            let s = Instant::now();
-            f()?;
-            t.push(s.elapsed().as_secs_f64() * 1e6);
-        }
-        t.sort_by(f64::total_cmp);
-        Ok(t[t.len() / 2])
+    for _ in 0..5 {
+        e.run(&w)?;
+    }
+    let (mut whole, mut trunk) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
+    for _ in 0..iters {
+        let s = Instant::now();
+        e.run(&w)?;
+        whole.push(s.elapsed().as_secs_f64() * 1e6);
+        let s = Instant::now();
+        e.run_trunk(&w)?;
+        trunk.push(s.elapsed().as_secs_f64() * 1e6);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
     };
-    let whole = med(&mut || e.run(&w).map(|_| ()).map_err(Into::into))?;
-    let trunk = med(&mut || e.run_trunk(&w).map(|_| ()).map_err(Into::into))?;
-    Ok((whole, trunk))
+    Ok((median(whole), median(trunk)))
 }
 
 fn pct(x: f32) -> String {
@@ -71,7 +73,7 @@ fn full_trunk_latency(o: &MusicnnOptions, r: &Outcome, dir: &Path) -> anyhow::Re
     let full = crate::musicnn::weights::MusicnnWeights::from_checkpoint(&ckpt)?;
     let onnx = crate::musicnn::onnx::trunk_to_onnx(&full, &Default::default())?;
     let t = Trunk {
-        outputs: vec![("taggram".into(), full.num_tags())],
+        outputs: super::run::trunk_outputs(&full),
         weights: full,
         onnx,
         summary: r.trunk.summary.clone(),

@@ -65,6 +65,11 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
     for c in &w.front {
         let [kt, kf, ci, co] = c.shape;
         let (gain, bn) = relu_bn(&c.bn, opts.abs_scale_rewrite);
+        // Without a probe, the max over frequency comes first (see below): channels whose BN
+        // scale is negative then need their conv negated.
+        let sign: Vec<f32> =
+            bn.a.iter().map(|&a| if a < 0.0 && !opts.probe { -1.0 } else { 1.0 }).collect();
+        let gain: Vec<f32> = gain.iter().zip(&sign).map(|(g, s)| g * s).collect();
         let kernel = scale_rows(&c.kernel_oihw(), &gain);
         let bias = scale_rows(&c.bias, &gain);
         let dims = [co, ci, kt, kf].map(|d| d as i64);
@@ -77,10 +82,26 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
             ints("strides", &[1, 1]),
         ];
         let z = g.node("Conv", &format!("{}.conv", c.name), &[&x, &wt, &b], attrs);
-        let r = g.node("Relu", &format!("{}.relu", c.name), &[&z], vec![]);
-        if opts.probe {
-            probes.push(probe(&mut g, &c.name, &r, &[2, 3], co));
+        if !opts.probe {
+            // max_f(a·relu(z_f) + b) = a·relu(max_f z) + b for a ≥ 0 and a·relu(min_f z) + b for
+            // a < 0, and min_f z = −max_f(−z): with those channels' conv negated above, one max
+            // over frequency on the big [N, C, T, F] tensor, then ReLU and BN on [N, C, T] only.
+            // Exactly the same numbers (the max picks the same element; negation is exact).
+            let m = g.node(
+                "ReduceMax",
+                &format!("{}.freq_max", c.name),
+                &[&z],
+                vec![ints("axes", &[3]), int("keepdims", 0)],
+            );
+            let s_init = g.init_f32(&format!("{}.sign", c.name), &[co as i64, 1], &sign);
+            let m = g.node("Mul", &format!("{}.unsign", c.name), &[&m, &s_init], vec![]);
+            let r = g.node("Relu", &format!("{}.relu", c.name), &[&m], vec![]);
+            let y = affine(&mut g, &format!("{}.bn", c.name), &r, &bn, &[co as i64, 1], None);
+            front.push(y);
+            continue;
         }
+        let r = g.node("Relu", &format!("{}.relu", c.name), &[&z], vec![]);
+        probes.push(probe(&mut g, &c.name, &r, &[2, 3], co));
         let y = affine(
             &mut g,
             &format!("{}.bn", c.name),
