@@ -12,8 +12,8 @@ use genrescope_library::rusqlite::{self, Connection};
 use genrescope_library::{db, scan, timeline, Error, Library, ScanOptions, ScanSummary};
 use std::path::{Path, PathBuf};
 
-fn run_scan(db: &Path, roots: &[PathBuf], model: &Path) -> ScanSummary {
-    scan(db, roots, model, &ScanOptions { jobs: 2, ..Default::default() }).unwrap()
+fn run_scan(db: &Path, root: &Path, model: &Path) -> ScanSummary {
+    scan(db, &[root.to_path_buf()], model, &ScanOptions { jobs: 2, ..Default::default() }).unwrap()
 }
 
 #[derive(Debug)]
@@ -113,7 +113,7 @@ fn rows_hold_what_the_engine_computes() {
         files.push(to);
     }
     let db = dir.join("lib.sqlite");
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!((s.files, s.analysed, s.errors, s.skipped), (files.len(), files.len(), 0, 0), "{s:?}");
     assert!(s.audio_s > 0.0 && s.x_real_time > 0.0);
 
@@ -186,10 +186,10 @@ fn rescan_skips_unchanged_files_and_redoes_changed_ones() {
     let root = dir.join("music");
     let files = music_folder(&root, 4);
     let db = dir.join("lib.sqlite");
-    run_scan(&db, &[root.clone()], &model);
+    run_scan(&db, &root, &model);
     let before = rows(&db);
 
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!((s.analysed, s.skipped, s.renamed, s.copied, s.errors, s.missing), (0, 4, 0, 0, 0, 0), "{s:?}");
     assert_eq!(s.jobs, 0, "nothing to analyse, no engine started");
 
@@ -200,7 +200,7 @@ fn rescan_skips_unchanged_files_and_redoes_changed_ones() {
     other[0][0] += 0.25;
     std::fs::write(&files[2], wav_bytes(22050, &other)).unwrap();
     bump_mtime(&files[2], 10);
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!((s.analysed, s.skipped, s.redone), (1, 3, 0), "{s:?}");
     let after = rows(&db);
     let (b0, a0) = (row(&before, &files[0]), row(&after, &files[0]));
@@ -222,7 +222,7 @@ fn renamed_moved_copied_and_deleted_files() {
     let root = dir.join("music");
     let files = music_folder(&root, 5);
     let db = dir.join("lib.sqlite");
-    run_scan(&db, &[root.clone()], &model);
+    run_scan(&db, &root, &model);
     let before = rows(&db);
 
     let renamed = root.join("renamed.wav");
@@ -235,7 +235,7 @@ fn renamed_moved_copied_and_deleted_files() {
     let bytes4 = std::fs::read(&files[4]).unwrap();
     std::fs::remove_file(&files[4]).unwrap();
 
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!((s.analysed, s.renamed, s.copied, s.missing, s.skipped), (0, 2, 1, 1, 2), "{s:?}");
     let after = rows(&db);
     assert_eq!(after.len(), 6);
@@ -256,14 +256,14 @@ fn renamed_moved_copied_and_deleted_files() {
     // The deleted file comes back: present again, not re-analysed.
     std::fs::write(&files[4], &bytes4).unwrap();
     bump_mtime(&files[4], 10);
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!((s.analysed, s.skipped, s.missing), (0, 6, 0), "{s:?}");
     assert!(!row(&rows(&db), &files[4]).missing);
 
     // Deleted again, then pruned.
     std::fs::remove_file(&files[4]).unwrap();
     let opts = ScanOptions { jobs: 1, prune: true, ..Default::default() };
-    let s = scan(&db, &[root.clone()], &model, &opts).unwrap();
+    let s = scan(&db, std::slice::from_ref(&root), &model, &opts).unwrap();
     assert_eq!((s.missing, s.pruned), (1, 1), "{s:?}");
     assert_eq!(rows(&db).len(), 5);
 }
@@ -288,7 +288,7 @@ fn corrupt_files_are_recorded_and_the_scan_goes_on() {
     std::fs::write(root.join("notes.txt"), b"hello").unwrap();
 
     let db = dir.join("lib.sqlite");
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!((s.files, s.analysed, s.errors, s.warnings), (6, 3, 3, 1), "{s:?}");
     assert_eq!(s.error_files.len(), 3);
     let rows = rows(&db);
@@ -309,10 +309,10 @@ fn corrupt_files_are_recorded_and_the_scan_goes_on() {
     assert_eq!((st.tracks, st.errors, st.with_warnings), (3, 3, 1));
 
     // Unchanged failures are not retried, unless asked.
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!((s.analysed, s.errors, s.skipped), (0, 0, 6), "{s:?}");
     let opts = ScanOptions { jobs: 1, retry_errors: true, ..Default::default() };
-    let s = scan(&db, &[root.clone()], &model, &opts).unwrap();
+    let s = scan(&db, std::slice::from_ref(&root), &model, &opts).unwrap();
     assert_eq!((s.analysed, s.errors, s.skipped), (0, 3, 3), "{s:?}");
 }
 
@@ -326,10 +326,10 @@ fn files_analysed_with_another_model_are_redone() {
     let root = dir.join("music");
     let files = music_folder(&root, 3);
     let db = dir.join("lib.sqlite");
-    run_scan(&db, &[root.clone()], &model_a);
+    run_scan(&db, &root, &model_a);
     let before = rows(&db);
 
-    let s = run_scan(&db, &[root.clone()], &model_b);
+    let s = run_scan(&db, &root, &model_b);
     assert_eq!((s.analysed, s.redone, s.skipped), (3, 3, 0), "{s:?}");
     let after = rows(&db);
     let lib = Library::open(&db).unwrap();
@@ -344,7 +344,7 @@ fn files_analysed_with_another_model_are_redone() {
         let v = file_verdict(&preds).unwrap();
         assert!(a.probs.iter().zip(&v).all(|(p, q)| p.map(|p| p as f32) == Some(*q)));
     }
-    assert_eq!(run_scan(&db, &[root.clone()], &model_b).skipped, 3);
+    assert_eq!(run_scan(&db, &root, &model_b).skipped, 3);
 
     // Model A's embeddings are gone: similar with it is refused and says what to do.
     let e = lib.similar(&files[0], &model_a, 3).unwrap_err().to_string();
@@ -366,7 +366,7 @@ fn similar_ranks_a_byte_copy_first_and_excludes_the_query() {
     let copy = root.join("copies/same-bytes.wav");
     std::fs::copy(query, &copy).unwrap();
     let db = dir.join("lib.sqlite");
-    run_scan(&db, &[root.clone()], &model);
+    run_scan(&db, &root, &model);
     let lib = Library::open(&db).unwrap();
 
     let sim = lib.similar(query, &model, 3).unwrap();
@@ -403,16 +403,16 @@ fn find_and_stats_read_the_stored_probabilities() {
     write_wav(&root.join("silence.wav"), 22050, &[vec![0.0; 22050 * 7]]);
     std::fs::write(root.join("broken.flac"), b"fLaC not really").unwrap();
     let db = dir.join("lib.sqlite");
-    run_scan(&db, &[root.clone()], &model);
+    run_scan(&db, &root, &model);
     let rows = rows(&db);
     let lib = Library::open(&db).unwrap();
 
-    for g in 0..NUM_GENRES {
+    for (g, genre) in GENRES.iter().enumerate() {
         let mut expected: Vec<(f64, &str)> = rows.iter().filter_map(|r| Some((r.probs[g]?, r.path.as_str()))).collect();
         expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
         let found = lib.find(g, 0.0, 100).unwrap();
         let got: Vec<(f64, &str)> = found.tracks.iter().map(|t| (t.p as f64, t.path.as_str())).collect();
-        assert_eq!(got, expected, "{}", GENRES[g]);
+        assert_eq!(got, expected, "{genre}");
         assert_eq!(found.matching, 8);
         let min = expected[3].0 as f32;
         let some = lib.find(g, min, 2).unwrap();
@@ -474,7 +474,7 @@ fn a_model_without_an_embedding_scans_but_cannot_do_similar() {
     let root = dir.join("music");
     let files = music_folder(&root, 2);
     let db = dir.join("lib.sqlite");
-    let s = run_scan(&db, &[root.clone()], &model);
+    let s = run_scan(&db, &root, &model);
     assert_eq!(s.analysed, 2);
     assert!(rows(&db).iter().all(|r| r.embedding.is_none() && r.top_genre.is_some()));
     let lib = Library::open(&db).unwrap();
