@@ -261,10 +261,12 @@ fn check_consistent(db: &Path) {
     let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(integrity, "ok");
+    let dangling: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(dangling, 0);
     let incomplete: i64 = c
         .query_row(
             "SELECT count(*) FROM tracks WHERE status != 'ok' OR sha256 IS NULL OR embedding IS NULL
-             OR timeline IS NULL OR p_blues IS NULL OR p_rock IS NULL OR top_genre IS NULL OR duration_s IS NULL",
+             OR NOT EXISTS (SELECT 1 FROM timelines WHERE track_id = tracks.id) OR p_blues IS NULL OR p_rock IS NULL OR top_genre IS NULL OR duration_s IS NULL",
             [],
             |r| r.get(0),
         )

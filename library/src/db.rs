@@ -1,7 +1,9 @@
 //! The SQLite file: schema, migrations (`PRAGMA user_version`) and every query.
 //!
-//! One row per file path in `tracks`, analysed or failed; `models` names what analysed it. WAL
-//! journal and one transaction per file, so a killed scan leaves whole rows only.
+//! One row per file path in `tracks`, analysed or failed; `models` names what analysed it; the
+//! per-window timeline sits in `timelines`, so the rows that find / similar / stats read stay
+//! small (about 1 KiB with a 200-dim embedding). WAL journal and one transaction per file, so a
+//! killed scan leaves whole rows only.
 use crate::{Error, Result};
 use genrescope_core::labels::{Probs, GENRES, NUM_GENRES};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -51,10 +53,13 @@ CREATE TABLE tracks (
     top_genre TEXT,
     p_blues REAL, p_classical REAL, p_country REAL, p_disco REAL, p_hiphop REAL,
     p_jazz REAL, p_metal REAL, p_pop REAL, p_reggae REAL, p_rock REAL,
-    -- See crate::timeline.
-    timeline BLOB,
     -- Mean embedding of the ungated windows (file_embedding), little-endian f32.
     embedding BLOB
+);
+-- See crate::timeline; only for analysed tracks.
+CREATE TABLE timelines (
+    track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    data BLOB NOT NULL
 );
 CREATE INDEX tracks_sha256 ON tracks (sha256);
 CREATE INDEX tracks_model_top ON tracks (model_id, top_genre);
@@ -85,6 +90,9 @@ pub fn open_ro(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(db_err(path))?;
     configure(&conn, path)?;
+    // Queries read every row (find sorts, similar compares all): map the file instead of copying
+    // each page through SQLite's small page cache.
+    conn.pragma_update(None, "mmap_size", 1i64 << 30).map_err(db_err(path))?;
     let version = user_version(&conn, path)?;
     if version == 0 {
         return Err(Error::NotALibrary(path.to_path_buf()));
@@ -299,7 +307,8 @@ pub fn blob_embedding(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-/// Inserts or replaces the row of `path` with an analysis or an error, in one statement.
+/// Inserts or replaces the row of `path` (and its timeline) with an analysis or an error. Two
+/// statements: call it inside a transaction.
 pub fn store(
     conn: &Connection,
     path: &str,
@@ -312,12 +321,13 @@ pub fn store(
     let cols = prob_columns();
     let sql = format!(
         "INSERT INTO tracks (path, size, mtime_ns, sha256, status, error, warnings, model_id, analysed_at,
-            missing_since, duration_s, sample_rate, channels, windows, gated_windows, top_genre, {p}, timeline, embedding)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26, ?27)
+            missing_since, duration_s, sample_rate, channels, windows, gated_windows, top_genre, {p}, embedding)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26)
          ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4, status = ?5, error = ?6,
             warnings = ?7, model_id = ?8, analysed_at = ?9, missing_since = NULL, duration_s = ?10,
             sample_rate = ?11, channels = ?12, windows = ?13, gated_windows = ?14, top_genre = ?15, {set},
-            timeline = ?26, embedding = ?27",
+            embedding = ?26
+         RETURNING id",
         p = cols.join(", "),
         q = (16..26).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", "),
         set = cols.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", 16 + i)).collect::<Vec<_>>().join(", "),
@@ -351,9 +361,14 @@ pub fn store(
         Box::new(top),
     ];
     values.extend(probs.into_iter().map(|p| Box::new(p) as Box<dyn rusqlite::ToSql>));
-    values.push(Box::new(a.map(|a| a.timeline.clone())));
     values.push(Box::new(a.and_then(|a| a.embedding.as_deref().map(embedding_blob))));
-    st.execute(rusqlite::params_from_iter(values.iter()))?;
+    let id: i64 = st.query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+    match a {
+        Some(a) => conn
+            .prepare_cached("INSERT OR REPLACE INTO timelines (track_id, data) VALUES (?1, ?2)")?
+            .execute(params![id, a.timeline])?,
+        None => conn.prepare_cached("DELETE FROM timelines WHERE track_id = ?1")?.execute(params![id])?,
+    };
     Ok(())
 }
 
@@ -382,7 +397,7 @@ pub fn copy(conn: &Connection, from: i64, path: &str, stat: FileStat, now: i64) 
     let cols = prob_columns().join(", ");
     let rest = format!(
         "sha256, status, error, warnings, model_id, duration_s, sample_rate, channels, windows, gated_windows,
-         top_genre, {cols}, timeline, embedding"
+         top_genre, {cols}, embedding"
     );
     conn.execute(
         &format!(
@@ -390,6 +405,10 @@ pub fn copy(conn: &Connection, from: i64, path: &str, stat: FileStat, now: i64) 
              SELECT ?2, ?3, ?4, ?5, {rest} FROM tracks WHERE id = ?1"
         ),
         params![from, path, stat.size as i64, stat.mtime_ns, now],
+    )?;
+    conn.execute(
+        "INSERT INTO timelines (track_id, data) SELECT last_insert_rowid(), data FROM timelines WHERE track_id = ?1",
+        params![from],
     )?;
     Ok(())
 }

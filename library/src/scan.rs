@@ -420,7 +420,7 @@ fn process(
         Ok(h) => h,
         Err(e) => {
             let msg = format!("cannot read {}: {e}", job.path);
-            db::store(conn, &job.path, job.stat, None, ctx.model_id, now, &Err(msg.clone())).map_err(&dberr)?;
+            store(conn, &job.path, job.stat, None, ctx.model_id, now, &Err(msg.clone())).map_err(&dberr)?;
             return Ok(Outcome::Failed(msg));
         }
     };
@@ -453,11 +453,26 @@ fn process(
     }
     let redone = job.known.as_ref().is_some_and(|k| k.model_id != ctx.model_id);
     let result = analyse(engine, model, Path::new(&job.path), ctx.settings);
-    db::store(conn, &job.path, job.stat, Some(&sha), ctx.model_id, now, &result).map_err(&dberr)?;
+    store(conn, &job.path, job.stat, Some(&sha), ctx.model_id, now, &result).map_err(&dberr)?;
     Ok(match result {
         Ok(a) => Outcome::Analysed { audio_s: a.duration_s, redone, warnings: a.warnings },
         Err(e) => Outcome::Failed(e),
     })
+}
+
+/// One file's row and timeline, in one transaction.
+fn store(
+    conn: &mut Connection,
+    path: &str,
+    stat: FileStat,
+    sha256: Option<&str>,
+    model_id: i64,
+    now: i64,
+    result: &std::result::Result<Analysis, String>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    db::store(&tx, path, stat, sha256, model_id, now, result)?;
+    tx.commit()
 }
 
 /// Decodes and analyses one file. A panic in a decoder (malformed input) is this file's error;

@@ -1,7 +1,7 @@
 //! Nearest tracks by cosine similarity of their mean embeddings: a linear scan over the stored
 //! little-endian f32 blobs, read in place from SQLite (no index: see BENCHMARKS.md for the cost).
 use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Neighbour {
@@ -23,22 +23,31 @@ pub fn search(
     if top == 0 || q_norm == 0.0 || !q_norm.is_finite() {
         return Ok((Vec::new(), 0));
     }
+    // Excluded by id: comparing every row's path costs a third of the scan.
+    let exclude: Option<i64> = match exclude_path {
+        Some(p) => conn.query_row("SELECT id FROM tracks WHERE path = ?1", params![p], |r| r.get(0)).optional()?,
+        None => None,
+    };
     let mut st = conn.prepare_cached(
         "SELECT id, embedding FROM tracks WHERE model_id = ?1 AND status = 'ok' AND missing_since IS NULL
-         AND embedding IS NOT NULL AND path IS NOT ?2",
+         AND embedding IS NOT NULL",
     )?;
-    let mut rows = st.query(params![model_id, exclude_path])?;
+    let mut rows = st.query(params![model_id])?;
     let mut all = Vec::new();
     let mut compared = 0;
     while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
         let ValueRef::Blob(blob) = r.get_ref(1)? else { continue };
+        if Some(id) == exclude {
+            continue;
+        }
         if blob.len() != 4 * query.len() {
             continue;
         }
         compared += 1;
         let (dot, norm2) = dot_and_norm2(query, blob);
         if norm2 > 0.0 {
-            all.push(Neighbour { id: r.get(0)?, similarity: dot / (q_norm * norm2.sqrt()) });
+            all.push(Neighbour { id, similarity: dot / (q_norm * norm2.sqrt()) });
         }
     }
     let by_score = |a: &Neighbour, b: &Neighbour| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id));

@@ -44,7 +44,8 @@ fn rows(db: &Path) -> Vec<Row> {
     let cols = db::prob_columns().join(", ");
     let sql = format!(
         "SELECT id, path, size, mtime_ns, sha256, status, error, warnings, model_id, missing_since IS NOT NULL,
-         duration_s, sample_rate, channels, windows, gated_windows, top_genre, {cols}, timeline, embedding
+         duration_s, sample_rate, channels, windows, gated_windows, top_genre, {cols},
+         (SELECT data FROM timelines WHERE track_id = tracks.id), embedding
          FROM tracks ORDER BY path"
     );
     let mut st = conn.prepare(&sql).unwrap();
@@ -247,6 +248,7 @@ fn renamed_moved_copied_and_deleted_files() {
     let (orig, dup) = (row(&after, &files[3]), row(&after, &copy));
     assert_ne!(orig.id, dup.id);
     assert_eq!((&dup.embedding, &dup.probs, &dup.sha256), (&orig.embedding, &orig.probs, &orig.sha256));
+    assert_eq!((&dup.timeline, dup.windows), (&orig.timeline, orig.windows));
     let gone = after.iter().find(|r| r.path == stored(&root).clone() + "/track04.wav").unwrap();
     assert!(gone.missing && gone.status == "ok", "kept, marked missing: {gone:?}");
     let lib = Library::open(&db).unwrap();
@@ -266,6 +268,9 @@ fn renamed_moved_copied_and_deleted_files() {
     let s = scan(&db, std::slice::from_ref(&root), &model, &opts).unwrap();
     assert_eq!((s.missing, s.pruned), (1, 1), "{s:?}");
     assert_eq!(rows(&db).len(), 5);
+    let timelines: i64 =
+        Connection::open(&db).unwrap().query_row("SELECT count(*) FROM timelines", [], |r| r.get(0)).unwrap();
+    assert_eq!(timelines, 5, "the pruned row's timeline went with it");
 }
 
 #[test]
