@@ -225,6 +225,9 @@ pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions)
     let workers = opts.jobs.max(1).min(n_jobs);
     summary.jobs = workers;
     let bar = opts.progress.then(|| progress_bar(total_bytes));
+    if let Some(b) = &bar {
+        b.set_message(format!("0/{n_jobs} files"));
+    }
     let (job_tx, job_rx) = unbounded();
     for j in jobs {
         let _ = job_tx.send(j);
