@@ -1,5 +1,6 @@
 //! The `Genrescope` command line. `analyze FILE` runs an audio file through the plugin's engine
 //! and prints a genre timeline and a whole-file verdict (text or JSON), optionally a PNG plot.
+//! `scan`, `find`, `similar` and `stats` keep a music library in SQLite (`library.rs`).
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 use genrescope_core::audio_file::{decode_file, DecodedAudio};
@@ -11,6 +12,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod library;
 mod plot;
 
 #[derive(Parser)]
@@ -24,6 +26,14 @@ struct Cli {
 enum Command {
     /// Analyse an audio file (wav, flac, mp3, ogg/vorbis, aac/m4a, Sun .au) with the plugin's engine.
     Analyze(AnalyzeArgs),
+    /// Analyse every audio file under folders into the library (re-scans redo only what changed).
+    Scan(library::ScanArgs),
+    /// List library tracks by their probability of a genre, optionally as an M3U playlist.
+    Find(library::FindArgs),
+    /// List library tracks that sound like a file (cosine similarity of the model's embeddings).
+    Similar(library::SimilarArgs),
+    /// Library totals and its genre distribution, optionally as a PNG chart.
+    Stats(library::StatsArgs),
 }
 
 #[derive(clap::Args)]
@@ -63,10 +73,15 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Analyze(args) => analyze(&args),
+        Command::Analyze(args) => analyze(&args).map(|()| true),
+        Command::Scan(args) => library::run_scan(&args),
+        Command::Find(args) => library::run_find(&args).map(|()| true),
+        Command::Similar(args) => library::run_similar(&args).map(|()| true),
+        Command::Stats(args) => library::run_stats(&args).map(|()| true),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(library::INTERRUPTED),
         Err(e) => {
             eprintln!("Genrescope: error: {e:#}");
             ExitCode::FAILURE
@@ -162,12 +177,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
             return Err(anyhow!("{flag} {v} is outside {} to {} {unit}", range.min, range.max));
         }
     }
-    let model_dir = match &args.model {
-        Some(d) => d.clone(),
-        None => default_model_dir().ok_or_else(|| {
-            anyhow!("no model found: pass --model DIR or set GENRESCOPE_MODEL_DIR")
-        })?,
-    };
+    let model_dir = resolve_model(args.model.as_deref())?;
     // Decode first: a bad file should not wait for the model to load.
     let audio = decode_file(&args.file)?;
     // Analysed anyway: what did decode is valid audio, but the user should know it is partial.
@@ -265,6 +275,16 @@ fn build_report(
                 .map(|v| top_k(&v, 3).into_iter().map(|(i, p)| GenreScore { genre: GENRES[i], p }).collect())
                 .unwrap_or_default(),
         },
+    }
+}
+
+/// `--model DIR`, else the default model folder, else an error saying how to name one.
+fn resolve_model(model: Option<&Path>) -> Result<PathBuf> {
+    match model {
+        Some(d) => Ok(d.to_path_buf()),
+        None => {
+            default_model_dir().ok_or_else(|| anyhow!("no model found: pass --model DIR or set GENRESCOPE_MODEL_DIR"))
+        }
     }
 }
 

@@ -1,0 +1,315 @@
+//! `Genrescope scan / find / similar / stats` as a user runs them, on a temporary library of
+//! generated WAVs (plus a few shared GTZAN clips when present) with a testkit model; and a scan
+//! killed mid-way (SIGKILL, SIGINT) that leaves a consistent library the next scan completes.
+#[path = "../../library/tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use genrescope_library::rusqlite::{Connection, OpenFlags};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_Genrescope"))
+        .args(args)
+        .env_remove("GENRESCOPE_MODEL_DIR")
+        .output()
+        .expect("run Genrescope")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Non-zero exit, one line of error, no panic.
+fn assert_clean_failure(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stdout: {} stderr: {err}", stdout(o));
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    for n in needles {
+        assert!(err.contains(n), "'{n}' not in: {err}");
+    }
+}
+
+fn run_json(args: &[&str]) -> Value {
+    let o = cli(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&o)))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A folder of `n` generated WAVs (`secs` long, different voices).
+fn music_folder(dir: &Path, n: u32, secs: f32) -> Vec<PathBuf> {
+    (0..n).map(|v| write_wav(&dir.join(format!("track{v:03}.wav")), 22050, &music(22050, secs, 1, v))).collect()
+}
+
+#[test]
+fn scan_then_find_playlist_stats_and_similar() {
+    if !ort_available() {
+        return;
+    }
+    let dir = genrescope_testkit::scratch_dir("cli-library");
+    let model = model(&dir, 7);
+    let root = dir.join("music");
+    let mut files = music_folder(&root.join("generated"), 6, 7.0);
+    for (i, clip) in gtzan_clips(2).iter().enumerate() {
+        let to = root.join(format!("gtzan/clip {i}.ogg"));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(clip, &to).unwrap();
+        files.push(to);
+    }
+    let copy = root.join("copy.wav");
+    std::fs::copy(&files[1], &copy).unwrap();
+    std::fs::write(root.join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
+    let db = dir.join("lib.sqlite");
+    let (db_s, model_s) = (s(&db), s(&model));
+
+    let v = run_json(&["scan", s(&root), "--db", db_s, "--model", model_s, "--jobs", "2", "--json"]);
+    let n = files.len() as u64 + 1;
+    // The copy is analysed, or its twin's analysis copied, depending on which worker got there first.
+    assert_eq!(v["analysed"].as_u64().unwrap() + v["copied"].as_u64().unwrap(), n, "{v}");
+    assert_eq!((v["errors"].as_u64(), v["files"].as_u64()), (Some(1), Some(n + 1)), "{v}");
+    assert!(v["error_files"][0]["path"].as_str().unwrap().ends_with("broken.wav"));
+    assert!(v["x_real_time"].as_f64().unwrap() > 0.0);
+
+    let o = cli(&["scan", s(&root), "--db", db_s, "--model", model_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains(&format!("analysed 0, skipped {} (unchanged)", n + 1)), "{text}");
+    assert!(text.contains("errors 0"), "{text}");
+
+    // find: ranked as the stored probabilities say; the playlist lists the same tracks.
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let expected: Vec<(String, f64, f64)> = conn
+        .prepare("SELECT path, p_jazz, duration_s FROM tracks WHERE status = 'ok' ORDER BY p_jazz DESC, path")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(expected.len() as u64, n);
+    let m3u = dir.join("jazz.m3u");
+    let v = run_json(&["find", "--genre", "Jazz", "--db", db_s, "--json", "--m3u", s(&m3u)]);
+    let tracks = v["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), expected.len(), "--m3u lists every match");
+    for (t, (path, p, _)) in tracks.iter().zip(&expected) {
+        assert_eq!((t["path"].as_str().unwrap(), t["p"].as_f64().unwrap() as f32), (path.as_str(), *p as f32));
+    }
+    let playlist = std::fs::read_to_string(&m3u).unwrap();
+    let lines: Vec<&str> = playlist.lines().collect();
+    assert_eq!(lines[0], "#EXTM3U");
+    assert_eq!(lines.len(), 1 + 2 * expected.len(), "{playlist}");
+    for (pair, (path, _, duration)) in lines[1..].chunks(2).zip(&expected) {
+        let info = pair[0].strip_prefix("#EXTINF:").unwrap_or_else(|| panic!("{playlist}"));
+        let (secs, title) = info.split_once(',').unwrap();
+        assert_eq!(secs.parse::<i64>().unwrap(), duration.round() as i64);
+        assert!(!title.is_empty());
+        assert_eq!(pair[1], path);
+        assert!(Path::new(pair[1]).is_file());
+    }
+
+    let min = expected[2].1;
+    let v = run_json(&["find", "--genre", "jazz", "--min", &format!("{min}"), "--limit", "2", "--db", db_s, "--json"]);
+    assert_eq!(v["tracks"].as_array().unwrap().len(), 2);
+    assert!(v["matching"].as_i64().unwrap() >= 2);
+    let o = cli(&["find", "--genre", "jazz", "--db", db_s, "--limit", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.lines().count() == 4 && text.contains(&expected[0].0), "{text}");
+
+    // stats: the counts the rows give.
+    let png = dir.join("stats.png");
+    let v = run_json(&["stats", "--db", db_s, "--json", "--plot", s(&png)]);
+    assert_eq!((v["tracks"].as_i64(), v["errors"].as_i64(), v["missing"].as_i64()), (Some(n as i64), Some(1), Some(0)));
+    let mut by_genre = std::collections::HashMap::new();
+    for r in conn
+        .prepare("SELECT top_genre FROM tracks WHERE status = 'ok'")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Option<String>>(0))
+        .unwrap()
+    {
+        *by_genre.entry(r.unwrap().unwrap()).or_insert(0i64) += 1;
+    }
+    for g in v["by_top_genre"].as_array().unwrap() {
+        let name = g["genre"].as_str().unwrap();
+        assert_eq!(g["tracks"].as_i64().unwrap(), by_genre.get(name).copied().unwrap_or(0), "{name}");
+    }
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000, "{} bytes", bytes.len());
+    let o = cli(&["stats", "--db", db_s]);
+    assert!(stdout(&o).contains("errors 1") && stdout(&o).contains("broken.wav"), "{}", stdout(&o));
+
+    // similar: the byte copy first; the query itself (in the library) left out.
+    let v = run_json(&["similar", s(&files[1]), "--db", db_s, "--model", model_s, "--top", "3", "--json"]);
+    let tracks = v["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 3);
+    assert_eq!(tracks[0]["path"].as_str().unwrap(), stored(&copy));
+    assert!(tracks[0]["similarity"].as_f64().unwrap() > 0.9999, "{v}");
+    assert!(tracks.iter().all(|t| t["path"].as_str().unwrap() != stored(&files[1])));
+    assert_eq!(v["compared"].as_i64(), Some(n as i64 - 1));
+    let o = cli(&["similar", s(&copy), "--db", db_s, "--model", model_s, "--top", "1"]);
+    assert!(o.status.success() && stdout(&o).contains(&stored(&files[1])), "{}{}", stdout(&o), stderr(&o));
+
+    // Another model: refused, saying which model the library has.
+    let other = model_without_embedding(&dir);
+    let o = cli(&["similar", s(&files[0]), "--db", db_s, "--model", s(&other)]);
+    assert_clean_failure(&o, &["has no embedding", "--model"]);
+    let model8 = common::model(&dir, 8);
+    let o = cli(&["similar", s(&files[0]), "--db", db_s, "--model", s(&model8)]);
+    assert_clean_failure(&o, &["was analysed with testkit-tiny-model", "--model DIR", "rescan"]);
+}
+
+#[test]
+fn mistakes_get_one_clear_line() {
+    let dir = genrescope_testkit::scratch_dir("cli-library-errors");
+    let db = dir.join("lib.sqlite");
+    let missing_db = dir.join("missing.sqlite");
+    let o = cli(&["find", "--genre", "jazz", "--db", s(&missing_db)]);
+    assert_clean_failure(&o, &["no library at", "Genrescope scan DIR --db"]);
+    for args in [&["stats", "--db", s(&missing_db)][..], &["find", "--genre", "pop", "--db", s(&missing_db)]] {
+        assert_clean_failure(&cli(args), &["no library at"]);
+    }
+    let o = cli(&["find", "--genre", "polka", "--db", s(&db)]);
+    assert_clean_failure(&o, &["unknown genre \"polka\"", "blues, classical, country"]);
+    assert_clean_failure(&cli(&["find", "--genre", "jazz", "--min", "1.5", "--db", s(&db)]), &["--min"]);
+    let o = cli(&["scan", s(&dir.join("nowhere")), "--db", s(&db), "--model", "/nonexistent/model"]);
+    assert_clean_failure(&o, &["manifest not found"]);
+
+    if !ort_available() {
+        return;
+    }
+    let model = model(&dir, 7);
+    let o = cli(&["scan", s(&dir.join("nowhere")), "--db", s(&db), "--model", s(&model)]);
+    assert_clean_failure(&o, &["cannot scan", "nowhere"]);
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = cli(&["scan", s(&empty), "--db", s(&db), "--model", s(&model)]);
+    assert!(o.status.success() && stdout(&o).contains("0 audio files"), "{}{}", stdout(&o), stderr(&o));
+    for args in [
+        &["find", "--genre", "jazz", "--db", s(&db)][..],
+        &["stats", "--db", s(&db)],
+        &[
+            "similar",
+            s(&write_wav(&dir.join("q.wav"), 22050, &music(22050, 7.0, 1, 1))),
+            "--db",
+            s(&db),
+            "--model",
+            s(&model),
+        ],
+    ] {
+        assert_clean_failure(&cli(args), &["has no analysed tracks yet", "Genrescope scan DIR"]);
+    }
+}
+
+/// Starts `scan --jobs 1` on `files` WAVs and stops it with `signal` once the database holds at
+/// least one row but not all. Returns the exit status, stdout and the rows at that point, or
+/// `None` if the scan finished first (the caller retries with more files).
+fn scan_and_stop(dir: &Path, model: &Path, n: u32, signal: &str) -> Option<(std::process::ExitStatus, String, i64)> {
+    let root = dir.join(format!("music-{n}"));
+    music_folder(&root, n, 20.0);
+    let db = dir.join(format!("lib-{n}-{signal}.sqlite"));
+    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_Genrescope"))
+        .args(["scan", s(&root), "--db", s(&db), "--model", s(model), "--jobs", "1", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rows = || -> i64 {
+        let Ok(c) = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
+        c.query_row("SELECT count(*) FROM tracks", [], |r| r.get(0)).unwrap_or(0)
+    };
+    let mut finished = false;
+    wait_for(300, "the first row", || {
+        finished = child.try_wait().unwrap().is_some();
+        finished || rows() >= 1
+    });
+    if !finished {
+        let ok = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill {signal}");
+    }
+    let out = child.wait_with_output().unwrap();
+    let seen = rows();
+    if finished || seen == n as i64 {
+        eprintln!("the scan of {n} files finished before it could be stopped; retrying with more");
+        return None;
+    }
+    eprintln!("stopped ({signal}) with {seen} of {n} rows");
+    check_consistent(&db);
+    // The next scan does the rest, and only the rest.
+    let v = run_json(&["scan", s(&root), "--db", s(&db), "--model", s(model), "--json"]);
+    assert_eq!(
+        (v["analysed"].as_i64(), v["skipped"].as_i64(), v["errors"].as_i64()),
+        (Some(n as i64 - seen), Some(seen), Some(0)),
+        "{v}"
+    );
+    assert_eq!(rows(), n as i64);
+    check_consistent(&db);
+    Some((out.status, String::from_utf8_lossy(&out.stdout).into_owned(), seen))
+}
+
+/// SQLite's own check, and every row whole: a stopped scan never leaves half a file's data.
+fn check_consistent(db: &Path) {
+    let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    let dangling: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(dangling, 0);
+    let incomplete: i64 = c
+        .query_row(
+            "SELECT count(*) FROM tracks WHERE status != 'ok' OR sha256 IS NULL OR embedding IS NULL
+             OR NOT EXISTS (SELECT 1 FROM timelines WHERE track_id = tracks.id) OR p_blues IS NULL OR p_rock IS NULL OR top_genre IS NULL OR duration_s IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(incomplete, 0);
+}
+
+#[test]
+fn a_killed_scan_leaves_a_consistent_library_and_the_next_one_completes_it() {
+    if !ort_available() {
+        return;
+    }
+    let dir = genrescope_testkit::scratch_dir("cli-library-kill");
+    let model = model(&dir, 7);
+    let mut n = 24;
+    for _ in 0..4 {
+        if let Some((status, _, seen)) = scan_and_stop(&dir, &model, n, "-KILL") {
+            assert_eq!(status.code(), None, "killed by a signal");
+            assert!(seen >= 1 && seen < n as i64);
+            return;
+        }
+        n *= 2;
+    }
+    panic!("every scan finished before it could be killed");
+}
+
+#[test]
+fn ctrl_c_stops_after_the_files_in_progress() {
+    if !ort_available() {
+        return;
+    }
+    let dir = genrescope_testkit::scratch_dir("cli-library-sigint");
+    let model = model(&dir, 7);
+    let mut n = 24;
+    for _ in 0..4 {
+        if let Some((status, out, seen)) = scan_and_stop(&dir, &model, n, "-INT") {
+            assert_eq!(status.code(), Some(130), "{out}");
+            let v: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["interrupted"], true);
+            assert_eq!(v["analysed"].as_i64(), Some(seen), "{v}");
+            return;
+        }
+        n *= 2;
+    }
+    panic!("every scan finished before it could be interrupted");
+}

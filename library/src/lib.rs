@@ -1,0 +1,381 @@
+//! Genrescope's music library: [`scan`] folders into an SQLite file (one row per audio file:
+//! whole-file genre probabilities, a coarse timeline, the mean embedding), then [`Library::find`]
+//! by genre, [`Library::similar`] by embedding and [`Library::stats`].
+//!
+//! Rows remember the model (manifest SHA-256) and engine settings that made them; queries only
+//! compare rows of one model, since another model's numbers mean something else.
+pub mod db;
+pub mod scan;
+pub mod similar;
+pub mod timeline;
+
+pub use db::{ModelRow, SCHEMA_VERSION};
+/// The SQLite binding the library uses, for callers that query the file directly.
+pub use rusqlite;
+pub use scan::{scan, FileError, ModelIdentity, ScanOptions, ScanSummary};
+
+use genrescope_core::audio_file::decode_file;
+use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_engine::offline::file_embedding;
+use genrescope_engine::OfflineSettings;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no library at {}: scan a folder into it first (`Genrescope scan DIR --db {}`)", .0.display(), .0.display())]
+    NoLibrary(PathBuf),
+    #[error("{}: not a Genrescope library (an SQLite or other file without its tables); pick another --db", .0.display())]
+    NotALibrary(PathBuf),
+    #[error("{}", schema_message(path, *found))]
+    Schema { path: PathBuf, found: i64 },
+    #[error("the library {} has no analysed tracks yet: run `Genrescope scan DIR --db {}`", .0.display(), .0.display())]
+    Empty(PathBuf),
+    #[error("library {}: {source}", path.display())]
+    Db { path: PathBuf, source: rusqlite::Error },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot scan {}: {source}", path.display())]
+    Root { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Model(String),
+    #[error("{0}")]
+    Message(String),
+}
+
+fn schema_message(path: &Path, found: i64) -> String {
+    if found > SCHEMA_VERSION {
+        format!(
+            "{}: library schema version {found} was written by a newer Genrescope (this one knows up to {SCHEMA_VERSION}); use that version",
+            path.display()
+        )
+    } else {
+        format!("{}: library schema version {found} is older than {SCHEMA_VERSION}: run `Genrescope scan` on it once to upgrade it", path.display())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `<data dir>/genrescope/library.sqlite`, e.g. `~/.local/share/genrescope/library.sqlite`.
+pub fn default_db_path() -> Option<PathBuf> {
+    dirs::data_dir().map(|d| d.join("genrescope").join("library.sqlite"))
+}
+
+/// A genre name (case-insensitive) or an error listing the names.
+pub fn parse_genre(name: &str) -> Result<usize> {
+    genrescope_core::labels::genre_index(name)
+        .ok_or_else(|| Error::Message(format!("unknown genre {name:?}: use one of {}", GENRES.join(", "))))
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FoundTrack {
+    pub path: String,
+    /// The stored whole-file probability of the genre asked for.
+    pub p: f32,
+    pub duration_s: f64,
+    pub top_genre: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Found {
+    pub model: String,
+    pub genre: &'static str,
+    pub min_p: f32,
+    /// Tracks at or above `min_p`, before the limit.
+    pub matching: i64,
+    pub tracks: Vec<FoundTrack>,
+    /// Present tracks analysed with another model, not searched (a rescan redoes them).
+    pub other_model_tracks: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SimilarTrack {
+    pub path: String,
+    pub similarity: f32,
+    pub duration_s: f64,
+    pub top_genre: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Similar {
+    pub model: String,
+    pub query: String,
+    pub query_top_genre: Option<String>,
+    /// Library tracks compared with the query.
+    pub compared: i64,
+    pub tracks: Vec<SimilarTrack>,
+    pub other_model_tracks: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GenreCount {
+    pub genre: &'static str,
+    pub tracks: i64,
+    /// Of the tracks with a verdict.
+    pub share: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    pub db: String,
+    /// The database file plus its write-ahead log.
+    pub db_bytes: u64,
+    /// The model counted (the latest scan's), if any track was analysed.
+    pub model: Option<String>,
+    pub model_sha256: Option<String>,
+    /// Present files analysed with that model.
+    pub tracks: i64,
+    pub total_duration_s: f64,
+    /// Tracks by their whole-file top genre, in GENRES order.
+    pub by_top_genre: Vec<GenreCount>,
+    /// Analysed, but every window was below the gate (silence) or the file is shorter than a window.
+    pub no_verdict: i64,
+    /// Present files whose last analysis failed.
+    pub errors: i64,
+    pub error_files: Vec<FileError>,
+    /// Analysed with decoder warnings (damaged but partly decodable).
+    pub with_warnings: i64,
+    /// Rows whose file a scan found gone (kept; `scan --prune` deletes them).
+    pub missing: i64,
+    pub other_model_tracks: i64,
+}
+
+/// A library opened read-only for queries (a scan may run meanwhile: WAL).
+pub struct Library {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const PRESENT_OK: &str = "status = 'ok' AND missing_since IS NULL";
+
+impl Library {
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Self { conn: db::open_ro(path)?, path: path.to_path_buf() })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        db::db_err(&self.path)
+    }
+
+    fn count(&self, sql_where: &str, model_id: i64) -> Result<i64> {
+        let sql = format!("SELECT count(*) FROM tracks WHERE {sql_where}");
+        self.conn.query_row(&sql, params![model_id], |r| r.get(0)).map_err(self.err())
+    }
+
+    /// The latest scan's model; an error saying to scan when nothing was analysed yet.
+    pub fn current_model(&self) -> Result<ModelRow> {
+        db::latest_model(&self.conn).map_err(self.err())?.ok_or_else(|| Error::Empty(self.path.clone()))
+    }
+
+    fn other_model_tracks(&self, model_id: i64) -> Result<i64> {
+        self.count(&format!("{PRESENT_OK} AND model_id != ?1"), model_id)
+    }
+
+    fn require_tracks(&self, model_id: i64) -> Result<()> {
+        match self.count(&format!("{PRESENT_OK} AND model_id = ?1"), model_id)? {
+            0 => Err(Error::Empty(self.path.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Tracks ranked by their stored probability of `genre`, highest first (ties by path).
+    pub fn find(&self, genre: usize, min_p: f32, limit: usize) -> Result<Found> {
+        let model = self.current_model()?;
+        self.require_tracks(model.id)?;
+        // The column name comes from GENRES, never from the user.
+        let col = &db::prob_columns()[genre];
+        let filter = format!("{PRESENT_OK} AND model_id = ?1 AND {col} >= ?2");
+        let matching = self
+            .conn
+            .query_row(&format!("SELECT count(*) FROM tracks WHERE {filter}"), params![model.id, min_p as f64], |r| {
+                r.get(0)
+            })
+            .map_err(self.err())?;
+        let sql = format!(
+            "SELECT path, {col}, duration_s, top_genre FROM tracks WHERE {filter} ORDER BY {col} DESC, path LIMIT ?3"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(self.err())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let tracks = st
+            .query_map(params![model.id, min_p as f64, limit], |r| {
+                Ok(FoundTrack {
+                    path: r.get(0)?,
+                    p: r.get::<_, f64>(1)? as f32,
+                    duration_s: r.get(2)?,
+                    top_genre: r.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(Found {
+            model: model.name.clone(),
+            genre: GENRES[genre],
+            min_p,
+            matching,
+            tracks,
+            other_model_tracks: self.other_model_tracks(model.id)?,
+        })
+    }
+
+    /// The `top` tracks whose embeddings are closest (cosine) to `query`'s, which is analysed
+    /// with `model` (the same model as the library's rows, or an error saying so).
+    pub fn similar(&self, query: &Path, model: &Path, top: usize) -> Result<Similar> {
+        let query_abs = std::fs::canonicalize(query).map_err(|e| Error::Io { path: query.to_path_buf(), source: e })?;
+        if !query_abs.is_file() {
+            return Err(Error::Message(format!("{}: not a file", query.display())));
+        }
+        let settings = OfflineSettings::default();
+        let (identity, mut engine) = ModelIdentity::load(model, &settings)?;
+        let name = identity.row.name.clone();
+        if !identity.has_embedding {
+            return Err(Error::Message(format!(
+                "model {name} ({}) has no embedding (its manifest names no `embedding` trunk output): \
+                 `similar` needs a model with one, such as the shipped model; pass it with --model DIR",
+                model.display()
+            )));
+        }
+        // Only models that still have comparable rows count.
+        let with_embeddings = format!("{PRESENT_OK} AND model_id = ?1 AND embedding IS NOT NULL");
+        let mut models = Vec::new();
+        for m in db::models(&self.conn).map_err(self.err())? {
+            if self.count(&with_embeddings, m.id)? > 0 {
+                models.push(m);
+            }
+        }
+        let same =
+            |m: &&ModelRow| m.manifest_sha256 == identity.row.manifest_sha256 && m.settings == identity.row.settings;
+        let Some(row) = models.iter().find(same) else {
+            if models.is_empty() {
+                return Err(Error::Empty(self.path.clone()));
+            }
+            let used: Vec<String> =
+                models.iter().map(|m| format!("{} (manifest {})", m.name, &m.manifest_sha256[..12])).collect();
+            return Err(Error::Message(format!(
+                "the library {} was analysed with {}, not with {name} (manifest {}) from {}: pass that model \
+                 with --model DIR, or rescan the library with this one",
+                self.path.display(),
+                used.join(", "),
+                &identity.row.manifest_sha256[..12],
+                model.display()
+            )));
+        };
+
+        let audio = decode_file(&query_abs).map_err(|e| Error::Message(e.to_string()))?;
+        let predictions =
+            engine.analyze(&audio, &settings).map_err(|e| Error::Message(format!("{}: {e}", query.display())))?;
+        let Some(embedding) = file_embedding(&predictions) else {
+            return Err(Error::Message(format!(
+                "{}: every window is below the level gate (silence) or the file is shorter than one window: nothing to compare",
+                query.display()
+            )));
+        };
+        let query_top = genrescope_engine::file_verdict(&predictions)
+            .map(|v| GENRES[genrescope_core::model::top_genre(&v).0].to_string());
+        let exclude = query_abs.to_str();
+        let (hits, compared) = similar::search(&self.conn, row.id, &embedding, exclude, top).map_err(self.err())?;
+        let mut st =
+            self.conn.prepare("SELECT path, duration_s, top_genre FROM tracks WHERE id = ?1").map_err(self.err())?;
+        let mut tracks = Vec::with_capacity(hits.len());
+        for h in hits {
+            let t = st
+                .query_row(params![h.id], |r| {
+                    Ok(SimilarTrack {
+                        path: r.get(0)?,
+                        similarity: h.similarity,
+                        duration_s: r.get(1)?,
+                        top_genre: r.get(2)?,
+                    })
+                })
+                .optional()
+                .map_err(self.err())?;
+            tracks.extend(t);
+        }
+        Ok(Similar {
+            model: name,
+            query: query_abs.display().to_string(),
+            query_top_genre: query_top,
+            compared: compared as i64,
+            tracks,
+            other_model_tracks: self.other_model_tracks(row.id)?,
+        })
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let any: i64 = self.conn.query_row("SELECT count(*) FROM tracks", [], |r| r.get(0)).map_err(self.err())?;
+        if any == 0 {
+            return Err(Error::Empty(self.path.clone()));
+        }
+        let model = db::latest_model(&self.conn).map_err(self.err())?;
+        let id = model.as_ref().map_or(-1, |m| m.id);
+        let mine = format!("{PRESENT_OK} AND model_id = ?1");
+        let (tracks, total_duration_s): (i64, f64) = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*), coalesce(sum(duration_s), 0) FROM tracks WHERE {mine}"),
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err())?;
+        let mut counts = [0i64; NUM_GENRES];
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT top_genre, count(*) FROM tracks WHERE {mine} AND top_genre IS NOT NULL GROUP BY top_genre"
+            ))
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        for (g, n) in rows {
+            if let Some(i) = genrescope_core::labels::genre_index(&g) {
+                counts[i] += n;
+            }
+        }
+        let with_verdict: i64 = counts.iter().sum();
+        let mut st = self
+            .conn
+            .prepare("SELECT path, coalesce(error, '') FROM tracks WHERE status = 'error' AND missing_since IS NULL ORDER BY path")
+            .map_err(self.err())?;
+        let error_files = st
+            .query_map([], |r| Ok(FileError { path: r.get(0)?, error: r.get(1)? }))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        let db_bytes = [self.path.clone(), PathBuf::from(format!("{}-wal", self.path.display()))]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(Stats {
+            db: self.path.display().to_string(),
+            db_bytes,
+            model: model.as_ref().map(|m| m.name.clone()),
+            model_sha256: model.as_ref().map(|m| m.manifest_sha256.clone()),
+            tracks,
+            total_duration_s,
+            by_top_genre: GENRES
+                .iter()
+                .zip(counts)
+                .map(|(&genre, n)| GenreCount {
+                    genre,
+                    tracks: n,
+                    share: if with_verdict > 0 { n as f64 / with_verdict as f64 } else { 0.0 },
+                })
+                .collect(),
+            no_verdict: tracks - with_verdict,
+            errors: error_files.len() as i64,
+            error_files,
+            with_warnings: self.count(&format!("{mine} AND warnings IS NOT NULL"), id)?,
+            missing: self
+                .conn
+                .query_row("SELECT count(*) FROM tracks WHERE missing_since IS NOT NULL", [], |r| r.get(0))
+                .map_err(self.err())?,
+            other_model_tracks: self.other_model_tracks(id)?,
+        })
+    }
+}

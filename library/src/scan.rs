@@ -1,0 +1,529 @@
+//! `scan`: walk folders, decide per file what to do, analyse on worker threads, one transaction
+//! per file.
+//!
+//! Per file, in order: same path, size and mtime and the same model → skipped without reading it.
+//! Otherwise its SHA-256 is taken: same bytes as its row → only size/mtime are updated; a new path
+//! whose bytes match a row whose file is gone → that row is renamed; one whose file is still there
+//! → its analysis is copied (the engine is deterministic); anything else is decoded and analysed.
+//! Files of a scanned folder that are gone are marked `missing_since`, not deleted: an unmounted
+//! disk must not cost the analyses, and a file moved elsewhere is still recognised by its hash
+//! when that folder is scanned. `prune` deletes them.
+use crate::db::{self, Analysis, FileStat, Known, ModelRow};
+use crate::{timeline, Error, Result};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use genrescope_core::audio_file::{decode_file, has_audio_extension};
+use genrescope_core::model::MANIFEST_FILE;
+use genrescope_engine::offline::file_embedding;
+use genrescope_engine::{file_verdict, OfflineEngine, OfflineSettings};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rusqlite::{Connection, TransactionBehavior};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Most worker threads, each with its own engine (ONNX Runtime sessions, 1 intra-op thread).
+    pub jobs: usize,
+    /// Progress bar and per-file notes on stderr.
+    pub progress: bool,
+    /// Delete the rows of files that are gone instead of only marking them.
+    pub prune: bool,
+    /// Analyse files whose last attempt failed even if they have not changed.
+    pub retry_errors: bool,
+    pub settings: OfflineSettings,
+    /// Set (e.g. by Ctrl-C) to stop after the files in progress.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            progress: false,
+            prune: false,
+            retry_errors: false,
+            settings: OfflineSettings::default(),
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanSummary {
+    pub db: String,
+    pub model: String,
+    pub model_sha256: String,
+    /// Worker threads started (no more than there were files to analyse).
+    pub jobs: usize,
+    /// Audio files found under the roots.
+    pub files: usize,
+    /// Decoded and analysed this scan (including `redone`).
+    pub analysed: usize,
+    /// Of `analysed`: files that had been analysed with another model (or settings).
+    pub redone: usize,
+    /// Unchanged (same size and mtime, or same bytes) and already analysed with this model.
+    pub skipped: usize,
+    /// New paths recognised by their bytes as a stored file that is gone.
+    pub renamed: usize,
+    /// New paths whose bytes match a stored file that is still there: its analysis was copied.
+    pub copied: usize,
+    /// Files that could not be read, decoded or analysed (recorded with their error).
+    pub errors: usize,
+    /// Files analysed although the decoder found damage (see their warnings).
+    pub warnings: usize,
+    /// Rows of the scanned folders whose files were found gone this scan and did not turn up
+    /// elsewhere (kept, marked missing).
+    pub missing: usize,
+    /// Rows deleted by `prune`.
+    pub pruned: usize,
+    /// Folders or entries the walk could not read.
+    pub walk_errors: Vec<String>,
+    pub error_files: Vec<FileError>,
+    /// Seconds of audio in the analysed files.
+    pub audio_s: f64,
+    pub wall_s: f64,
+    /// `audio_s / wall_s`.
+    pub x_real_time: f64,
+    /// Stopped by the cancel flag; the next scan goes on from here.
+    pub interrupted: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileError {
+    pub path: String,
+    pub error: String,
+}
+
+/// A model and engine settings, identified the way the library stores them.
+pub struct ModelIdentity {
+    pub row: ModelRow,
+    pub has_embedding: bool,
+}
+
+impl ModelIdentity {
+    /// Loads the model once (the check that it works) and hashes its manifest file.
+    pub fn load(model: &Path, settings: &OfflineSettings) -> Result<(Self, OfflineEngine)> {
+        let engine = OfflineEngine::new(model).map_err(|e| Error::Model(e.to_string()))?;
+        let manifest_file = if model.is_dir() { model.join(MANIFEST_FILE) } else { model.to_path_buf() };
+        let bytes = std::fs::read(&manifest_file).map_err(|e| Error::Io { path: manifest_file.clone(), source: e })?;
+        let m = engine.manifest();
+        let dim =
+            m.embedding.as_ref().and_then(|e| m.trunk.as_ref()?.outputs.iter().find(|o| &o.name == e)).map(|o| o.dim);
+        let settings_json = serde_json::json!({
+            "block": settings.block,
+            "hop_s": engine.hop_s(settings),
+            "smoothing_s": settings.smoothing_s,
+            "gate_db": settings.gate_db,
+        });
+        let row = ModelRow {
+            id: 0,
+            name: m.name.clone(),
+            manifest_sha256: genrescope_core::sha256_hex(&bytes),
+            settings: settings_json.to_string(),
+            embedding_dim: dim,
+            window_s: m.window_seconds(),
+            last_used: now(),
+        };
+        Ok((Self { row, has_embedding: dim.is_some() }, engine))
+    }
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+struct Job {
+    path: String,
+    stat: FileStat,
+    known: Option<Known>,
+}
+
+enum Outcome {
+    Analysed { audio_s: f64, redone: bool, warnings: Vec<String> },
+    Unchanged,
+    Renamed,
+    Copied,
+    Failed(String),
+}
+
+enum Event {
+    Done {
+        path: String,
+        bytes: u64,
+        outcome: Outcome,
+    },
+    /// A worker could not start (its engine failed to load) or lost the database.
+    Fatal(String),
+}
+
+/// Scans `roots` (folders or single files) into the library at `db_path`.
+pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions) -> Result<ScanSummary> {
+    let start = Instant::now();
+    let (identity, first_engine) = ModelIdentity::load(model, &opts.settings)?;
+    let mut conn = db::open_rw(db_path)?;
+    let dberr = db::db_err(db_path);
+    let model_id = db::register_model(&conn, &identity.row, true).map_err(&dberr)?;
+    let mut summary = ScanSummary {
+        db: db_path.display().to_string(),
+        model: identity.row.name.clone(),
+        model_sha256: identity.row.manifest_sha256.clone(),
+        ..Default::default()
+    };
+    let note = |bar: Option<&ProgressBar>, line: String| {
+        if opts.progress {
+            match bar {
+                Some(b) => b.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            }
+        }
+    };
+    if !identity.has_embedding {
+        note(
+            None,
+            format!("warning: model {} has no embedding: `similar` will not work on this library", summary.model),
+        );
+    }
+
+    let walked = walk(roots, opts, &mut summary)?;
+    summary.files = walked.files.len();
+    let known = db::known_tracks(&conn).map_err(&dberr)?;
+
+    // Gone from a scanned folder (and not under one the walk could not read).
+    let found: HashSet<&str> = walked.files.iter().map(|(p, _)| p.as_str()).collect();
+    let under = |p: &str, dirs: &[String]| dirs.iter().any(|d| p == d || p.starts_with(&format!("{d}/")));
+    let gone: Vec<i64> = known
+        .iter()
+        .filter(|(p, k)| !k.missing && !found.contains(p.as_str()) && under(p, &walked.prefixes))
+        .filter(|(p, _)| !under(p, &walked.unreadable) && !Path::new(p.as_str()).exists())
+        .map(|(_, k)| k.id)
+        .collect();
+    db::set_missing(&mut conn, &gone, true, now()).map_err(&dberr)?;
+
+    let mut jobs = Vec::new();
+    let mut back = Vec::new();
+    for (path, stat) in walked.files {
+        match known.get(&path) {
+            Some(k) if k.stat == stat && k.model_id == model_id && (k.ok || !opts.retry_errors) => {
+                summary.skipped += 1;
+                if k.missing {
+                    back.push(k.id);
+                }
+            }
+            k => jobs.push(Job { path, stat, known: k.cloned() }),
+        }
+    }
+    db::set_missing(&mut conn, &back, false, 0).map_err(&dberr)?;
+
+    let total_bytes: u64 = jobs.iter().map(|j| j.stat.size).sum();
+    let n_jobs = jobs.len();
+    let workers = opts.jobs.max(1).min(n_jobs);
+    summary.jobs = workers;
+    let bar = opts.progress.then(|| progress_bar(total_bytes));
+    if let Some(b) = &bar {
+        b.set_message(format!("0/{n_jobs} files"));
+    }
+    let (job_tx, job_rx) = unbounded();
+    for j in jobs {
+        let _ = job_tx.send(j);
+    }
+    drop(job_tx);
+    let (ev_tx, ev_rx) = unbounded();
+    let ctx = Ctx { db: db_path, model_id, settings: &opts.settings, cancel: &opts.cancel };
+
+    let mut fatal = None;
+    std::thread::scope(|s| {
+        let mut first = Some(first_engine);
+        for _ in 0..workers {
+            let (rx, tx, ctx, engine) = (job_rx.clone(), ev_tx.clone(), &ctx, first.take());
+            s.spawn(move || worker(engine, model, ctx, rx, tx));
+        }
+        drop(ev_tx);
+        let mut done = 0;
+        for ev in ev_rx {
+            match ev {
+                Event::Fatal(e) => {
+                    opts.cancel.store(true, Ordering::SeqCst);
+                    fatal.get_or_insert(e);
+                }
+                Event::Done { path, bytes, outcome } => {
+                    done += 1;
+                    match outcome {
+                        Outcome::Analysed { audio_s, redone, warnings } => {
+                            summary.analysed += 1;
+                            summary.redone += redone as usize;
+                            summary.audio_s += audio_s;
+                            if !warnings.is_empty() {
+                                summary.warnings += 1;
+                                note(bar.as_ref(), format!("warning: {path}: {}", warnings.join("; ")));
+                            }
+                        }
+                        Outcome::Unchanged => summary.skipped += 1,
+                        Outcome::Renamed => summary.renamed += 1,
+                        Outcome::Copied => summary.copied += 1,
+                        Outcome::Failed(error) => {
+                            summary.errors += 1;
+                            let line = if error.contains(&path) { error.clone() } else { format!("{path}: {error}") };
+                            note(bar.as_ref(), format!("error: {line}"));
+                            summary.error_files.push(FileError { path, error });
+                        }
+                    }
+                    if let Some(b) = &bar {
+                        b.inc(bytes);
+                        b.set_message(format!("{done}/{n_jobs} files"));
+                    }
+                }
+            }
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = fatal {
+        return Err(Error::Model(e));
+    }
+    // Renames have taken their rows back by now: what is still marked is gone.
+    summary.missing = db::still_missing(&conn, &gone).map_err(&dberr)?;
+    if opts.prune && !opts.cancel.load(Ordering::SeqCst) {
+        summary.pruned = db::prune_missing(&conn, &walked.prefixes).map_err(&dberr)?;
+    }
+    summary.interrupted = opts.cancel.load(Ordering::SeqCst);
+    summary.wall_s = start.elapsed().as_secs_f64();
+    summary.x_real_time = if summary.wall_s > 0.0 { summary.audio_s / summary.wall_s } else { 0.0 };
+    Ok(summary)
+}
+
+fn progress_bar(total_bytes: u64) -> ProgressBar {
+    // Bytes, not files, so the ETA weighs a long track more than a short one.
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}%  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+struct Walked {
+    /// (absolute path, stat), sorted, without duplicates.
+    files: Vec<(String, FileStat)>,
+    /// The roots as stored: rows under them can be found gone.
+    prefixes: Vec<String>,
+    /// Folders that could not be listed: their rows are not marked missing.
+    unreadable: Vec<String>,
+}
+
+fn walk(roots: &[PathBuf], opts: &ScanOptions, summary: &mut ScanSummary) -> Result<Walked> {
+    let mut files: HashMap<String, FileStat> = HashMap::new();
+    let mut prefixes = Vec::new();
+    let mut unreadable = Vec::new();
+    let walk_note = |summary: &mut ScanSummary, line: String| {
+        if opts.progress {
+            eprintln!("warning: {line}");
+        }
+        summary.walk_errors.push(line);
+    };
+    for root in roots {
+        let abs = std::fs::canonicalize(root).map_err(|e| Error::Root { path: root.clone(), source: e })?;
+        let Some(abs_str) = abs.to_str() else {
+            return Err(Error::Message(format!("{}: the path is not valid UTF-8", root.display())));
+        };
+        prefixes.push(abs_str.to_owned());
+        // Links are followed (walkdir detects loops), so a linked music folder is scanned too.
+        for entry in walkdir::WalkDir::new(&abs).follow_links(true).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    if let Some(p) = e.path() {
+                        if p.is_dir() || e.depth() == 0 {
+                            unreadable.push(p.to_string_lossy().into_owned());
+                        }
+                    }
+                    walk_note(summary, e.to_string());
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() || !has_audio_extension(entry.path()) {
+                continue;
+            }
+            let Some(path) = entry.path().to_str() else {
+                walk_note(summary, format!("{}: not valid UTF-8, skipped", entry.path().display()));
+                continue;
+            };
+            match entry.metadata() {
+                Ok(meta) => {
+                    files.insert(path.to_owned(), FileStat::of(&meta));
+                }
+                Err(e) => walk_note(summary, format!("{path}: {e}")),
+            }
+        }
+    }
+    let mut files: Vec<_> = files.into_iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Walked { files, prefixes, unreadable })
+}
+
+struct Ctx<'a> {
+    db: &'a Path,
+    model_id: i64,
+    settings: &'a OfflineSettings,
+    cancel: &'a AtomicBool,
+}
+
+fn worker(engine: Option<OfflineEngine>, model: &Path, ctx: &Ctx, jobs: Receiver<Job>, events: Sender<Event>) {
+    let engine = match engine.map_or_else(|| OfflineEngine::new(model), Ok) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = events.send(Event::Fatal(e.to_string()));
+            return;
+        }
+    };
+    let mut conn = match db::open_rw(ctx.db) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = events.send(Event::Fatal(e.to_string()));
+            return;
+        }
+    };
+    let mut engine = Some(engine);
+    for job in jobs {
+        if ctx.cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        let bytes = job.stat.size;
+        let path = job.path.clone();
+        match process(&mut engine, model, &mut conn, ctx, job) {
+            Ok(outcome) => {
+                let _ = events.send(Event::Done { path, bytes, outcome });
+            }
+            Err(e) => {
+                let _ = events.send(Event::Fatal(e.to_string()));
+                return;
+            }
+        }
+    }
+}
+
+/// One file; database errors are fatal (the scan stops), file errors are recorded.
+fn process(
+    engine: &mut Option<OfflineEngine>,
+    model: &Path,
+    conn: &mut Connection,
+    ctx: &Ctx,
+    job: Job,
+) -> Result<Outcome> {
+    let dberr = db::db_err(ctx.db);
+    let now = now();
+    let sha = match hash_file(Path::new(&job.path)) {
+        Ok(h) => h,
+        Err(e) => {
+            let msg = format!("cannot read {}: {e}", job.path);
+            store(conn, &job.path, job.stat, None, ctx.model_id, now, &Err(msg.clone())).map_err(&dberr)?;
+            return Ok(Outcome::Failed(msg));
+        }
+    };
+    match &job.known {
+        Some(k) if k.ok && k.model_id == ctx.model_id && k.sha256.as_deref() == Some(sha.as_str()) => {
+            db::touch(conn, k.id, job.stat).map_err(&dberr)?;
+            return Ok(Outcome::Unchanged);
+        }
+        Some(_) => {}
+        None => {
+            // Decided and written in one immediate transaction: two workers holding copies of
+            // the same moved file cannot both take its row.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&dberr)?;
+            let same = db::same_content(&tx, &sha, ctx.model_id).map_err(&dberr)?;
+            let outcome =
+                if let Some((id, _, _)) = same.iter().find(|(_, p, missing)| *missing || !Path::new(p).exists()) {
+                    db::rename(&tx, *id, &job.path, job.stat).map_err(&dberr)?;
+                    Some(Outcome::Renamed)
+                } else if let Some((id, _, _)) = same.first() {
+                    db::copy(&tx, *id, &job.path, job.stat, now).map_err(&dberr)?;
+                    Some(Outcome::Copied)
+                } else {
+                    None
+                };
+            tx.commit().map_err(&dberr)?;
+            if let Some(o) = outcome {
+                return Ok(o);
+            }
+        }
+    }
+    let redone = job.known.as_ref().is_some_and(|k| k.model_id != ctx.model_id);
+    let result = analyse(engine, model, Path::new(&job.path), ctx.settings);
+    store(conn, &job.path, job.stat, Some(&sha), ctx.model_id, now, &result).map_err(&dberr)?;
+    Ok(match result {
+        Ok(a) => Outcome::Analysed { audio_s: a.duration_s, redone, warnings: a.warnings },
+        Err(e) => Outcome::Failed(e),
+    })
+}
+
+/// One file's row and timeline, in one transaction.
+fn store(
+    conn: &mut Connection,
+    path: &str,
+    stat: FileStat,
+    sha256: Option<&str>,
+    model_id: i64,
+    now: i64,
+    result: &std::result::Result<Analysis, String>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    db::store(&tx, path, stat, sha256, model_id, now, result)?;
+    tx.commit()
+}
+
+/// Decodes and analyses one file. A panic in a decoder (malformed input) is this file's error;
+/// the engine is rebuilt after one, since it may have been left mid-file.
+fn analyse(
+    engine: &mut Option<OfflineEngine>,
+    model: &Path,
+    path: &Path,
+    settings: &OfflineSettings,
+) -> std::result::Result<Analysis, String> {
+    let audio = std::panic::catch_unwind(|| decode_file(path))
+        .map_err(|_| format!("{}: the decoder crashed on this file", path.display()))?
+        .map_err(|e| e.to_string())?;
+    if engine.is_none() {
+        *engine = Some(OfflineEngine::new(model).map_err(|e| e.to_string())?);
+    }
+    let run =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.as_mut().map(|e| e.analyze(&audio, settings))));
+    let predictions = match run {
+        Ok(Some(r)) => r.map_err(|e| format!("{}: {e}", path.display()))?,
+        _ => {
+            *engine = None;
+            return Err(format!("{}: the analysis crashed on this file", path.display()));
+        }
+    };
+    Ok(Analysis {
+        duration_s: audio.duration_s(),
+        sample_rate: audio.sample_rate,
+        channels: audio.channels.len(),
+        windows: predictions.len(),
+        gated_windows: predictions.iter().filter(|p| p.top.is_none()).count(),
+        verdict: file_verdict(&predictions),
+        timeline: timeline::encode(&predictions),
+        embedding: file_embedding(&predictions),
+        warnings: audio.warnings,
+    })
+}
+
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(genrescope_core::hex(&h.finalize()))
+}
