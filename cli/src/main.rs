@@ -322,10 +322,7 @@ fn text_report(r: &Report) -> String {
     macro_rules! out {
         ($($arg:tt)*) => {{ let _ = writeln!(o, $($arg)*); }};
     }
-    out!(
-        "{}  ({:.1} s, {} Hz, {} ch)",
-        r.file, r.duration_s, r.sample_rate, r.channels
-    );
+    out!("{}  ({:.1} s, {} Hz, {} ch)", r.file, r.duration_s, r.sample_rate, r.channels);
     let quant: Vec<&str> = r.model.members.iter().map(|m| m.quantization.as_str()).collect();
     out!(
         "model: {} ({}{} members: {}) from {}",
@@ -342,7 +339,10 @@ fn text_report(r: &Report) -> String {
     }
     out!(
         "settings: hop {} s, smoothing {} s, gate {} dBFS, block {}",
-        r.settings.hop_s, r.settings.smoothing_s, r.settings.gate_db, r.settings.block
+        r.settings.hop_s,
+        r.settings.smoothing_s,
+        r.settings.gate_db,
+        r.settings.block
     );
     out!();
     out!("   time  genre        %   top 3 (smoothed)");
@@ -352,10 +352,8 @@ fn text_report(r: &Report) -> String {
             Some(top) => {
                 let mut s = [0.0f32; NUM_GENRES];
                 s.copy_from_slice(&p.smoothed);
-                let top3: Vec<String> = top_k(&s, 3)
-                    .into_iter()
-                    .map(|(i, v)| format!("{:<9} {}", GENRES[i], bar(v, 10)))
-                    .collect();
+                let top3: Vec<String> =
+                    top_k(&s, 3).into_iter().map(|(i, v)| format!("{:<9} {}", GENRES[i], bar(v, 10))).collect();
                 let pct = s[GENRES.iter().position(|g| *g == top).unwrap_or(0)] * 100.0;
                 out!("{:>7}  {:<9}  {:>5.1}   {}", fmt_time(p.time_s), top, pct, top3.join("  "));
             }

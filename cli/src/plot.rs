@@ -5,8 +5,8 @@
 //! not depend on fontconfig or on any font being installed.
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use anyhow::{anyhow, Result};
-use genrescope_engine::Prediction;
 use genrescope_core::labels::{GENRES, GENRE_RGB, NUM_GENRES};
+use genrescope_engine::Prediction;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -58,8 +58,7 @@ pub fn draw_timeline(
     // Stacked bands: genre g spans [sum of genres < g, sum of genres <= g] at each prediction.
     let mut lower = vec![0f64; predictions.len()];
     for (g, color) in COLORS.iter().enumerate() {
-        let upper: Vec<f64> =
-            lower.iter().zip(predictions).map(|(l, p)| l + p.smoothed[g].max(0.0) as f64).collect();
+        let upper: Vec<f64> = lower.iter().zip(predictions).map(|(l, p)| l + p.smoothed[g].max(0.0) as f64).collect();
         if predictions.len() >= 2 {
             let mut poly: Vec<(f64, f64)> =
                 predictions.iter().zip(&upper).map(|(p, &u)| (p.time_s, u.min(1.0))).collect();
@@ -72,13 +71,9 @@ pub fn draw_timeline(
     let grid = RGBColor(0, 0, 0).mix(0.15);
     let step = time_step(x_max);
     let ticks: Vec<f64> = (0..).map(|i| i as f64 * step).take_while(|&t| t <= x_max + 1e-9).collect();
-    chart
-        .draw_series(ticks.iter().map(|&t| PathElement::new(vec![(t, 0.0), (t, 1.0)], grid)))
-        .map_err(err)?;
+    chart.draw_series(ticks.iter().map(|&t| PathElement::new(vec![(t, 0.0), (t, 1.0)], grid))).map_err(err)?;
     let y_ticks = [0.0, 0.25, 0.5, 0.75, 1.0];
-    chart
-        .draw_series(y_ticks.iter().map(|&y| PathElement::new(vec![(0.0, y), (x_max, y)], grid)))
-        .map_err(err)?;
+    chart.draw_series(y_ticks.iter().map(|&y| PathElement::new(vec![(0.0, y), (x_max, y)], grid))).map_err(err)?;
     chart
         .draw_series(std::iter::once(Rectangle::new([(0.0, 0.0), (x_max, 1.0)], BLACK.stroke_width(1))))
         .map_err(err)?;
@@ -116,8 +111,7 @@ pub fn draw_timeline(
     )?;
     for (row, g) in (0..NUM_GENRES).rev().enumerate() {
         let y = TOP + 24 + row as i32 * 24;
-        root.draw(&Rectangle::new([(legend_x, y), (legend_x + 14, y + 14)], COLORS[g].filled()))
-            .map_err(err)?;
+        root.draw(&Rectangle::new([(legend_x, y), (legend_x + 14, y + 14)], COLORS[g].filled())).map_err(err)?;
         let label = match verdict {
             Some(v) => format!("{:<9} {:>5.1}%", GENRES[g], v[g] * 100.0),
             None => GENRES[g].to_string(),

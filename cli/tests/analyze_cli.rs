@@ -202,7 +202,15 @@ fn json_has_one_prediction_per_hop_and_a_verdict() {
         return;
     }
     let wav = write_wav("music.wav", 22050, &music(22050, 10.0, 1));
-    let v = run_json(&["analyze", wav.to_str().unwrap(), "--model", model_dir().to_str().unwrap(), "--json", "--hop", "0.5"]);
+    let v = run_json(&[
+        "analyze",
+        wav.to_str().unwrap(),
+        "--model",
+        model_dir().to_str().unwrap(),
+        "--json",
+        "--hop",
+        "0.5",
+    ]);
     let spec = FrontEndSpec::musicnn();
     let fps = spec.frames_per_second();
     let hop_s = (0.5 * fps).round() / fps;

@@ -1,7 +1,9 @@
 //! Audio-thread cost of the feature front ends (the first models' MFCC and musicnn's log-mel):
 //! `cargo bench -p genrescope-core --bench features`.
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use genrescope_core::features::{extract_features, FeaturePipeline, FeatureTransform, FrontEndSpec, StreamingExtractor};
+use genrescope_core::features::{
+    extract_features, FeaturePipeline, FeatureTransform, FrontEndSpec, StreamingExtractor,
+};
 
 fn noise(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;

@@ -168,17 +168,15 @@ fn decode_symphonia(path: &Path, file: File) -> Result<DecodedAudio, DecodeError
     }
     // Gapless trims the encoder delay/padding of mp3/aac, so timelines match the source.
     let fmt_opts = FormatOptions { enable_gapless: true, ..Default::default() };
-    let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &fmt_opts, &MetadataOptions::default())
-        .map_err(|e| match e {
+    let probed = symphonia::default::get_probe().format(&hint, mss, &fmt_opts, &MetadataOptions::default()).map_err(
+        |e| match e {
             SymError::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
                 DecodeError::Io { path: path.to_path_buf(), source }
             }
-            SymError::Unsupported(m) => {
-                DecodeError::Unsupported { path: path.to_path_buf(), message: m.to_string() }
-            }
+            SymError::Unsupported(m) => DecodeError::Unsupported { path: path.to_path_buf(), message: m.to_string() },
             other => corrupt(other.to_string()),
-        })?;
+        },
+    )?;
     let mut format = probed.format;
     let track = format
         .tracks()
@@ -298,10 +296,8 @@ fn decode_au(bytes: &[u8]) -> Result<DecodedAudio, String> {
     let mut warnings = Vec::new();
     if size != u32::MAX {
         if data.len() < size as usize {
-            warnings.push(format!(
-                "the .au header declares {size} data bytes, the file has {} (truncated?)",
-                data.len()
-            ));
+            warnings
+                .push(format!("the .au header declares {size} data bytes, the file has {} (truncated?)", data.len()));
         }
         data = &data[..data.len().min(size as usize)];
     }
@@ -392,11 +388,7 @@ mod tests {
         let n = a.num_frames();
         assert!(n > 0 && n <= 20_000 - 30_000 / 4, "{n} frames");
         assert_eq!(a.channels[0][n - 1], ((n - 1) % 10_000 * 3) as f32 / 32768.0);
-        assert!(
-            a.warnings.iter().any(|w| w.contains("truncated") && w.contains("of the 0.9 s")),
-            "{:?}",
-            a.warnings
-        );
+        assert!(a.warnings.iter().any(|w| w.contains("truncated") && w.contains("of the 0.9 s")), "{:?}", a.warnings);
         // The intact file decodes without warnings.
         let path = temp_file("intact.wav", &wav_bytes(22050, 2, &stereo_ramp(20_000)));
         assert_eq!(decode_file(&path).unwrap().warnings, Vec::<String>::new());

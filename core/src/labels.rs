@@ -1,7 +1,6 @@
 //! The ten GTZAN genres, in the order models emit them.
-pub const GENRES: [&str; 10] = [
-    "blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock",
-];
+pub const GENRES: [&str; 10] =
+    ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"];
 pub const NUM_GENRES: usize = GENRES.len();
 
 /// Index of a genre name (case-insensitive), as used in GTZAN file names.

@@ -7,8 +7,7 @@
 
 use crate::features::SpecError;
 use rubato::{
-    calculate_cutoff, Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType,
-    WindowFunction,
+    calculate_cutoff, Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction,
 };
 
 /// Input samples per rubato call: small enough for low latency, large enough that

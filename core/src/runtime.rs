@@ -48,11 +48,9 @@ impl fmt::Display for RuntimeError {
             Self::Load { path, message } => {
                 write!(f, "could not load ONNX Runtime from {}: {message}", path.display())
             }
-            Self::Environment { path, message } => write!(
-                f,
-                "ONNX Runtime loaded from {} but creating its environment failed: {message}",
-                path.display()
-            ),
+            Self::Environment { path, message } => {
+                write!(f, "ONNX Runtime loaded from {} but creating its environment failed: {message}", path.display())
+            }
         }
     }
 }
@@ -88,8 +86,8 @@ fn load() -> Result<Runtime, RuntimeError> {
 
 /// Loads the library at `path` (which must already be checked to exist) and builds the environment.
 fn load_from(path: &Path) -> Result<Runtime, RuntimeError> {
-    let builder = ort::init_from(path)
-        .map_err(|e| RuntimeError::Load { path: path.to_path_buf(), message: e.to_string() })?;
+    let builder =
+        ort::init_from(path).map_err(|e| RuntimeError::Load { path: path.to_path_buf(), message: e.to_string() })?;
     let env = builder
         .with_name("genrescope")
         .with_telemetry(false)
@@ -306,8 +304,8 @@ mod tests {
 
     #[test]
     fn loads_the_real_library() {
-        let lib_available = std::env::var_os(ORT_LIB_ENV).is_some()
-            || default_candidates().iter().any(|p| check_file(p).is_ok());
+        let lib_available =
+            std::env::var_os(ORT_LIB_ENV).is_some() || default_candidates().iter().any(|p| check_file(p).is_ok());
         if !lib_available {
             if std::env::var_os("CI").is_some() {
                 panic!("CI: ONNX Runtime library missing (run `cargo xtask ort`): {:?}", default_candidates());

@@ -141,9 +141,9 @@ fn gtzan_clip_matches_librosa() {
     let Some(s) = m["signals"].as_array().unwrap().iter().find(|s| s["name"] == "gtzan_clip") else {
         panic!("reference has no gtzan_clip entry");
     };
-    let gtzan = std::env::var_os("GTZAN_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/gtzan")
-    });
+    let gtzan = std::env::var_os("GTZAN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/gtzan"));
     let path = gtzan.join(s["clip"].as_str().unwrap());
     if !path.exists() {
         eprintln!("SKIP: {} not present (dataset lives outside the repo)", path.display());

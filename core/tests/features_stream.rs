@@ -169,7 +169,15 @@ fn nan_and_inf_are_replaced_by_zero_and_huge_values_clamped() {
     let dirty44 = sine(1000.0, 44100.0, 44100, 0.5)
         .into_iter()
         .enumerate()
-        .map(|(i, v)| if i % 101 == 0 { f32::NAN } else if i % 103 == 0 { f32::INFINITY } else { v })
+        .map(|(i, v)| {
+            if i % 101 == 0 {
+                f32::NAN
+            } else if i % 103 == 0 {
+                f32::INFINITY
+            } else {
+                v
+            }
+        })
         .collect::<Vec<_>>();
     p.push(&dirty44, |f| {
         n += 1;
@@ -181,7 +189,11 @@ fn nan_and_inf_are_replaced_by_zero_and_huge_values_clamped() {
 #[test]
 fn top_db_is_a_causal_per_frame_clamp() {
     let cfg = FrontEndSpec {
-        compression: genrescope_core::features::Compression::PowerToDb { amin: 1e-10, ref_power: 1.0, top_db: Some(40.0) },
+        compression: genrescope_core::features::Compression::PowerToDb {
+            amin: 1e-10,
+            ref_power: 1.0,
+            top_db: Some(40.0),
+        },
         ..mfcc_spec()
     };
     let signal = sine(440.0, SR, 22050, 0.5);

@@ -113,7 +113,9 @@ fn gtzan_clip_through_our_resampler_is_close_to_librosa() {
         }
     }
     let mean_low = sum_low / n_low as f64;
-    eprintln!("gtzan clip: logC |diff| bands 0-89: max {max_low:.3e}, mean {mean_low:.3e}; all bands max {max_all:.3e}");
+    eprintln!(
+        "gtzan clip: logC |diff| bands 0-89: max {max_low:.3e}, mean {mean_low:.3e}; all bands max {max_all:.3e}"
+    );
     assert!(mean_low < 2e-3, "mean logC diff {mean_low}");
     assert!(max_low < 0.05, "max logC diff {max_low}");
 }

@@ -132,7 +132,8 @@ impl Analyzer {
         let m = model.manifest();
         let (mel_dim, frames) = (m.front_end.mel_dim(), m.input.window_frames);
         self.fps = m.front_end.frames_per_second();
-        self.assembler = WindowAssembler::new(mel_dim, frames, hop_frames(self.fps, self.shared.settings.hop_s.load(Relaxed)));
+        self.assembler =
+            WindowAssembler::new(mel_dim, frames, hop_frames(self.fps, self.shared.settings.hop_s.load(Relaxed)));
         self.frame = vec![0.0; mel_dim];
         self.mel_window = vec![0.0; mel_dim * frames];
         self.window = vec![0.0; m.window_len()];
@@ -229,8 +230,7 @@ impl Analyzer {
         let tau = settings::SMOOTHING_S.clamp(s.smoothing_s.load(Relaxed));
         let gate_db = settings::GATE_DB.clamp(s.gate_db.load(Relaxed));
         // Mean power over the window, so short pauses inside music do not close the gate.
-        let mean_power =
-            self.levels.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>() / self.levels.len() as f32;
+        let mean_power = self.levels.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>() / self.levels.len() as f32;
         let level_db = 10.0 * mean_power.max(1e-20).log10();
         let time_s = self.frames_seen as f64 / self.fps;
         let (raw, smoothed, top, embedding) = if level_db < gate_db {
@@ -297,8 +297,7 @@ impl AnalysisThread {
         let loading = Arc::new(AtomicUsize::new(0));
         let offline = Arc::new(AtomicBool::new(false));
         let (a, l, o) = (analyzer.clone(), loading.clone(), offline.clone());
-        let handle =
-            std::thread::Builder::new().name("genrescope-analysis".into()).spawn(move || run(a, rx, l, o))?;
+        let handle = std::thread::Builder::new().name("genrescope-analysis".into()).spawn(move || run(a, rx, l, o))?;
         let thread = handle.thread().clone();
         Ok(Self { analyzer, control, thread, handle: Some(handle), loading, offline })
     }

@@ -28,7 +28,11 @@ impl AudioFrontEnd {
                 spec.mel_dim()
             )));
         }
-        Ok(Self { pipeline: FeaturePipeline::new(spec, host_rate)?, sender, mono: vec![0.0; max_block.clamp(1, 1 << 16)] })
+        Ok(Self {
+            pipeline: FeaturePipeline::new(spec, host_rate)?,
+            sender,
+            mono: vec![0.0; max_block.clamp(1, 1 << 16)],
+        })
     }
 
     /// Gives the queue's sender back (to build a front end for a new sample rate).

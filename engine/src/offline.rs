@@ -57,7 +57,8 @@ pub struct OfflineEngine {
 impl OfflineEngine {
     /// Loads a model folder (or manifest file) the way the plugin does.
     pub fn new(model: &Path) -> Result<Self, OfflineError> {
-        let (manifest, dir) = ModelManifest::load(model).map_err(|e| OfflineError::Model(format!("model {}: {e}", model.display())))?;
+        let (manifest, dir) =
+            ModelManifest::load(model).map_err(|e| OfflineError::Model(format!("model {}: {e}", model.display())))?;
         let shared = Arc::new(SharedState::default());
         let mut analyzer = Analyzer::new(shared.clone());
         let (_, receiver) = frame_queue(manifest.front_end.mel_dim(), 1);
@@ -105,7 +106,8 @@ impl OfflineEngine {
 
         let spec = &self.manifest.front_end;
         // Room for a whole block's frames: the analyzer runs only between blocks.
-        let block_frames = (s.block as f64 * spec.sample_rate as f64 / audio.sample_rate.max(1) as f64
+        let block_frames = (s.block as f64 * spec.sample_rate as f64
+            / audio.sample_rate.max(1) as f64
             / spec.hop_length as f64)
             .ceil() as usize;
         let (sender, receiver) = frame_queue(spec.mel_dim(), queue_capacity(spec).max(block_frames + 8));

@@ -39,10 +39,7 @@ pub fn frame_queue(dim: usize, capacity_frames: usize) -> (FrameSender, FrameRec
     let dim = dim.max(1);
     let (producer, consumer) = rtrb::RingBuffer::new((dim + 2) * capacity_frames.max(1));
     let dropped = Arc::new(AtomicU64::new(0));
-    (
-        FrameSender { producer, dim, epoch: 0, dropped: dropped.clone() },
-        FrameReceiver { consumer, dim, dropped },
-    )
+    (FrameSender { producer, dim, epoch: 0, dropped: dropped.clone() }, FrameReceiver { consumer, dim, dropped })
 }
 
 impl FrameSender {
@@ -52,10 +49,7 @@ impl FrameSender {
         debug_assert_eq!(frame.len(), self.dim);
         match self.producer.write_chunk_uninit(self.dim + 2) {
             Ok(chunk) => {
-                let values = frame[..self.dim]
-                    .iter()
-                    .copied()
-                    .chain([level_db, f32::from_bits(self.epoch)]);
+                let values = frame[..self.dim].iter().copied().chain([level_db, f32::from_bits(self.epoch)]);
                 chunk.fill_from_iter(values);
                 true
             }

@@ -23,7 +23,8 @@ fn music(rate: f64, seconds: f64) -> DecodedAudio {
         let t = i as f64 / rate;
         let vib = 1.0 + 0.01 * (2.0 * std::f64::consts::PI * 5.0 * t).sin();
         let f0 = if t % 4.0 < 2.0 { 220.0 } else { 330.0 };
-        let tone: f64 = [1.0, 1.26, 1.5, 2.0].iter().map(|k| (2.0 * std::f64::consts::PI * f0 * k * vib * t).sin() * 0.1).sum();
+        let tone: f64 =
+            [1.0, 1.26, 1.5, 2.0].iter().map(|k| (2.0 * std::f64::consts::PI * f0 * k * vib * t).sin() * 0.1).sum();
         let beat = (-((t * 2.0).fract() * 20.0)).exp() as f32;
         l.push(tone as f32 + 0.3 * beat * noise());
         r.push(tone as f32 * 0.8 + 0.3 * beat * noise());

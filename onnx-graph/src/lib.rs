@@ -5,11 +5,11 @@
 //! shared/notes/toolchain-findings.md. Opset 17 / IR 8: per-axis DequantizeLinear (>= 13) and
 //! accepted by ONNX Runtime 1.31.
 use anyhow::{ensure, Context};
-pub use onnx_protobuf::{tensor_proto::DataType, ModelProto};
 use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto, GraphProto, Message, NodeProto,
     OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
+pub use onnx_protobuf::{tensor_proto::DataType, ModelProto};
 
 pub const OPSET: i64 = 17;
 pub const IR_VERSION: i64 = 8;
@@ -243,20 +243,22 @@ impl Reader {
             t.float_data.clone()
         };
         let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
-        ensure!(data.len() == dims.iter().product::<usize>(), "initializer {name:?}: {} values for shape {dims:?}", data.len());
+        ensure!(
+            data.len() == dims.iter().product::<usize>(),
+            "initializer {name:?}: {} values for shape {dims:?}",
+            data.len()
+        );
         Ok((dims, data))
     }
 
     /// A graph input's dimensions (dynamic ones as -1).
     pub fn input_dims(&self, name: &str) -> anyhow::Result<Vec<i64>> {
-        let input = self.model.graph.input.iter().find(|v| v.name == name).with_context(|| format!("no input {name:?}"))?;
+        let input =
+            self.model.graph.input.iter().find(|v| v.name == name).with_context(|| format!("no input {name:?}"))?;
         match input.type_.as_ref().and_then(|t| t.value.as_ref()) {
-            Some(type_proto::Value::TensorType(t)) => Ok(t
-                .shape
-                .dim
-                .iter()
-                .map(|d| if d.has_dim_value() { d.dim_value() } else { -1 })
-                .collect()),
+            Some(type_proto::Value::TensorType(t)) => {
+                Ok(t.shape.dim.iter().map(|d| if d.has_dim_value() { d.dim_value() } else { -1 }).collect())
+            }
             _ => anyhow::bail!("input {name:?} is not a tensor"),
         }
     }

@@ -39,40 +39,47 @@ fn music(rate: f64, frames: usize) -> Vec<Vec<f32>> {
 
 fn audio_thread(c: &mut Criterion) {
     for (tag, cfg) in [("musicnn", FrontEndSpec::musicnn()), ("mfcc", FrontEndSpec::gtzan_mfcc())] {
-      for rate in [44_100.0f32, 48_000.0, 96_000.0] {
-        let signal = music(rate as f64, rate as usize * 10);
-        let mut g = c.benchmark_group(format!("audio_thread_{tag}_{}k", rate / 1000.0));
-        for block in [64usize, 512] {
-        let shared = Arc::new(SharedState::default());
-        // A genre is being claimed, so emit() does its full work every block.
-        let mut probs = [0.05f32; 10];
-        probs[3] = 0.55;
-        shared.publish(HistoryPoint { time_s: 3.0, probs, top: Some(3) }, -12.0);
-        let (sender, mut receiver) = frame_queue(cfg.mel_dim(), queue_capacity(&cfg));
-        let mut fe = AudioFrontEnd::new(&cfg, rate, block, sender).unwrap();
-        let mut midi = MidiOut::default();
-        let mcfg = MidiConfig { channel: 0, cc_base: 20, cc: true, program_change: true, hold_s: 4.0, sample_rate: rate };
-        let mut pos = 0usize;
-        let mut sent = 0u32;
-        g.throughput(Throughput::Elements(block as u64));
-        g.bench_function(BenchmarkId::new("frontend+midi", block), |b| {
-            b.iter(|| {
-                if pos + block > signal[0].len() {
-                    pos = 0;
-                }
-                let chans = [&signal[0][pos..pos + block], &signal[1][pos..pos + block]];
-                fe.process(&chans);
-                midi.emit(&shared, &mcfg, block, |_| sent = sent.wrapping_add(1));
-                pos += block;
-                // The analysis thread's side: free the queue (O(1)), so no frame is dropped.
-                receiver.clear();
-            })
-        });
-        assert_eq!(receiver.dropped(), 0);
-        std::hint::black_box(sent);
+        for rate in [44_100.0f32, 48_000.0, 96_000.0] {
+            let signal = music(rate as f64, rate as usize * 10);
+            let mut g = c.benchmark_group(format!("audio_thread_{tag}_{}k", rate / 1000.0));
+            for block in [64usize, 512] {
+                let shared = Arc::new(SharedState::default());
+                // A genre is being claimed, so emit() does its full work every block.
+                let mut probs = [0.05f32; 10];
+                probs[3] = 0.55;
+                shared.publish(HistoryPoint { time_s: 3.0, probs, top: Some(3) }, -12.0);
+                let (sender, mut receiver) = frame_queue(cfg.mel_dim(), queue_capacity(&cfg));
+                let mut fe = AudioFrontEnd::new(&cfg, rate, block, sender).unwrap();
+                let mut midi = MidiOut::default();
+                let mcfg = MidiConfig {
+                    channel: 0,
+                    cc_base: 20,
+                    cc: true,
+                    program_change: true,
+                    hold_s: 4.0,
+                    sample_rate: rate,
+                };
+                let mut pos = 0usize;
+                let mut sent = 0u32;
+                g.throughput(Throughput::Elements(block as u64));
+                g.bench_function(BenchmarkId::new("frontend+midi", block), |b| {
+                    b.iter(|| {
+                        if pos + block > signal[0].len() {
+                            pos = 0;
+                        }
+                        let chans = [&signal[0][pos..pos + block], &signal[1][pos..pos + block]];
+                        fe.process(&chans);
+                        midi.emit(&shared, &mcfg, block, |_| sent = sent.wrapping_add(1));
+                        pos += block;
+                        // The analysis thread's side: free the queue (O(1)), so no frame is dropped.
+                        receiver.clear();
+                    })
+                });
+                assert_eq!(receiver.dropped(), 0);
+                std::hint::black_box(sent);
+            }
+            g.finish();
         }
-        g.finish();
-      }
     }
 }
 
@@ -85,7 +92,9 @@ fn scratch(name: &str) -> PathBuf {
 /// (label, model dir) of every model to measure.
 fn models() -> Vec<(String, PathBuf)> {
     let mut v = Vec::new();
-    for (label, spec, trunk) in [("tiny-mfcc", FrontEndSpec::gtzan_mfcc(), false), ("tiny-trunk", FrontEndSpec::musicnn(), true)] {
+    for (label, spec, trunk) in
+        [("tiny-mfcc", FrontEndSpec::gtzan_mfcc(), false), ("tiny-trunk", FrontEndSpec::musicnn(), true)]
+    {
         let dir = scratch(label);
         let t = TinyModel::new(spec).members(3);
         let t = if trunk { t.with_trunk(3) } else { t };
@@ -142,7 +151,10 @@ fn clip() -> (DecodedAudio, String) {
         Ok(a) => (a, "blues.00042 (22.05 kHz mono)".into()),
         Err(_) => {
             let channels = music(44_100.0, 44_100 * 30);
-            (DecodedAudio { sample_rate: 44_100, channels, warnings: vec![] }, "synthetic 30 s (44.1 kHz stereo)".into())
+            (
+                DecodedAudio { sample_rate: 44_100, channels, warnings: vec![] },
+                "synthetic 30 s (44.1 kHz stereo)".into(),
+            )
         }
     }
 }

@@ -4,8 +4,8 @@
 //! With the argument `error` it shows a failed model load after the same history instead.
 use genrescope::editor::GenrescopeEditor;
 use genrescope::params::{GenrescopeParams, EDITOR_SIZE};
-use genrescope_engine::{HistoryPoint, SharedState, Status};
 use genrescope_core::labels::NUM_GENRES;
+use genrescope_engine::{HistoryPoint, SharedState, Status};
 use nice_plug_egui::baseview::dpi::LogicalSize;
 use nice_plug_egui::{App, EguiWindow, EguiWindowSettings, Frame};
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,8 +21,7 @@ impl App for Preview {
 
 /// Probabilities leaning towards `main` (and a little towards `second`), wobbling with `t`.
 fn probs_for(main: usize, second: usize, t: f64) -> [f32; NUM_GENRES] {
-    let mut p: [f32; NUM_GENRES] =
-        std::array::from_fn(|g| 0.03 + 0.02 * ((t * 0.3 + g as f64).sin() as f32 + 1.0));
+    let mut p: [f32; NUM_GENRES] = std::array::from_fn(|g| 0.03 + 0.02 * ((t * 0.3 + g as f64).sin() as f32 + 1.0));
     p[main] += 0.55 + 0.1 * (t * 0.1).sin() as f32;
     p[second] += 0.2 + 0.08 * (t * 0.17).cos() as f32;
     let sum: f32 = p.iter().sum();
@@ -46,11 +45,7 @@ fn fill(shared: &SharedState) {
             None => ([0.0; NUM_GENRES], None),
         };
         last = probs;
-        history.push_back(HistoryPoint {
-            time_s: t,
-            probs,
-            top,
-        });
+        history.push_back(HistoryPoint { time_s: t, probs, top });
     }
     for (a, p) in shared.probs.iter().zip(last) {
         a.store(p, Relaxed);
@@ -72,8 +67,7 @@ fn main() {
             a.store(0.0, Relaxed);
         }
         shared.set_status(Status::Error);
-        *shared.error.lock().unwrap() =
-            "model: cannot load genrescope-model/manifest.json: no such file".to_owned();
+        *shared.error.lock().unwrap() = "model: cannot load genrescope-model/manifest.json: no such file".to_owned();
     }
     let settings = EguiWindowSettings::new()
         .with_title("Genrescope editor preview")

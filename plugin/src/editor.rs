@@ -6,18 +6,13 @@
 //! [`ParamSetter`] so they are recorded as automation. The pure helpers (meter smoothing, colour
 //! palette, timeline segmentation) are unit-tested below; nothing here runs unless a window is
 //! opened, so creating the plugin needs no display.
-use egui::{
-    pos2, vec2, Align, Align2, Color32, FontId, Layout, Rect, RichText, Sense, Stroke, StrokeKind,
-    Ui,
-};
+use egui::{pos2, vec2, Align, Align2, Color32, FontId, Layout, Rect, RichText, Sense, Stroke, StrokeKind, Ui};
 use genrescope_core::labels::{GENRES, GENRE_RGB, NO_GENRE_RGB, NUM_GENRES};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::{BoolParam, Param, ParamSetter, ResizeHint};
 use nice_plug_egui::widgets::ParamSlider;
-use nice_plug_egui::{
-    create_egui_editor, EguiEditor, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
-};
+use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,10 +51,7 @@ const ROW_H: f32 = 21.0;
 /// The timeline never gets less than this, even in the smallest window.
 const MIN_TIMELINE_H: f32 = 56.0;
 
-pub fn create(
-    params: Arc<GenrescopeParams>,
-    shared: Arc<SharedState>,
-) -> Option<EguiEditor<GenrescopeEditor>> {
+pub fn create(params: Arc<GenrescopeParams>, shared: Arc<SharedState>) -> Option<EguiEditor<GenrescopeEditor>> {
     let settings = EguiNiceSettings::new()
         .with_tile("Genrescope")
         .with_resize_hint(
@@ -118,8 +110,7 @@ impl GenrescopeEditor {
             let zoom = ui.ctx().zoom_factor();
             let want = vec2(w, h) / zoom;
             if (ui.ctx().content_rect().size() - want).length() > 1.0 {
-                ui.ctx()
-                    .send_viewport_cmd(egui::ViewportCommand::InnerSize(want));
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::InnerSize(want));
             }
         }
         let dt = ui.input(|i| i.stable_dt);
@@ -127,8 +118,7 @@ impl GenrescopeEditor {
         let top = self.shared.top();
         let status = self.shared.status();
 
-        let panel =
-            egui::Frame::central_panel(ui.style()).fill(Color32::from_rgb(0x16, 0x16, 0x19));
+        let panel = egui::Frame::central_panel(ui.style()).fill(Color32::from_rgb(0x16, 0x16, 0x19));
         egui::CentralPanel::default().frame(panel).show(ui, |ui| {
             // `content` collects what every part laid out (panels fill their area, so their own
             // rects say nothing about overflow).
@@ -150,26 +140,13 @@ impl GenrescopeEditor {
                 let w = ui.available_width();
                 // Meters get half the width; the controls the rest, laid out to fit it.
                 let meters_w = (w * 0.5).clamp(240.0, 520.0);
-                let m = ui.allocate_ui_with_layout(
-                    vec2(meters_w, body_h),
-                    Layout::top_down(Align::Min),
-                    |ui| {
-                        meters(
-                            ui,
-                            &probs,
-                            top,
-                            self.params.midi_out.value().then(|| cc_base(&self.params)),
-                        );
-                        ui.min_rect()
-                    },
-                );
+                let m = ui.allocate_ui_with_layout(vec2(meters_w, body_h), Layout::top_down(Align::Min), |ui| {
+                    meters(ui, &probs, top, self.params.midi_out.value().then(|| cc_base(&self.params)));
+                    ui.min_rect()
+                });
                 // Not ui.separator(): in a horizontal layout it takes all remaining height.
                 let (line, _) = ui.allocate_exact_size(vec2(9.0, body_h), Sense::hover());
-                ui.painter().vline(
-                    line.center().x,
-                    line.y_range(),
-                    ui.visuals().widgets.noninteractive.bg_stroke,
-                );
+                ui.painter().vline(line.center().x, line.y_range(), ui.visuals().widgets.noninteractive.bg_stroke);
                 let c = ui.allocate_ui_with_layout(
                     vec2(ui.available_width(), body_h),
                     Layout::top_down(Align::Min),
@@ -204,17 +181,14 @@ impl GenrescopeEditor {
         copy_visible_history(&self.shared, span_s + MAX_GAP_S, &mut self.visible);
 
         let h = (ui.available_height() - 4.0).max(MIN_TIMELINE_H);
-        let (rect, response) =
-            ui.allocate_exact_size(vec2(ui.available_width(), h), Sense::hover());
+        let (rect, response) = ui.allocate_exact_size(vec2(ui.available_width(), h), Sense::hover());
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 3.0, TRACK_FILL);
 
         let strip_h = 12.0;
         let axis_h = 14.0;
-        let plot = Rect::from_min_max(
-            rect.min + vec2(0.0, 4.0),
-            pos2(rect.right(), rect.bottom() - strip_h - axis_h - 2.0),
-        );
+        let plot =
+            Rect::from_min_max(rect.min + vec2(0.0, 4.0), pos2(rect.right(), rect.bottom() - strip_h - axis_h - 2.0));
         let strip = Rect::from_min_max(
             pos2(rect.left(), plot.bottom() + 2.0),
             pos2(rect.right(), plot.bottom() + 2.0 + strip_h),
@@ -259,13 +233,7 @@ impl GenrescopeEditor {
                 a if a + tick > span_s => (Align2::LEFT_BOTTOM, 3.0),
                 _ => (Align2::CENTER_BOTTOM, 0.0),
             };
-            painter.text(
-                pos2(x + dx, rect.bottom()),
-                anchor,
-                format_ago(ago),
-                FontId::proportional(10.0),
-                DIM_TEXT,
-            );
+            painter.text(pos2(x + dx, rect.bottom()), anchor, format_ago(ago), FontId::proportional(10.0), DIM_TEXT);
             ago += tick;
         }
 
@@ -276,19 +244,12 @@ impl GenrescopeEditor {
             }
             let colour = seg.top.map_or(NO_GENRE_COLOUR, |g| GENRE_COLOURS[g]);
             // At least a pixel wide, so single predictions stay visible at long spans.
-            let r = Rect::from_min_max(
-                pos2(x0, strip.top()),
-                pos2(x1.max(x0 + 1.0), strip.bottom()),
-            );
+            let r = Rect::from_min_max(pos2(x0, strip.top()), pos2(x1.max(x0 + 1.0), strip.bottom()));
             painter.rect_filled(r, 0.0, colour);
         }
         for run in top_prob_runs(&self.visible, MAX_GAP_S) {
             let colour = GENRE_COLOURS[run.genre];
-            let pts: Vec<_> = run
-                .points
-                .iter()
-                .map(|&(t, p)| pos2(x_of(t), y_of(p)))
-                .collect();
+            let pts: Vec<_> = run.points.iter().map(|&(t, p)| pos2(x_of(t), y_of(p))).collect();
             if pts.len() == 1 {
                 painter.circle_filled(pts[0], 1.5, colour);
             } else {
@@ -310,12 +271,9 @@ impl GenrescopeEditor {
             let t = now - ((rect.right() - pos.x) / rect.width()) as f64 * span_s;
             if let Some(p) = self.visible.iter().find(|p| p.time_s >= t) {
                 let text = match p.top {
-                    Some(g) => format!(
-                        "{} {:.0} % ({} ago)",
-                        GENRES[g],
-                        100.0 * p.probs[g],
-                        format_ago(now - p.time_s)
-                    ),
+                    Some(g) => {
+                        format!("{} {:.0} % ({} ago)", GENRES[g], 100.0 * p.probs[g], format_ago(now - p.time_s))
+                    }
                     None => format!("no genre ({} ago)", format_ago(now - p.time_s)),
                 };
                 painter.line_segment(
@@ -339,19 +297,9 @@ impl NiceEguiApp for GenrescopeEditor {
         egui_ctx.set_theme(egui::Theme::Dark);
         self.gui = Some(nice_gui_ctx);
         self.pending_size =
-            self.params
-                .editor_size
-                .read()
-                .ok()
-                .and_then(|s| *s)
-                .filter(|&(w, h)| {
-                    w.is_finite()
-                        && h.is_finite()
-                        && w >= 100.0
-                        && h >= 100.0
-                        && w <= 8192.0
-                        && h <= 8192.0
-                });
+            self.params.editor_size.read().ok().and_then(|s| *s).filter(|&(w, h)| {
+                w.is_finite() && h.is_finite() && w >= 100.0 && h >= 100.0 && w <= 8192.0 && h <= 8192.0
+            });
         Ok(())
     }
 
@@ -359,10 +307,7 @@ impl NiceEguiApp for GenrescopeEditor {
         // Until the saved size is applied, resizes are the window's initial default size.
         if self.pending_size.is_none() {
             if let Ok(mut s) = self.params.editor_size.write() {
-                *s = Some((
-                    new_size.logical.width as f32,
-                    new_size.logical.height as f32,
-                ));
+                *s = Some((new_size.logical.width as f32, new_size.logical.height as f32));
             }
         }
     }
@@ -384,25 +329,12 @@ fn headline(ui: &mut Ui, top: Option<usize>, probs: &[f32; NUM_GENRES], status: 
     ui.horizontal(|ui| {
         match top {
             Some(g) => {
-                ui.label(
-                    RichText::new(GENRES[g].to_uppercase())
-                        .size(34.0)
-                        .strong()
-                        .color(GENRE_COLOURS[g]),
-                );
-                ui.label(
-                    RichText::new(format!("{:.0} %", 100.0 * probs[g]))
-                        .size(26.0)
-                        .color(Color32::WHITE),
-                );
+                ui.label(RichText::new(GENRES[g].to_uppercase()).size(34.0).strong().color(GENRE_COLOURS[g]));
+                ui.label(RichText::new(format!("{:.0} %", 100.0 * probs[g])).size(26.0).color(Color32::WHITE));
             }
             None => {
                 ui.label(RichText::new("—").size(34.0).color(DIM_TEXT));
-                let colour = if status == Status::Error {
-                    ERROR_COLOUR
-                } else {
-                    DIM_TEXT
-                };
+                let colour = if status == Status::Error { ERROR_COLOUR } else { DIM_TEXT };
                 ui.label(RichText::new(status.label()).size(22.0).color(colour));
             }
         }
@@ -422,41 +354,19 @@ fn meters(ui: &mut Ui, probs: &[f32; NUM_GENRES], top: Option<usize>, cc_base: O
         let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), row_h), Sense::hover());
         let painter = ui.painter_at(rect);
         let is_top = top == Some(g);
-        let text_colour = if is_top {
-            Color32::WHITE
-        } else {
-            Color32::from_gray(0xc8)
-        };
+        let text_colour = if is_top { Color32::WHITE } else { Color32::from_gray(0xc8) };
         let font = FontId::proportional(if is_top { 14.0 } else { 13.0 });
-        painter.text(
-            pos2(rect.left(), rect.center().y),
-            Align2::LEFT_CENTER,
-            GENRES[g],
-            font.clone(),
-            text_colour,
-        );
+        painter.text(pos2(rect.left(), rect.center().y), Align2::LEFT_CENTER, GENRES[g], font.clone(), text_colour);
         let bar = Rect::from_min_max(
             pos2(rect.left() + label_w, rect.top() + 2.0),
             pos2(rect.right() - value_w - cc_w, rect.bottom() - 2.0),
         );
         painter.rect_filled(bar, 2.0, TRACK_FILL);
-        let fill = Rect::from_min_max(
-            bar.min,
-            pos2(bar.left() + p.clamp(0.0, 1.0) * bar.width(), bar.bottom()),
-        );
-        let colour = if top.is_none() || is_top {
-            GENRE_COLOURS[g]
-        } else {
-            GENRE_COLOURS[g].gamma_multiply(0.75)
-        };
+        let fill = Rect::from_min_max(bar.min, pos2(bar.left() + p.clamp(0.0, 1.0) * bar.width(), bar.bottom()));
+        let colour = if top.is_none() || is_top { GENRE_COLOURS[g] } else { GENRE_COLOURS[g].gamma_multiply(0.75) };
         painter.rect_filled(fill, 2.0, colour);
         if is_top {
-            painter.rect_stroke(
-                bar,
-                2.0,
-                Stroke::new(1.0, Color32::WHITE),
-                StrokeKind::Outside,
-            );
+            painter.rect_stroke(bar, 2.0, Stroke::new(1.0, Color32::WHITE), StrokeKind::Outside);
         }
         painter.text(
             pos2(bar.right() + value_w - 4.0, rect.center().y),
@@ -541,11 +451,7 @@ fn bool_toggle(ui: &mut Ui, param: &BoolParam, setter: Option<&ParamSetter>) {
 fn status_lines(ui: &mut Ui, shared: &SharedState, status: Status) {
     let model = shared.model_info();
     let level = shared.level_db.load(std::sync::atomic::Ordering::Relaxed);
-    let level = if level > -150.0 {
-        format!("{level:.1} dBFS")
-    } else {
-        "—".to_owned()
-    };
+    let level = if level > -150.0 { format!("{level:.1} dBFS") } else { "—".to_owned() };
     let predictions = shared.predictions.load(std::sync::atomic::Ordering::Relaxed);
     let dropped = shared.dropped_frames.load(std::sync::atomic::Ordering::Relaxed);
     ui.add_space(2.0);
@@ -556,7 +462,10 @@ fn status_lines(ui: &mut Ui, shared: &SharedState, status: Status) {
         let (name, folder) = split_model_info(&model);
         ui.label(RichText::new(format!("· model: {}", if name.is_empty() { "none" } else { &name })).color(DIM_TEXT))
             .on_hover_text(folder);
-        ui.label(RichText::new(format!("· input {level} · {predictions} predictions · {dropped} dropped frames")).color(DIM_TEXT));
+        ui.label(
+            RichText::new(format!("· input {level} · {predictions} predictions · {dropped} dropped frames"))
+                .color(DIM_TEXT),
+        );
     });
     let error = shared.error_text();
     if !error.is_empty() {
@@ -580,11 +489,7 @@ fn copy_visible_history(shared: &SharedState, span_s: f64, out: &mut Vec<History
     };
     let Some(last) = history.back() else { return };
     let from = last.time_s - span_s;
-    let skip = history
-        .iter()
-        .rev()
-        .take_while(|p| p.time_s >= from)
-        .count();
+    let skip = history.iter().rev().take_while(|p| p.time_s >= from).count();
     out.extend(history.iter().skip(history.len() - skip).copied());
 }
 
@@ -597,10 +502,7 @@ pub struct MeterSmoother {
 
 impl MeterSmoother {
     pub fn new(tau_s: f32) -> Self {
-        Self {
-            values: [0.0; NUM_GENRES],
-            tau_s,
-        }
+        Self { values: [0.0; NUM_GENRES], tau_s }
     }
 
     /// Moves towards `target` by one frame of `dt` seconds and returns the displayed values.
@@ -614,11 +516,7 @@ impl MeterSmoother {
             1.0 - (-dt / self.tau_s).exp()
         };
         for (v, &t) in self.values.iter_mut().zip(target) {
-            let t = if t.is_finite() {
-                t.clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
+            let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
             *v += (t - *v) * a;
         }
         self.values
@@ -654,11 +552,7 @@ fn continuous_start(points: &[HistoryPoint]) -> usize {
     // NaN times count as a break too.
     points
         .windows(2)
-        .rposition(|w| {
-            w[1].time_s
-                .partial_cmp(&w[0].time_s)
-                .is_none_or(|o| o.is_lt())
-        })
+        .rposition(|w| w[1].time_s.partial_cmp(&w[0].time_s).is_none_or(|o| o.is_lt()))
         .map_or(0, |i| i + 1)
 }
 
@@ -676,11 +570,7 @@ pub fn timeline_segments(points: &[HistoryPoint], max_gap_s: f64) -> Vec<Segment
         };
         match out.last_mut() {
             Some(last) if last.top == p.top && last.end_s == start => last.end_s = p.time_s,
-            _ => out.push(Segment {
-                start_s: start,
-                end_s: p.time_s,
-                top: p.top,
-            }),
+            _ => out.push(Segment { start_s: start, end_s: p.time_s, top: p.top }),
         }
         prev = Some(p.time_s);
     }
@@ -708,19 +598,13 @@ pub fn top_prob_runs(points: &[HistoryPoint], max_gap_s: f64) -> Vec<LineRun> {
         };
         let here = (p.time_s, p.probs[g]);
         match prev {
-            Some((t, _, pg)) if pg == g && p.time_s - t <= max_gap_s => out
-                .last_mut()
-                .expect("run exists while prev is set")
-                .points
-                .push(here),
-            Some((t, pp, _)) if p.time_s - t <= max_gap_s => out.push(LineRun {
-                genre: g,
-                points: vec![(t, pp), here],
-            }),
-            _ => out.push(LineRun {
-                genre: g,
-                points: vec![here],
-            }),
+            Some((t, _, pg)) if pg == g && p.time_s - t <= max_gap_s => {
+                out.last_mut().expect("run exists while prev is set").points.push(here)
+            }
+            Some((t, pp, _)) if p.time_s - t <= max_gap_s => {
+                out.push(LineRun { genre: g, points: vec![(t, pp), here] })
+            }
+            _ => out.push(LineRun { genre: g, points: vec![here] }),
         }
         prev = Some((p.time_s, p.probs[g], g));
     }
@@ -729,10 +613,7 @@ pub fn top_prob_runs(points: &[HistoryPoint], max_gap_s: f64) -> Vec<LineRun> {
 
 /// Time-axis tick spacing for a span: about six ticks.
 fn tick_step(span_s: f64) -> f64 {
-    [5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0]
-        .into_iter()
-        .find(|&s| span_s / s <= 7.0)
-        .unwrap_or(600.0)
+    [5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0].into_iter().find(|&s| span_s / s <= 7.0).unwrap_or(600.0)
 }
 
 /// "now", "-45 s", "-2:30".
@@ -754,31 +635,17 @@ mod tests {
         if let Some(g) = top {
             probs[g] = p;
         }
-        HistoryPoint {
-            time_s: t,
-            probs,
-            top,
-        }
+        HistoryPoint { time_s: t, probs, top }
     }
 
     #[test]
     fn palette_has_ten_clearly_distinct_colours() {
-        let all: Vec<Color32> = GENRE_COLOURS
-            .iter()
-            .copied()
-            .chain([NO_GENRE_COLOUR])
-            .collect();
+        let all: Vec<Color32> = GENRE_COLOURS.iter().copied().chain([NO_GENRE_COLOUR]).collect();
         for (i, a) in all.iter().enumerate() {
             for (j, b) in all.iter().enumerate().skip(i + 1) {
                 let (a4, b4) = (a.to_array(), b.to_array());
-                let d: f32 = (0..3)
-                    .map(|k| (a4[k] as f32 - b4[k] as f32).powi(2))
-                    .sum::<f32>()
-                    .sqrt();
-                assert!(
-                    d > 60.0,
-                    "colours {i} and {j} too close: {a:?} {b:?} (distance {d})"
-                );
+                let d: f32 = (0..3).map(|k| (a4[k] as f32 - b4[k] as f32).powi(2)).sum::<f32>().sqrt();
+                assert!(d > 60.0, "colours {i} and {j} too close: {a:?} {b:?} (distance {d})");
             }
         }
         assert_eq!(GENRE_COLOURS.len(), GENRES.len());
@@ -790,11 +657,7 @@ mod tests {
         let mut target = [0.0; NUM_GENRES];
         target[3] = 0.8;
         let first = m.step(&target, 1.0 / 30.0);
-        assert!(
-            first[3] > 0.0 && first[3] < 0.8 * 0.3,
-            "one frame moves a little: {}",
-            first[3]
-        );
+        assert!(first[3] > 0.0 && first[3] < 0.8 * 0.3, "one frame moves a little: {}", first[3]);
         let mut last = first[3];
         for _ in 0..60 {
             let v = m.step(&target, 1.0 / 30.0)[3];
@@ -825,26 +688,10 @@ mod tests {
         assert_eq!(
             segs,
             vec![
-                Segment {
-                    start_s: 9.5,
-                    end_s: 10.5,
-                    top: Some(9)
-                },
-                Segment {
-                    start_s: 10.5,
-                    end_s: 11.0,
-                    top: Some(6)
-                },
-                Segment {
-                    start_s: 11.0,
-                    end_s: 12.0,
-                    top: None
-                },
-                Segment {
-                    start_s: 31.5,
-                    end_s: 32.5,
-                    top: Some(9)
-                },
+                Segment { start_s: 9.5, end_s: 10.5, top: Some(9) },
+                Segment { start_s: 10.5, end_s: 11.0, top: Some(6) },
+                Segment { start_s: 11.0, end_s: 12.0, top: None },
+                Segment { start_s: 31.5, end_s: 32.5, top: Some(9) },
             ]
         );
         assert!(timeline_segments(&[], MAX_GAP_S).is_empty());
@@ -852,11 +699,7 @@ mod tests {
 
     #[test]
     fn segments_restart_after_time_goes_backwards() {
-        let pts = [
-            point(100.0, Some(1), 0.5),
-            point(100.5, Some(1), 0.5),
-            point(1.0, Some(2), 0.5),
-        ];
+        let pts = [point(100.0, Some(1), 0.5), point(100.5, Some(1), 0.5), point(1.0, Some(2), 0.5)];
         let segs = timeline_segments(&pts, MAX_GAP_S);
         assert_eq!(segs.len(), 1);
         assert_eq!(segs[0].top, Some(2));
@@ -876,18 +719,9 @@ mod tests {
         assert_eq!(
             runs,
             vec![
-                LineRun {
-                    genre: 0,
-                    points: vec![(0.5, 0.4), (1.0, 0.5)]
-                },
-                LineRun {
-                    genre: 5,
-                    points: vec![(1.0, 0.5), (1.5, 0.6)]
-                },
-                LineRun {
-                    genre: 5,
-                    points: vec![(2.5, 0.7)]
-                },
+                LineRun { genre: 0, points: vec![(0.5, 0.4), (1.0, 0.5)] },
+                LineRun { genre: 5, points: vec![(1.0, 0.5), (1.5, 0.6)] },
+                LineRun { genre: 5, points: vec![(2.5, 0.7)] },
             ]
         );
     }
@@ -939,7 +773,11 @@ mod tests {
         unsafe fn raw_set_parameter_normalized(&self, _: nice_plug::params::internals::ParamPtr, _: f32) {}
         unsafe fn raw_end_set_parameter(&self, _: nice_plug::params::internals::ParamPtr) {}
         fn get_state(&self) -> nice_plug::plugin::PluginState {
-            nice_plug::plugin::PluginState { version: String::new(), params: Default::default(), fields: Default::default() }
+            nice_plug::plugin::PluginState {
+                version: String::new(),
+                params: Default::default(),
+                fields: Default::default(),
+            }
         }
         fn set_state(&self, _: nice_plug::plugin::PluginState) {}
         fn request_restart(&self) {}
@@ -958,7 +796,9 @@ mod tests {
                 for i in 0..200 {
                     shared.publish(point(i as f64 * 0.5, Some(i % 10), 0.6), -20.0);
                 }
-                shared.set_model_info("genrescope-musicnn-gtzan (trunk + 3 members, /a/long/path/to/genrescope-model)".into());
+                shared.set_model_info(
+                    "genrescope-musicnn-gtzan (trunk + 3 members, /a/long/path/to/genrescope-model)".into(),
+                );
                 if error {
                     shared.set_error(long.into());
                 }
@@ -997,10 +837,7 @@ mod tests {
     #[test]
     fn editor_can_be_created_without_a_display() {
         // Only opening a window needs a display; the plugin's editor() just builds this.
-        let editor = create(
-            Arc::new(GenrescopeParams::default()),
-            Arc::new(SharedState::default()),
-        );
+        let editor = create(Arc::new(GenrescopeParams::default()), Arc::new(SharedState::default()));
         assert!(editor.is_some());
     }
 }

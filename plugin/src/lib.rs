@@ -239,8 +239,7 @@ impl ClapPlugin for Genrescope {
 impl Vst3Plugin for Genrescope {
     /// Hosts identify the plugin (and find it in saved sessions) by this ID: it may never change.
     const VST3_CLASS_ID: [u8; 16] = *b"GenrescopeGTZAN1";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
-        &[Vst3SubCategory::Fx, Vst3SubCategory::Analyzer];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Analyzer];
 }
 
 nice_export_clap!(Genrescope);

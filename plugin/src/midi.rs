@@ -88,7 +88,13 @@ impl MidiOut {
 
     /// Sends what changed for a block of `block_len` samples (events at the block's start).
     /// Real-time safe.
-    pub fn emit(&mut self, shared: &SharedState, cfg: &MidiConfig, block_len: usize, mut send: impl FnMut(NoteEvent<()>)) {
+    pub fn emit(
+        &mut self,
+        shared: &SharedState,
+        cfg: &MidiConfig,
+        block_len: usize,
+        mut send: impl FnMut(NoteEvent<()>),
+    ) {
         let channel = cfg.channel.min(15);
         if cfg.cc {
             self.cc.emit(shared, channel, cfg.cc_base, |cc, value| {

@@ -59,16 +59,17 @@ impl GenrescopeParams {
 impl Default for GenrescopeParams {
     fn default() -> Self {
         Self {
-            editor_state: EguiEditorState::from_size(
-                LogicalSize::new(EDITOR_SIZE.0 as f64, EDITOR_SIZE.1 as f64),
-                1.0,
-            ),
+            editor_state: EguiEditorState::from_size(LogicalSize::new(EDITOR_SIZE.0 as f64, EDITOR_SIZE.1 as f64), 1.0),
             editor_size: Arc::new(RwLock::new(None)),
             model_dir: Arc::new(RwLock::new(None)),
             smoothing: FloatParam::new(
                 "Smoothing",
                 SMOOTHING_S.default,
-                FloatRange::Skewed { min: SMOOTHING_S.min, max: SMOOTHING_S.max, factor: FloatRange::skew_factor(-1.5) },
+                FloatRange::Skewed {
+                    min: SMOOTHING_S.min,
+                    max: SMOOTHING_S.max,
+                    factor: FloatRange::skew_factor(-1.5),
+                },
             )
             .with_unit(" s")
             .with_step_size(0.05),

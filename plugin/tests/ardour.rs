@@ -57,7 +57,8 @@ fn ardour_export_is_bit_exact_and_its_ccs_match_the_cli() {
     let stdout = String::from_utf8_lossy(&check.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&check.stderr));
     let result: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("check.json")).expect("check.json")).expect("check.json is JSON");
+        serde_json::from_str(&std::fs::read_to_string(out.join("check.json")).expect("check.json"))
+            .expect("check.json is JSON");
     assert!(check.status.success(), "check.py --deterministic failed: {}", result);
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -171,10 +171,7 @@ fn state_round_trip_and_foreign_states() {
     params.insert("future_param".into(), serde_json::json!({"f32": 0.5}));
     params.insert("smooth".into(), serde_json::json!({"bool": true}));
     params.insert("ccbase".into(), serde_json::json!({"i32": 33}));
-    foreign["fields"]
-        .as_object_mut()
-        .unwrap()
-        .insert("future-field".into(), serde_json::json!("whatever"));
+    foreign["fields"].as_object_mut().unwrap().insert("future-field".into(), serde_json::json!("whatever"));
     let mut c = instance_with_model(&host, test_model());
     let defaults = c.params();
     c.load_state(&state_blob(&foreign));

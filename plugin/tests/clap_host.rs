@@ -137,7 +137,11 @@ fn bundle_ships_onnx_runtime_beside_the_binary() {
     let vst3_bin_dir = vst3.join("Contents").join("x86_64-linux");
     for d in [dir, vst3_bin_dir.as_path()] {
         let lib = d.join("libonnxruntime.so");
-        assert!(lib.is_file(), "{} missing: bundle with `cargo xtask bundle`, not nice-plug-xtask directly", lib.display());
+        assert!(
+            lib.is_file(),
+            "{} missing: bundle with `cargo xtask bundle`, not nice-plug-xtask directly",
+            lib.display()
+        );
         let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.json");
         if models.is_file() {
             let m = d.join("genrescope-model").join("manifest.json");

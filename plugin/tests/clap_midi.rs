@@ -9,14 +9,21 @@ mod common;
 mod engine_support;
 
 use common::{InEvent, Instance, OutEvent, TestHost};
-use engine_support::{assert_bit_exact, copy_dir, instance_with_model, music, rand_block, scratch_dir, test_model, CC_BASE, TOP_CC};
+use engine_support::{
+    assert_bit_exact, copy_dir, instance_with_model, music, rand_block, scratch_dir, test_model, CC_BASE, TOP_CC,
+};
 use genrescope_core::audio_file::DecodedAudio;
 use genrescope_engine::{OfflineEngine, OfflineSettings};
 use std::time::{Duration, Instant};
 
 /// Feeds `seconds` of music in blocks from `next_block`; returns all CC events with their
 /// absolute sample positions, checking the audio passes bit-exactly.
-fn render(inst: &mut Instance, rate: f64, seconds: f64, mut next_block: impl FnMut() -> usize) -> Vec<(usize, (u8, u8, u8))> {
+fn render(
+    inst: &mut Instance,
+    rate: f64,
+    seconds: f64,
+    mut next_block: impl FnMut() -> usize,
+) -> Vec<(usize, (u8, u8, u8))> {
     let total = (rate * seconds) as usize;
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let (mut pos, mut events) = (0usize, Vec::new());
@@ -46,7 +53,8 @@ fn offline_render_is_deterministic_and_matches_the_offline_engine() {
             inst.set_offline(true);
             inst.activate(rate, block as u32);
             let mut rng = 0x9E37_79B9u64;
-            let events = render(&mut inst, rate, 12.0, || if random_blocks { rand_block(&mut rng, block) } else { block });
+            let events =
+                render(&mut inst, rate, 12.0, || if random_blocks { rand_block(&mut rng, block) } else { block });
             inst.deactivate();
             events
         };

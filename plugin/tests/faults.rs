@@ -206,8 +206,16 @@ fn onnx_runtime_missing() {
     std::fs::write(&fake, b"\x7fELF but not really").unwrap();
 
     let cases: [(&str, &Path, PathBuf); 4] = [
-        ("GENRESCOPE_ORT_LIB=/nonexistent, bundle without the library", &lonely, "/nonexistent/libonnxruntime.so".into()),
-        ("GENRESCOPE_ORT_LIB=/nonexistent, full bundle", bundle.parent().unwrap(), "/nonexistent/libonnxruntime.so".into()),
+        (
+            "GENRESCOPE_ORT_LIB=/nonexistent, bundle without the library",
+            &lonely,
+            "/nonexistent/libonnxruntime.so".into(),
+        ),
+        (
+            "GENRESCOPE_ORT_LIB=/nonexistent, full bundle",
+            bundle.parent().unwrap(),
+            "/nonexistent/libonnxruntime.so".into(),
+        ),
         ("GENRESCOPE_ORT_LIB is a directory", &lonely, lonely.clone()),
         ("GENRESCOPE_ORT_LIB is not a library", &lonely, fake.clone()),
     ];

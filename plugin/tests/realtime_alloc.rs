@@ -55,7 +55,8 @@ fn audio_thread_path_does_not_allocate() {
             let max_block = 4096;
             let mut fe = AudioFrontEnd::new(&spec, rate, max_block, sender).unwrap();
             let mut midi = MidiOut::default();
-            let cfg = MidiConfig { channel: 0, cc_base: 20, cc: true, program_change: true, hold_s: 0.0, sample_rate: rate };
+            let cfg =
+                MidiConfig { channel: 0, cc_base: 20, cc: true, program_change: true, hold_s: 0.0, sample_rate: rate };
             let mut render = RenderWatch::new(ProcessMode::Realtime, rate);
             let mut probs = [0.05f32; 10];
             probs[3] = 0.55;

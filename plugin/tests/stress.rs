@@ -27,7 +27,13 @@ fn top_ccs(events: &[OutEvent]) -> Vec<u8> {
 /// Feeds music from `pos` in blocks of `block` until a top-genre CC (0..10) appears; returns the
 /// events and the new position. Past the first window it paces by audio time (real time), so the
 /// analysis thread, not offline rendering, does the work. Fails after `limit` (a hang guard).
-fn music_until_genre(inst: &mut Instance, rate: f64, block: usize, mut pos: usize, limit: Duration) -> (Vec<OutEvent>, usize) {
+fn music_until_genre(
+    inst: &mut Instance,
+    rate: f64,
+    block: usize,
+    mut pos: usize,
+    limit: Duration,
+) -> (Vec<OutEvent>, usize) {
     let start = Instant::now();
     let mut paced: Option<(Instant, usize)> = None;
     let mut seed = 0xDEAD_BEEFu64 ^ pos as u64;
@@ -110,7 +116,10 @@ fn sixteen_instances_threads_cpu_memory() {
 
     let per_extra_kib = rss_all.saturating_sub(rss_one) as f64 / (N - 1) as f64;
     eprintln!("threads: before {threads_before}, 1 instance {threads_one}, {N} instances {threads_all} ({analysis_threads} analysis, {host_audio_threads} host audio)");
-    eprintln!("RSS: before {rss_before} KiB, first instance +{} KiB, each further instance +{per_extra_kib:.0} KiB", rss_one.saturating_sub(rss_before));
+    eprintln!(
+        "RSS: before {rss_before} KiB, first instance +{} KiB, each further instance +{per_extra_kib:.0} KiB",
+        rss_one.saturating_sub(rss_before)
+    );
     eprintln!(
         "CPU over {audio_s:.1} s of audio x {N} instances in {wall:.1} s wall: process {cpu:.2} s; \
          per instance: analysis thread {:.1} ms/s of audio, audio thread {:.1} ms/s of audio",
@@ -128,8 +137,16 @@ fn sixteen_instances_threads_cpu_memory() {
     // Each extra instance is one more analysis thread, nothing more.
     assert_eq!(threads_all - threads_one, 2 * (N - 1), "{names:?}");
     // A seed-size model must cost far less than real time, per instance, on either thread.
-    assert!(analysis_cpu / N as f64 / audio_s < 0.2, "analysis thread uses {:.0}% of real time", analysis_cpu / N as f64 / audio_s * 100.0);
-    assert!(audio_cpu / N as f64 / audio_s < 0.2, "audio thread uses {:.0}% of real time", audio_cpu / N as f64 / audio_s * 100.0);
+    assert!(
+        analysis_cpu / N as f64 / audio_s < 0.2,
+        "analysis thread uses {:.0}% of real time",
+        analysis_cpu / N as f64 / audio_s * 100.0
+    );
+    assert!(
+        audio_cpu / N as f64 / audio_s < 0.2,
+        "audio thread uses {:.0}% of real time",
+        audio_cpu / N as f64 / audio_s * 100.0
+    );
     assert!(per_extra_kib < 64.0 * 1024.0, "{per_extra_kib} KiB per instance");
 
     drop(insts);

@@ -69,7 +69,11 @@ fn vst3_bundle() -> PathBuf {
 
 fn run_script(py: &Path, pythonpath: Option<&Path>, model_dir: Option<&Path>) -> Value {
     let bundle = vst3_bundle();
-    assert!(bundle.join("Contents/x86_64-linux/Genrescope.so").is_file(), "no VST3 bundle at {}: run `cargo xtask bundle genrescope --release`", bundle.display());
+    assert!(
+        bundle.join("Contents/x86_64-linux/Genrescope.so").is_file(),
+        "no VST3 bundle at {}: run `cargo xtask bundle genrescope --release`",
+        bundle.display()
+    );
     let clip = std::env::var_os("GTZAN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("../shared/datasets/gtzan"))
@@ -147,15 +151,20 @@ fn vst3_loads_in_pedalboard_and_passes_audio_unchanged() {
         }
         // Every parameter the plugin declares reaches the host by name, and pedalboard shows all
         // of them (it hides names starting "MIDI CC ", JUCE's MIDI-CC proxies: we avoid those).
-        let names: Vec<&str> = report["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["name"].as_str().unwrap())
-            .collect();
+        let names: Vec<&str> =
+            report["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["Smoothing", "Update interval", "Gate", "CC output", "MIDI channel", "First CC", "Program change", "Program hold"]
+            [
+                "Smoothing",
+                "Update interval",
+                "Gate",
+                "CC output",
+                "MIDI channel",
+                "First CC",
+                "Program change",
+                "Program hold"
+            ]
         );
         for p in report["parameters"].as_array().unwrap() {
             assert!(p["python_name"].is_string(), "hidden from the host's parameter list: {p}");

@@ -47,19 +47,14 @@ static SELECTED: OnceLock<Backend> = OnceLock::new();
 /// driver or feature is a clear error up front rather than a panic mid-training.
 pub fn select(backend: Backend) -> anyhow::Result<()> {
     if let Backend::Cuda(_) = backend {
-        anyhow::ensure!(
-            cfg!(feature = "cuda"),
-            "this trainer was built without CUDA: rebuild with `--features cuda`"
-        );
+        anyhow::ensure!(cfg!(feature = "cuda"), "this trainer was built without CUDA: rebuild with `--features cuda`");
     }
     #[cfg(feature = "cuda")]
     if let Backend::Cuda(_) = backend {
         // The driver's soname is stable, so its absence is a clear answer; cubecl would only
         // panic on its own device thread.
         // SAFETY: loading the NVIDIA driver library runs no initialisation beyond its own.
-        let driver = ["libcuda.so.1", "libcuda.so"]
-            .iter()
-            .any(|n| unsafe { libloading::Library::new(n) }.is_ok());
+        let driver = ["libcuda.so.1", "libcuda.so"].iter().any(|n| unsafe { libloading::Library::new(n) }.is_ok());
         anyhow::ensure!(
             driver,
             "{backend}: no NVIDIA driver library (libcuda.so.1) found; CUDA training needs an \
@@ -67,14 +62,10 @@ pub fn select(backend: Backend) -> anyhow::Result<()> {
         );
     }
     let current = *SELECTED.get_or_init(|| backend);
-    anyhow::ensure!(
-        current == backend,
-        "device already set to {current}, cannot switch to {backend}"
-    );
+    anyhow::ensure!(current == backend, "device already set to {current}, cannot switch to {backend}");
     let dev = device();
     // cubecl reports a missing libcuda or GPU by panicking on first use.
-    let probe =
-        std::panic::catch_unwind(move || Tensor::<1>::ones([4], &dev).sum().into_scalar::<f32>());
+    let probe = std::panic::catch_unwind(move || Tensor::<1>::ones([4], &dev).sum().into_scalar::<f32>());
     match probe {
         Ok(4.0) => Ok(()),
         Ok(v) => anyhow::bail!("{backend} computed 1+1+1+1 = {v}"),

@@ -25,18 +25,10 @@ pub struct TrainThroughput {
 }
 
 /// Trains the default member configuration for one warm-up epoch, then times `epochs` more.
-pub fn train_throughput(
-    windows: usize,
-    epochs: usize,
-    frames: usize,
-    dim: usize,
-) -> anyhow::Result<TrainThroughput> {
+pub fn train_throughput(windows: usize, epochs: usize, frames: usize, dim: usize) -> anyhow::Result<TrainThroughput> {
     anyhow::ensure!(windows > 0 && epochs > 0, "need windows and epochs");
     let mut rng = StdRng::seed_from_u64(7);
-    let mut seg = Segments {
-        window_len: frames * dim,
-        ..Default::default()
-    };
+    let mut seg = Segments { window_len: frames * dim, ..Default::default() };
     for i in 0..windows {
         seg.windows.extend(mfcc_like_window(&mut rng, frames, dim));
         let label = rng.random_range(0..NUM_GENRES);

@@ -66,26 +66,14 @@ pub fn scan(root: &Path) -> anyhow::Result<Vec<Clip>> {
         }
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("")
-                .to_string();
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
             let label = stem.split('.').next().and_then(genre_index);
             if let Some(label) = label.filter(|_| has_audio_extension(&path)) {
-                clips.push(Clip {
-                    id: format!("{genre}/{stem}"),
-                    path,
-                    label,
-                });
+                clips.push(Clip { id: format!("{genre}/{stem}"), path, label });
             }
         }
     }
-    anyhow::ensure!(
-        !clips.is_empty(),
-        "no audio clips in GTZAN layout under {}",
-        root.display()
-    );
+    anyhow::ensure!(!clips.is_empty(), "no audio clips in GTZAN layout under {}", root.display());
     clips.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(clips)
 }
@@ -100,8 +88,7 @@ pub struct Split {
 }
 
 fn list_ids(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -115,22 +102,10 @@ fn list_ids(path: &Path) -> anyhow::Result<Vec<String>> {
 pub fn split(root: &Path, clips: &[Clip], valid_fraction: f64, seed: u64) -> anyhow::Result<Split> {
     let (tr, va) = (root.join("splits/train.txt"), root.join("splits/valid.txt"));
     if tr.is_file() && va.is_file() {
-        let index: HashMap<&str, usize> = clips
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.as_str(), i))
-            .collect();
-        let pick = |ids: Vec<String>| {
-            ids.iter()
-                .filter_map(|id| index.get(id.as_str()).copied())
-                .collect::<Vec<_>>()
-        };
+        let index: HashMap<&str, usize> = clips.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+        let pick = |ids: Vec<String>| ids.iter().filter_map(|id| index.get(id.as_str()).copied()).collect::<Vec<_>>();
         let (train, valid) = (pick(list_ids(&tr)?), pick(list_ids(&va)?));
-        return Ok(Split {
-            train,
-            valid,
-            source: format!("{} and {}", tr.display(), va.display()),
-        });
+        return Ok(Split { train, valid, source: format!("{} and {}", tr.display(), va.display()) });
     }
     Ok(stratified_split(clips, valid_fraction, seed))
 }
@@ -141,18 +116,13 @@ pub fn stratified_split(clips: &[Clip], valid_fraction: f64, seed: u64) -> Split
     for g in 0..NUM_GENRES {
         let mut idx: Vec<usize> = (0..clips.len()).filter(|&i| clips[i].label == g).collect();
         idx.shuffle(&mut rng);
-        let n_valid =
-            ((idx.len() as f64 * valid_fraction).round() as usize).min(idx.len().saturating_sub(1));
+        let n_valid = ((idx.len() as f64 * valid_fraction).round() as usize).min(idx.len().saturating_sub(1));
         valid.extend_from_slice(&idx[..n_valid]);
         train.extend_from_slice(&idx[n_valid..]);
     }
     train.sort_unstable();
     valid.sort_unstable();
-    Split {
-        train,
-        valid,
-        source: format!("seeded stratified split (seed {seed}, valid fraction {valid_fraction})"),
-    }
+    Split { train, valid, source: format!("seeded stratified split (seed {seed}, valid fraction {valid_fraction})") }
 }
 
 /// Mel power frames of every clip (row-major `n_frames * mel_dim`), `None` for clips that failed.
@@ -167,19 +137,9 @@ const CACHE_VERSION: &str = "mel-frames-v2";
 
 fn cache_key(path: &Path, spec: &FrontEndSpec) -> anyhow::Result<String> {
     let meta = std::fs::metadata(path)?;
-    let mtime = meta
-        .modified()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let abs = std::fs::canonicalize(path)?;
-    let key = format!(
-        "{CACHE_VERSION}\n{}\n{}\n{}\n{}",
-        abs.display(),
-        meta.len(),
-        mtime,
-        spec.frames_only().hash()
-    );
+    let key = format!("{CACHE_VERSION}\n{}\n{}\n{}\n{}", abs.display(), meta.len(), mtime, spec.frames_only().hash());
     Ok(sha256_hex(key.as_bytes()))
 }
 
@@ -188,10 +148,7 @@ fn read_cache(file: &Path, dim: usize) -> Option<Vec<f32>> {
     if bytes.len() % 4 != 0 || bytes.len() < 4 {
         return None;
     }
-    let v: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let v: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     #[allow(clippy::manual_is_multiple_of)] // MSRV 1.85: is_multiple_of is 1.87
     let whole = v.len() % dim == 0;
     whole.then_some(v)
@@ -231,27 +188,16 @@ fn clip_features(clip: &Clip, spec: &FrontEndSpec, cache: Option<&Path>) -> anyh
 }
 
 /// Decodes and featurizes `clips` on `threads` threads; failures are recorded, not fatal.
-pub fn featurize(
-    clips: &[Clip],
-    input: &ModelInput,
-    cache: Option<&Path>,
-    threads: usize,
-) -> ClipFeatures {
+pub fn featurize(clips: &[Clip], input: &ModelInput, cache: Option<&Path>, threads: usize) -> ClipFeatures {
     if let Some(dir) = cache {
         let _ = std::fs::create_dir_all(dir);
     }
     let pb = ProgressBar::new(clips.len() as u64);
-    pb.set_style(
-        ProgressStyle::with_template("features {bar:30} {pos}/{len} [{elapsed}<{eta}]").unwrap(),
-    );
+    pb.set_style(ProgressStyle::with_template("features {bar:30} {pos}/{len} [{elapsed}<{eta}]").unwrap());
     let threads = threads.max(1);
-    let mut results: Vec<Option<anyhow::Result<Vec<f32>>>> =
-        (0..clips.len()).map(|_| None).collect();
+    let mut results: Vec<Option<anyhow::Result<Vec<f32>>>> = (0..clips.len()).map(|_| None).collect();
     std::thread::scope(|s| {
-        let chunks: Vec<_> = results
-            .chunks_mut(clips.len().div_ceil(threads).max(1))
-            .enumerate()
-            .collect();
+        let chunks: Vec<_> = results.chunks_mut(clips.len().div_ceil(threads).max(1)).enumerate().collect();
         let per = clips.len().div_ceil(threads).max(1);
         for (t, chunk) in chunks {
             let pb = &pb;
@@ -275,11 +221,7 @@ pub fn featurize(
             Ok(v) => {
                 skipped.push((
                     clip.path.clone(),
-                    format!(
-                        "too short: {} frames < {}",
-                        v.len() / mel_dim,
-                        input.window_frames
-                    ),
+                    format!("too short: {} frames < {}", v.len() / mel_dim, input.window_frames),
                 ));
                 None
             }
@@ -321,12 +263,7 @@ impl Segments {
 
     /// Non-overlapping segments of the tracks `clip_idx` (indices into `clips`); failed clips
     /// are left out. Evaluation (CV held-out folds, validation) always uses these.
-    pub fn build(
-        clips: &[Clip],
-        feats: &ClipFeatures,
-        clip_idx: &[usize],
-        input: &ModelInput,
-    ) -> Self {
+    pub fn build(clips: &[Clip], feats: &ClipFeatures, clip_idx: &[usize], input: &ModelInput) -> Self {
         Self::build_hop(clips, feats, clip_idx, input, input.window_frames)
     }
 
@@ -345,10 +282,7 @@ impl Segments {
         let window_len = input.window_len();
         let hop = hop_frames.max(1) * mel_dim;
         let mut transform = FeatureTransform::new(&input.spec).expect("spec validated by the caller");
-        let mut s = Segments {
-            window_len,
-            ..Default::default()
-        };
+        let mut s = Segments { window_len, ..Default::default() };
         let mut window = vec![0.0; window_len];
         for &c in clip_idx {
             let Some(f) = &feats.frames[c] else { continue };
@@ -369,15 +303,8 @@ impl Segments {
 
     /// Subset by track indices (for cross-validation folds).
     pub fn select_tracks(&self, tracks: &[usize]) -> Self {
-        let mut s = Segments {
-            window_len: self.window_len,
-            ..Default::default()
-        };
-        let map: HashMap<usize, usize> = tracks
-            .iter()
-            .enumerate()
-            .map(|(new, &old)| (old, new))
-            .collect();
+        let mut s = Segments { window_len: self.window_len, ..Default::default() };
+        let map: HashMap<usize, usize> = tracks.iter().enumerate().map(|(new, &old)| (old, new)).collect();
         for &t in tracks {
             s.track_ids.push(self.track_ids[t].clone());
             s.track_labels.push(self.track_labels[t]);
@@ -422,9 +349,7 @@ pub fn track_folds(track_labels: &[usize], k: usize, seed: u64) -> Vec<Vec<usize
     let mut folds = vec![Vec::new(); k];
     let mut next = 0;
     for g in 0..NUM_GENRES {
-        let mut idx: Vec<usize> = (0..track_labels.len())
-            .filter(|&i| track_labels[i] == g)
-            .collect();
+        let mut idx: Vec<usize> = (0..track_labels.len()).filter(|&i| track_labels[i] == g).collect();
         idx.shuffle(&mut rng);
         for i in idx {
             folds[next % k].push(i);
@@ -472,10 +397,8 @@ mod tests {
         let ml = input.window_frames * mel_dim;
         // Track i has 2.5 windows of mel frames filled with (i+1)/1000: 2 segments each.
         let mel = |i: usize| (i + 1) as f32 * 1e-3;
-        let feats = ClipFeatures {
-            frames: (0..c.len()).map(|i| Some(vec![mel(i); ml * 5 / 2])).collect(),
-            skipped: vec![],
-        };
+        let feats =
+            ClipFeatures { frames: (0..c.len()).map(|i| Some(vec![mel(i); ml * 5 / 2])).collect(), skipped: vec![] };
         let s = Segments::build(&c, &feats, &(0..c.len()).collect::<Vec<_>>(), &input);
         assert_eq!(s.len(), 2 * c.len());
         assert_eq!(s.window_len, input.window_len());

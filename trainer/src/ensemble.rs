@@ -91,22 +91,11 @@ pub fn load_data(
     let train = Segments::build(&subset, &feats, &train_idx, input);
     let hop = train_hop_frames.unwrap_or(input.window_frames);
     let train_windows = Segments::build_hop(&subset, &feats, &train_idx, input, hop);
-    let valid = Segments::build(
-        &subset,
-        &feats,
-        &(n_train..subset.len()).collect::<Vec<_>>(),
-        input,
-    );
+    let valid = Segments::build(&subset, &feats, &(n_train..subset.len()).collect::<Vec<_>>(), input);
     for (p, why) in &feats.skipped {
         eprintln!("skipped {}: {why}", p.display());
     }
-    Ok(LoadedData {
-        train,
-        train_windows,
-        valid,
-        split_source: sp.source,
-        skipped: feats.skipped,
-    })
+    Ok(LoadedData { train, train_windows, valid, split_source: sp.source, skipped: feats.skipped })
 }
 
 /// Min/max of every quantization point over `norm` windows, using the burn model.
@@ -118,41 +107,23 @@ pub fn calibrate_burn(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> A
     for start in (0..n).step_by(128) {
         let end = (start + 128).min(n);
         let x = Tensor::<4>::from_data(
-            TensorData::new(
-                norm[start * wl..end * wl].to_vec(),
-                [end - start, 1, cfg.frames, cfg.dim],
-            ),
+            TensorData::new(norm[start * wl..end * wl].to_vec(), [end - start, 1, cfg.frames, cfg.dim]),
             &device,
         );
         let t = model.forward_trace(x, true);
-        let mm = |t: Tensor<4>| {
-            [
-                t.clone().min().into_scalar::<f32>(),
-                t.max().into_scalar::<f32>(),
-            ]
-        };
+        let mm = |t: Tensor<4>| [t.clone().min().into_scalar::<f32>(), t.max().into_scalar::<f32>()];
         for (i, b) in t.block_relu.into_iter().enumerate() {
             rec.record_block(i, &mm(b));
         }
         let h = t.hidden_relu;
-        rec.record_hidden(&[
-            h.clone().min().into_scalar::<f32>(),
-            h.max().into_scalar::<f32>(),
-        ]);
+        rec.record_hidden(&[h.clone().min().into_scalar::<f32>(), h.max().into_scalar::<f32>()]);
     }
     rec.finish()
 }
 
 pub fn run(opts: &TrainOptions, feat_cfg: &ModelInput) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(&opts.work)?;
-    let data = load_data(
-        &opts.data,
-        feat_cfg,
-        opts.cache.as_deref(),
-        opts.seed,
-        opts.threads,
-        opts.train_hop_frames,
-    )?;
+    let data = load_data(&opts.data, feat_cfg, opts.cache.as_deref(), opts.seed, opts.threads, opts.train_hop_frames)?;
     let (tr, va) = (&data.train, &data.valid);
     let tw = &data.train_windows;
     let hop = opts.train_hop_frames.unwrap_or(feat_cfg.window_frames);
@@ -166,17 +137,10 @@ pub fn run(opts: &TrainOptions, feat_cfg: &ModelInput) -> anyhow::Result<Summary
         va.len(),
         data.split_source
     );
-    anyhow::ensure!(
-        !tr.is_empty() && !va.is_empty(),
-        "need training and validation segments"
-    );
+    anyhow::ensure!(!tr.is_empty() && !va.is_empty(), "need training and validation segments");
     let dim = feat_cfg.frame_dim();
 
-    let mut base = TrainConfig {
-        seed: opts.seed,
-        class_balanced: opts.class_balanced,
-        ..Default::default()
-    };
+    let mut base = TrainConfig { seed: opts.seed, class_balanced: opts.class_balanced, ..Default::default() };
     base.model.frames = feat_cfg.window_frames;
     base.model.dim = dim;
     if let Some(e) = opts.max_epochs {
@@ -200,25 +164,12 @@ pub fn run(opts: &TrainOptions, feat_cfg: &ModelInput) -> anyhow::Result<Summary
         cfg.seed = opts.seed.wrapping_add(1000 * (i as u64 + 1));
         cfg.max_epochs = c.retrain_epochs();
         let ckpt = opts.work.join(format!("member{i}"));
-        let t = train(
-            &cfg,
-            tw,
-            None,
-            &mean,
-            &inv_std,
-            Some(&ckpt),
-            &format!("member {}/{}", i + 1, chosen.len()),
-        )?;
+        let t = train(&cfg, tw, None, &mean, &inv_std, Some(&ckpt), &format!("member {}/{}", i + 1, chosen.len()))?;
         let probs = predict(&t.model, &cfg.model, &valid_norm, va.len());
         let (seg_e, track_e) = evaluate_both(&probs, va);
         eprintln!(
             "member {i}: valid segment acc {:.3} ({}/{}), track acc {:.3} ({}/{})",
-            seg_e.accuracy,
-            seg_e.correct,
-            seg_e.count,
-            track_e.accuracy,
-            track_e.correct,
-            track_e.count
+            seg_e.accuracy, seg_e.correct, seg_e.count, track_e.accuracy, track_e.correct, track_e.count
         );
         let weights = t.model.to_weights(&cfg.model, &mean, &inv_std);
         let ranges = calibrate_burn(&t.model, &cfg.model, &train_norm, tr.len());
@@ -272,15 +223,7 @@ pub fn run(opts: &TrainOptions, feat_cfg: &ModelInput) -> anyhow::Result<Summary
         ensemble_track.accuracy
     );
     let name = "genrescope-gtzan-cnn-ensemble";
-    write_model_dir(
-        &opts.out,
-        feat_cfg,
-        name,
-        &exports,
-        Quantization::Int8Qdq,
-        "manifest.json",
-        Some(notes.clone()),
-    )?;
+    write_model_dir(&opts.out, feat_cfg, name, &exports, Quantization::Int8Qdq, "manifest.json", Some(notes.clone()))?;
     write_model_dir(
         &opts.out,
         feat_cfg,
@@ -300,21 +243,14 @@ pub fn run(opts: &TrainOptions, feat_cfg: &ModelInput) -> anyhow::Result<Summary
         train_windows: tw.len(),
         valid_tracks: va.num_tracks(),
         valid_segments: va.len(),
-        skipped: data
-            .skipped
-            .iter()
-            .map(|(p, w)| (p.display().to_string(), w.clone()))
-            .collect(),
+        skipped: data.skipped.iter().map(|(p, w)| (p.display().to_string(), w.clone())).collect(),
         cv,
         members,
         ensemble_segment,
         ensemble_track,
         model_dir: opts.out.display().to_string(),
     };
-    std::fs::write(
-        opts.work.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )?;
+    std::fs::write(opts.work.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
     crate::plots::confusion_png(
         &summary.ensemble_segment,
         &opts.work.join("confusion_valid_segments.png"),

@@ -1,10 +1,10 @@
 //! Writing a model folder: ONNX members + `manifest.json` (the format in
 //! `genrescope_core::model::manifest`), and random-weight test models for other crates' tests.
+use crate::data::ModelInput;
 use crate::onnx::{member_to_onnx, INPUT_NAME, OUTPUT_NAME};
 use crate::quantize::{calibrate, ActivationRanges};
 use crate::weights::CnnWeights;
 use anyhow::{ensure, Context};
-use crate::data::ModelInput;
 use genrescope_core::labels::GENRES;
 use genrescope_core::model::{InputSpec, MemberEntry, ModelManifest, Quantization, FORMAT_VERSION};
 use genrescope_core::sha256_hex;
@@ -47,14 +47,7 @@ pub fn write_model_dir(
         );
         let (tag, ranges) = match quantization {
             Quantization::Fp32 => ("fp32", None),
-            Quantization::Int8Qdq => (
-                "int8",
-                Some(
-                    m.ranges
-                        .as_ref()
-                        .context("int8 export needs calibration ranges")?,
-                ),
-            ),
+            Quantization::Int8Qdq => ("int8", Some(m.ranges.as_ref().context("int8 export needs calibration ranges")?)),
         };
         let bytes = member_to_onnx(&m.weights, ranges)?;
         let file = format!("member_{i}.{tag}.onnx");
@@ -93,13 +86,7 @@ pub fn write_model_dir(
 /// values: calibration data for random models and inputs for export tests.
 pub fn mfcc_like_window(rng: &mut StdRng, frames: usize, dim: usize) -> Vec<f32> {
     (0..frames * dim)
-        .map(|i| {
-            if i % dim == 0 {
-                rng.random_range(-450.0..-50.0)
-            } else {
-                rng.random_range(-60.0..60.0)
-            }
-        })
+        .map(|i| if i % dim == 0 { rng.random_range(-450.0..-50.0) } else { rng.random_range(-60.0..60.0) })
         .collect()
 }
 
@@ -116,9 +103,7 @@ pub fn random_test_model(
     ensure!(n_members > 0, "n_members must be > 0");
     let (frames, dim) = (input.window_frames, input.frame_dim());
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-    let calib: Vec<Vec<f32>> = (0..4)
-        .map(|_| mfcc_like_window(&mut rng, frames, dim))
-        .collect();
+    let calib: Vec<Vec<f32>> = (0..4).map(|_| mfcc_like_window(&mut rng, frames, dim)).collect();
     let members: Vec<ExportMember> = (0..n_members)
         .map(|m| {
             let weights = CnnWeights::random(frames, dim, 2, 8, 16, seed.wrapping_add(m as u64));
@@ -127,17 +112,11 @@ pub fn random_test_model(
                 weights,
                 ranges,
                 val_accuracy: None,
-                hyperparams: Some(
-                    serde_json::json!({"random_test_model": true, "seed": seed, "member": m}),
-                ),
+                hyperparams: Some(serde_json::json!({"random_test_model": true, "seed": seed, "member": m})),
             }
         })
         .collect();
-    let q = if quantized {
-        Quantization::Int8Qdq
-    } else {
-        Quantization::Fp32
-    };
+    let q = if quantized { Quantization::Int8Qdq } else { Quantization::Fp32 };
     write_model_dir(
         dir,
         input,
@@ -171,8 +150,7 @@ pub fn quantize_model_dir(dir: &Path, calibration: &[&[f32]]) -> anyhow::Result<
             entry.quantization
         );
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let weights = crate::onnx::member_from_onnx(&bytes)
-            .with_context(|| format!("reading {}", entry.file))?;
+        let weights = crate::onnx::member_from_onnx(&bytes).with_context(|| format!("reading {}", entry.file))?;
         let ranges = calibrate(&weights, calibration.iter().copied());
         members.push(ExportMember {
             weights,

@@ -75,9 +75,7 @@ impl CvResult {
     /// Epochs to retrain on all training tracks: mean of the folds' early-stopping epochs.
     pub fn retrain_epochs(&self) -> usize {
         let n = self.fold_best_epoch.len().max(1);
-        (self.fold_best_epoch.iter().sum::<usize>() as f32 / n as f32)
-            .round()
-            .max(1.0) as usize
+        (self.fold_best_epoch.iter().sum::<usize>() as f32 / n as f32).round().max(1.0) as usize
     }
 }
 
@@ -99,11 +97,7 @@ pub fn cross_validate(
         windows.track_ids == train_set.track_ids,
         "training windows and segments must come from the same tracks in the same order"
     );
-    let folds = track_folds(
-        &train_set.track_labels,
-        k,
-        cands.first().map(|c| c.seed).unwrap_or(0),
-    );
+    let folds = track_folds(&train_set.track_labels, k, cands.first().map(|c| c.seed).unwrap_or(0));
     let mut results = Vec::new();
     for (ci, cfg) in cands.iter().enumerate() {
         let mut r = CvResult {
@@ -116,24 +110,14 @@ pub fn cross_validate(
             mean_loss: 0.0,
         };
         for (fi, held) in folds.iter().enumerate() {
-            let rest: Vec<usize> = (0..train_set.num_tracks())
-                .filter(|t| !held.contains(t))
-                .collect();
+            let rest: Vec<usize> = (0..train_set.num_tracks()).filter(|t| !held.contains(t)).collect();
             let (tr, va) = (windows.select_tracks(&rest), train_set.select_tracks(held));
             // Normalization from the fold's own training part (its non-overlapping segments, as
             // for the members): nothing leaks from held-out tracks.
             let (mean, inv_std) = train_set.select_tracks(&rest).coefficient_stats(dim);
             let ckpt = work.map(|w| w.join(format!("cv/cand{ci}_fold{fi}")));
             let label = format!("cv {}/{} fold {}/{}", ci + 1, cands.len(), fi + 1, k);
-            let t = train(
-                cfg,
-                &tr,
-                Some(&va),
-                &mean,
-                &inv_std,
-                ckpt.as_deref(),
-                &label,
-            )?;
+            let t = train(cfg, &tr, Some(&va), &mean, &inv_std, ckpt.as_deref(), &label)?;
             let best = &t.history[t.best_epoch - 1];
             r.fold_accuracy.push(best.valid_accuracy.unwrap_or(0.0));
             r.fold_loss.push(best.valid_loss.unwrap_or(f32::INFINITY));
@@ -162,11 +146,7 @@ pub fn cross_validate(
 /// Best `n` candidates by CV accuracy (ties: lower CV loss).
 pub fn select(results: &[CvResult], n: usize) -> Vec<CvResult> {
     let mut v = results.to_vec();
-    v.sort_by(|a, b| {
-        b.mean_accuracy
-            .total_cmp(&a.mean_accuracy)
-            .then(a.mean_loss.total_cmp(&b.mean_loss))
-    });
+    v.sort_by(|a, b| b.mean_accuracy.total_cmp(&a.mean_accuracy).then(a.mean_loss.total_cmp(&b.mean_loss)));
     v.truncate(n);
     v
 }

@@ -9,10 +9,7 @@ use std::time::Instant;
 
 /// Per-member probabilities of every segment, from the ONNX members of `manifest`
 /// (a folder or a manifest file).
-pub fn member_probs(
-    manifest: &Path,
-    seg: &Segments,
-) -> anyhow::Result<Vec<Vec<Probs>>> {
+pub fn member_probs(manifest: &Path, seg: &Segments) -> anyhow::Result<Vec<Vec<Probs>>> {
     let mut ens = Ensemble::load(manifest)?;
     let mut out = Vec::new();
     for m in 0..ens.num_members() {
@@ -26,11 +23,7 @@ pub fn member_probs(
 }
 
 /// Median single-window latency (µs) of each member; ORT sessions are single-threaded.
-pub fn member_latency_us(
-    manifest: &Path,
-    window: &[f32],
-    iters: usize,
-) -> anyhow::Result<Vec<f64>> {
+pub fn member_latency_us(manifest: &Path, window: &[f32], iters: usize) -> anyhow::Result<Vec<f64>> {
     let mut ens = Ensemble::load(manifest)?;
     let mut out = Vec::new();
     for m in 0..ens.num_members() {
@@ -40,8 +33,7 @@ pub fn member_latency_us(
         let mut t: Vec<f64> = (0..iters)
             .map(|_| {
                 let s = Instant::now();
-                ens.run_member(m, window, &[])
-                    .map(|_| s.elapsed().as_secs_f64() * 1e6)
+                ens.run_member(m, window, &[]).map(|_| s.elapsed().as_secs_f64() * 1e6)
             })
             .collect::<Result<_, _>>()?;
         t.sort_by(f64::total_cmp);
@@ -52,11 +44,7 @@ pub fn member_latency_us(
 
 /// Fraction of segments where two probability sets agree on the top class.
 pub fn top1_agreement(a: &[Probs], b: &[Probs]) -> f32 {
-    let same = a
-        .iter()
-        .zip(b)
-        .filter(|(x, y)| argmax(*x) == argmax(*y))
-        .count();
+    let same = a.iter().zip(b).filter(|(x, y)| argmax(*x) == argmax(*y)).count();
     same as f32 / a.len().max(1) as f32
 }
 
@@ -101,10 +89,7 @@ pub struct OnnxEvaluation {
     pub latency_us: Vec<f64>,
 }
 
-pub fn evaluate_model(
-    manifest: &Path,
-    seg: &Segments,
-) -> anyhow::Result<(OnnxEvaluation, Vec<Vec<Probs>>)> {
+pub fn evaluate_model(manifest: &Path, seg: &Segments) -> anyhow::Result<(OnnxEvaluation, Vec<Vec<Probs>>)> {
     let probs = member_probs(manifest, seg)?;
     let (mut ms, mut mt) = (Vec::new(), Vec::new());
     for p in &probs {

@@ -180,14 +180,9 @@ impl ModelAndData {
     fn segments(&self, input: &ModelInput, part: Part) -> anyhow::Result<Segments> {
         let d = genrescope_trainer::data::scan(&self.data)?;
         let sp = genrescope_trainer::data::split(&self.data, &d, 0.2, self.seed)?;
-        let idx = if part == Part::Train {
-            &sp.train
-        } else {
-            &sp.valid
-        };
+        let idx = if part == Part::Train { &sp.train } else { &sp.valid };
         let clips: Vec<_> = idx.iter().map(|&i| d[i].clone()).collect();
-        let feats =
-            genrescope_trainer::data::featurize(&clips, input, Some(&self.cache), self.threads);
+        let feats = genrescope_trainer::data::featurize(&clips, input, Some(&self.cache), self.threads);
         for (p, why) in &feats.skipped {
             eprintln!("skipped {}: {why}", p.display());
         }
@@ -219,9 +214,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let checkpoint = checkpoint
                 .or_else(|| std::env::var_os("GENRESCOPE_MUSICNN_DIR").map(PathBuf::from))
-                .unwrap_or_else(|| {
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.musicnn/MSD_musicnn")
-                });
+                .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.musicnn/MSD_musicnn"));
             let opts = genrescope_trainer::heads::run::MusicnnOptions {
                 data,
                 out,
@@ -286,15 +279,9 @@ fn main() -> anyhow::Result<()> {
                 .valid;
                 let (int8, p8) = evaluate_model(&opts.out.join("manifest.json"), &valid)?;
                 let (fp32, p32) = evaluate_model(&opts.out.join(FP32_MANIFEST_FILE), &valid)?;
-                let agreement: Vec<f32> = p8
-                    .iter()
-                    .zip(&p32)
-                    .map(|(a, b)| top1_agreement(a, b))
-                    .collect();
+                let agreement: Vec<f32> = p8.iter().zip(&p32).map(|(a, b)| top1_agreement(a, b)).collect();
                 let flips = disagreements(&p8, &p32, &valid);
-                let text = genrescope_trainer::report::markdown(
-                    &summary, &fp32, &int8, &agreement, &flips,
-                );
+                let text = genrescope_trainer::report::markdown(&summary, &fp32, &int8, &agreement, &flips);
                 std::fs::write(opts.out.join("REPORT.md"), text)?;
                 std::fs::write(
                     opts.work.join("onnx_eval.json"),
@@ -303,18 +290,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
         #[cfg(feature = "train")]
-        Cmd::BenchTrain {
-            device,
-            windows,
-            epochs,
-        } => {
+        Cmd::BenchTrain { device, windows, epochs } => {
             genrescope_trainer::backend::select(device)?;
-            let t = genrescope_trainer::bench::train_throughput(
-                windows,
-                epochs,
-                cfg.window_frames,
-                cfg.frame_dim(),
-            )?;
+            let t = genrescope_trainer::bench::train_throughput(windows, epochs, cfg.window_frames, cfg.frame_dim())?;
             println!("{}", serde_json::to_string_pretty(&t)?);
         }
         #[cfg(feature = "train")]
@@ -332,11 +310,7 @@ fn main() -> anyhow::Result<()> {
             let mut fp = None;
             if fp32.is_file() {
                 let (e, p32) = evaluate_model(&fp32, &valid)?;
-                agreement = p8
-                    .iter()
-                    .zip(&p32)
-                    .map(|(a, b)| top1_agreement(a, b))
-                    .collect();
+                agreement = p8.iter().zip(&p32).map(|(a, b)| top1_agreement(a, b)).collect();
                 flips = disagreements(&p8, &p32, &valid);
                 fp = Some(e);
             }
@@ -365,12 +339,7 @@ fn main() -> anyhow::Result<()> {
             }
             println!("wrote {}", model.join(MANIFEST_FILE).display());
         }
-        Cmd::ExportTestModel {
-            out,
-            members,
-            quantized,
-            seed,
-        } => {
+        Cmd::ExportTestModel { out, members, quantized, seed } => {
             genrescope_trainer::random_test_model(&out, &cfg, members, quantized, seed)?;
             println!("wrote {}", out.display());
         }

@@ -5,13 +5,7 @@ use genrescope_core::model::soft_vote as vote;
 use serde::Serialize;
 
 pub fn argmax(p: &[f32]) -> usize {
-    p.iter()
-        .enumerate()
-        .fold(
-            (0, f32::NEG_INFINITY),
-            |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-        )
-        .0
+    p.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
 }
 
 /// Track probabilities = soft vote over its segments.
@@ -60,28 +54,10 @@ pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
             let tp = confusion[g][g] as f32;
             let predicted: usize = (0..NUM_GENRES).map(|t| confusion[t][g]).sum();
             let support: usize = confusion[g].iter().sum();
-            let precision = if predicted > 0 {
-                tp / predicted as f32
-            } else {
-                0.0
-            };
-            let recall = if support > 0 {
-                tp / support as f32
-            } else {
-                0.0
-            };
-            let f1 = if precision + recall > 0.0 {
-                2.0 * precision * recall / (precision + recall)
-            } else {
-                0.0
-            };
-            ClassScores {
-                genre: GENRES[g].into(),
-                precision,
-                recall,
-                f1,
-                support,
-            }
+            let precision = if predicted > 0 { tp / predicted as f32 } else { 0.0 };
+            let recall = if support > 0 { tp / support as f32 } else { 0.0 };
+            let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+            ClassScores { genre: GENRES[g].into(), precision, recall, f1, support }
         })
         .collect();
     let count = labels.len();
@@ -101,10 +77,7 @@ pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
 /// Segment-level and track-level evaluation of per-segment probabilities.
 pub fn evaluate_both(probs: &[Probs], seg: &crate::data::Segments) -> (Evaluation, Evaluation) {
     let tp = track_probs(probs, &seg.track, seg.num_tracks());
-    (
-        evaluate(probs, &seg.labels),
-        evaluate(&tp, &seg.track_labels),
-    )
+    (evaluate(probs, &seg.labels), evaluate(&tp, &seg.track_labels))
 }
 
 /// Soft vote of several members, segment by segment (`members[m][segment]`).
@@ -115,13 +88,9 @@ pub fn soft_vote(members: &[Vec<Probs>]) -> Vec<Probs> {
 
 /// Markdown table of per-class scores.
 pub fn per_class_table(e: &Evaluation) -> String {
-    let mut s =
-        String::from("| genre | precision | recall | F1 | support |\n|---|---|---|---|---|\n");
+    let mut s = String::from("| genre | precision | recall | F1 | support |\n|---|---|---|---|---|\n");
     for c in &e.per_class {
-        s += &format!(
-            "| {} | {:.2} | {:.2} | {:.2} | {} |\n",
-            c.genre, c.precision, c.recall, c.f1, c.support
-        );
+        s += &format!("| {} | {:.2} | {:.2} | {:.2} | {} |\n", c.genre, c.precision, c.recall, c.f1, c.support);
     }
     s
 }
@@ -138,12 +107,7 @@ mod tests {
 
     #[test]
     fn precision_recall_and_track_means() {
-        let probs = vec![
-            onehot(0, 0.9),
-            onehot(0, 0.6),
-            onehot(1, 0.7),
-            onehot(1, 0.8),
-        ];
+        let probs = vec![onehot(0, 0.9), onehot(0, 0.6), onehot(1, 0.7), onehot(1, 0.8)];
         let labels = vec![0, 1, 1, 1];
         let e = evaluate(&probs, &labels);
         assert_eq!(e.correct, 3);

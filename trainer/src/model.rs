@@ -7,9 +7,7 @@
 use crate::weights::{CnnWeights, ConvWeights, DenseWeights, POOL_KERNEL, POOL_PAD, POOL_STRIDE};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
-};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use genrescope_core::labels::NUM_GENRES;
@@ -30,14 +28,7 @@ pub struct CnnConfig {
 
 impl Default for CnnConfig {
     fn default() -> Self {
-        Self {
-            frames: 130,
-            dim: 13,
-            depth: 3,
-            width: 32,
-            hidden: 64,
-            dropout: 0.3,
-        }
+        Self { frames: 130, dim: 13, depth: 3, width: 32, hidden: 64, dropout: 0.3 }
     }
 }
 
@@ -58,11 +49,7 @@ pub struct Cnn {
 
 impl CnnConfig {
     pub fn init(&self, device: &Device) -> Cnn {
-        assert!(
-            (1..=6).contains(&self.depth),
-            "depth {} out of range",
-            self.depth
-        );
+        assert!((1..=6).contains(&self.depth), "depth {} out of range", self.depth);
         let (p, k, s) = (POOL_PAD, POOL_KERNEL, POOL_STRIDE);
         let blocks = (0..self.depth)
             .map(|i| Block {
@@ -111,11 +98,7 @@ impl Cnn {
         }
         let h = relu(self.fc1.forward(x.flatten(1, 3)));
         let logits = self.fc2.forward(self.dropout.forward(h.clone()));
-        BurnTrace {
-            block_relu,
-            hidden_relu: h,
-            logits,
-        }
+        BurnTrace { block_relu, hidden_relu: h, logits }
     }
 
     /// Plain weights with batch norm folded into the convs (inference statistics).
@@ -125,20 +108,9 @@ impl Cnn {
             .blocks
             .iter()
             .map(|b| {
-                let w = b
-                    .conv
-                    .weight
-                    .val()
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .expect("f32 tensor");
+                let w = b.conv.weight.val().into_data().try_to_vec::<f32>().expect("f32 tensor");
                 let [out_ch, in_ch, _, _] = b.conv.weight.val().dims();
-                let bias = b
-                    .conv
-                    .bias
-                    .as_ref()
-                    .map(|p| v(p.val()))
-                    .unwrap_or_else(|| vec![0.0; out_ch]);
+                let bias = b.conv.bias.as_ref().map(|p| v(p.val())).unwrap_or_else(|| vec![0.0; out_ch]);
                 let (gamma, beta) = (v(b.bn.gamma.val()), v(b.bn.beta.val()));
                 let (rm, rv) = (v(b.bn.running_mean.value()), v(b.bn.running_var.value()));
                 let per = in_ch * 9;
@@ -146,17 +118,10 @@ impl Cnn {
                 let mut folded_bias = vec![0.0; out_ch];
                 for c in 0..out_ch {
                     let scale = gamma[c] / (rv[c] + b.bn.epsilon as f32).sqrt();
-                    weight[c * per..(c + 1) * per]
-                        .iter_mut()
-                        .for_each(|x| *x *= scale);
+                    weight[c * per..(c + 1) * per].iter_mut().for_each(|x| *x *= scale);
                     folded_bias[c] = (bias[c] - rm[c]) * scale + beta[c];
                 }
-                ConvWeights {
-                    in_ch,
-                    out_ch,
-                    weight,
-                    bias: folded_bias,
-                }
+                ConvWeights { in_ch, out_ch, weight, bias: folded_bias }
             })
             .collect();
         let dense = |l: &Linear| {
@@ -164,17 +129,8 @@ impl Cnn {
             DenseWeights {
                 d_in,
                 d_out,
-                weight: l
-                    .weight
-                    .val()
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .expect("f32 tensor"),
-                bias: l
-                    .bias
-                    .as_ref()
-                    .map(|p| v(p.val()))
-                    .unwrap_or_else(|| vec![0.0; d_out]),
+                weight: l.weight.val().into_data().try_to_vec::<f32>().expect("f32 tensor"),
+                bias: l.bias.as_ref().map(|p| v(p.val())).unwrap_or_else(|| vec![0.0; d_out]),
             }
         };
         CnnWeights {

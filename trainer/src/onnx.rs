@@ -31,13 +31,7 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
                 let s_in = if i == 0 { q.input } else { q.blocks[i - 1] };
                 (
                     g.weight_int8(&format!("conv{i}.w"), &conv.weight, &dims_w, conv.out_ch),
-                    g.bias_int32(
-                        &format!("conv{i}.b"),
-                        &conv.bias,
-                        s_in.scale,
-                        &conv.weight,
-                        conv.out_ch,
-                    ),
+                    g.bias_int32(&format!("conv{i}.b"), &conv.bias, s_in.scale, &conv.weight, conv.out_ch),
                 )
             }
             None => (
@@ -49,11 +43,7 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
             "Conv",
             &format!("conv{i}"),
             &[&x, &wt, &bias],
-            vec![
-                ints("kernel_shape", &[3, 3]),
-                ints("pads", &[1, 1, 1, 1]),
-                ints("strides", &[1, 1]),
-            ],
+            vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1]), ints("strides", &[1, 1])],
         );
         let mut y = g.node("Relu", &format!("relu{i}"), &[&y], vec![]);
         if let Some(q) = quant {
@@ -66,11 +56,7 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
             "MaxPool",
             &format!("pool{i}"),
             &[&y],
-            vec![
-                ints("kernel_shape", &[k, k]),
-                ints("pads", &[p, p, p, p]),
-                ints("strides", &[s, s]),
-            ],
+            vec![ints("kernel_shape", &[k, k]), ints("pads", &[p, p, p, p]), ints("strides", &[s, s])],
         );
         // Max pool keeps the value set, so it reuses its input's quantization parameters.
         if let Some(q) = quant {
@@ -89,13 +75,7 @@ pub fn member_to_onnx(w: &CnnWeights, quant: Option<&ActivationRanges>) -> anyho
         h = qdq(&mut g, &h, q.hidden, "fc1.relu");
     }
     let logits = dense(&mut g, "fc2", &h, &w.output, quant.map(|q| q.hidden));
-    g.node_named_out(
-        "Softmax",
-        "softmax",
-        &[&logits],
-        OUTPUT_NAME,
-        vec![int("axis", 1)],
-    );
+    g.node_named_out("Softmax", "softmax", &[&logits], OUTPUT_NAME, vec![int("axis", 1)]);
 
     g.output(OUTPUT_NAME, &[None, Some(NUM_GENRES as i64)]);
     g.finish("genrescope_cnn")
@@ -115,13 +95,7 @@ fn normalize(g: &mut Graph, w: &CnnWeights) -> String {
 
 /// Gemm with the weight stored transposed (`[d_out, d_in]`, transB=1) so that the
 /// per-channel quantization axis is 0 like for Conv.
-fn dense(
-    g: &mut Graph,
-    name: &str,
-    x: &str,
-    d: &crate::weights::DenseWeights,
-    in_q: Option<ActParams>,
-) -> String {
+fn dense(g: &mut Graph, name: &str, x: &str, d: &crate::weights::DenseWeights, in_q: Option<ActParams>) -> String {
     let mut wt = vec![0.0f32; d.d_in * d.d_out];
     for i in 0..d.d_in {
         for o in 0..d.d_out {
@@ -134,10 +108,9 @@ fn dense(
             g.weight_int8(&format!("{name}.w"), &wt, &dims, d.d_out),
             g.bias_int32(&format!("{name}.b"), &d.bias, p.scale, &wt, d.d_out),
         ),
-        None => (
-            g.init_f32(&format!("{name}.w"), &dims, &wt),
-            g.init_f32(&format!("{name}.b"), &[d.d_out as i64], &d.bias),
-        ),
+        None => {
+            (g.init_f32(&format!("{name}.w"), &dims, &wt), g.init_f32(&format!("{name}.b"), &[d.d_out as i64], &d.bias))
+        }
     };
     g.node("Gemm", name, &[x, &w, &b], vec![int("transB", 1)])
 }
@@ -148,13 +121,9 @@ fn dense(
 pub fn member_from_onnx(bytes: &[u8]) -> anyhow::Result<CnnWeights> {
     use anyhow::ensure;
     let r = Reader::parse(bytes)?;
-    ensure!(
-        !r.has_op("QuantizeLinear"),
-        "an int8 (QDQ) member: read the fp32 one (its rounding cannot be undone)"
-    );
-    let find = |name: &str| {
-        r.f32(name).map_err(|e| anyhow::anyhow!("{e}: not an fp32 member written by genrescope-trainer"))
-    };
+    ensure!(!r.has_op("QuantizeLinear"), "an int8 (QDQ) member: read the fp32 one (its rounding cannot be undone)");
+    let find =
+        |name: &str| r.f32(name).map_err(|e| anyhow::anyhow!("{e}: not an fp32 member written by genrescope-trainer"));
     let shape = r.input_dims(INPUT_NAME)?;
     ensure!(shape.len() == 4, "input shape {shape:?} is not [N, 1, frames, dim]");
     let (frames, dim) = (shape[2] as usize, shape[3] as usize);
@@ -165,23 +134,12 @@ pub fn member_from_onnx(bytes: &[u8]) -> anyhow::Result<CnnWeights> {
     while r.has_initializer(&format!("conv{}.w", convs.len())) {
         let i = convs.len();
         let (d, weight) = find(&format!("conv{i}.w"))?;
-        ensure!(
-            d.len() == 4 && d[2] == 3 && d[3] == 3,
-            "conv{i}.w shape {d:?}"
-        );
+        ensure!(d.len() == 4 && d[2] == 3 && d[3] == 3, "conv{i}.w shape {d:?}");
         let (_, bias) = find(&format!("conv{i}.b"))?;
         ensure!(bias.len() == d[0], "conv{i}.b length");
-        convs.push(ConvWeights {
-            in_ch: d[1],
-            out_ch: d[0],
-            weight,
-            bias,
-        });
+        convs.push(ConvWeights { in_ch: d[1], out_ch: d[0], weight, bias });
     }
-    ensure!(
-        !convs.is_empty(),
-        "no conv0.w: not an fp32 member written by genrescope-trainer"
-    );
+    ensure!(!convs.is_empty(), "no conv0.w: not an fp32 member written by genrescope-trainer");
     // Gemm weights are stored `[d_out, d_in]` (transB); `DenseWeights` is `[d_in, d_out]`.
     let dense = |name: &str| -> anyhow::Result<DenseWeights> {
         let (d, wt) = find(&format!("{name}.w"))?;
@@ -195,22 +153,9 @@ pub fn member_from_onnx(bytes: &[u8]) -> anyhow::Result<CnnWeights> {
                 weight[i * d_out + o] = wt[o * d_in + i];
             }
         }
-        Ok(DenseWeights {
-            d_in,
-            d_out,
-            weight,
-            bias,
-        })
+        Ok(DenseWeights { d_in, d_out, weight, bias })
     };
-    let w = CnnWeights {
-        frames,
-        dim,
-        mean,
-        inv_std,
-        convs,
-        hidden: dense("fc1")?,
-        output: dense("fc2")?,
-    };
+    let w = CnnWeights { frames, dim, mean, inv_std, convs, hidden: dense("fc1")?, output: dense("fc2")? };
     let (h, wd) = CnnWeights::final_hw(frames, dim, w.depth());
     ensure!(
         w.hidden.d_in == w.convs.last().unwrap().out_ch * h * wd

@@ -49,12 +49,7 @@ fn widen(r: &mut (f32, f32), v: &[f32]) {
 impl RangeRecorder {
     pub fn new(depth: usize) -> Self {
         let empty = (f32::INFINITY, f32::NEG_INFINITY);
-        Self {
-            input: empty,
-            blocks: vec![empty; depth],
-            hidden: empty,
-            count: 0,
-        }
+        Self { input: empty, blocks: vec![empty; depth], hidden: empty, count: 0 }
     }
 
     pub fn record_input(&mut self, v: &[f32]) {
@@ -94,10 +89,7 @@ impl RangeRecorder {
 
 /// Calibrates with the reference forward pass (framework-free; used for test models and
 /// whenever burn is not at hand).
-pub fn calibrate<'a>(
-    w: &CnnWeights,
-    windows: impl IntoIterator<Item = &'a [f32]>,
-) -> ActivationRanges {
+pub fn calibrate<'a>(w: &CnnWeights, windows: impl IntoIterator<Item = &'a [f32]>) -> ActivationRanges {
     let mut rec = RangeRecorder::new(w.depth());
     for win in windows {
         rec.record_trace(&w.forward(win));
@@ -117,10 +109,7 @@ mod tests {
             let dq = |q: f32| p.scale * (q - p.zero_point as f32);
             assert_eq!(dq(q(0.0)), 0.0);
             for x in [lo, hi, 0.5 * (lo + hi)] {
-                assert!(
-                    (dq(q(x)) - x).abs() <= 0.51 * p.scale,
-                    "{x} in [{lo}, {hi}]: {p:?}"
-                );
+                assert!((dq(q(x)) - x).abs() <= 0.51 * p.scale, "{x} in [{lo}, {hi}]: {p:?}");
             }
         }
         // ReLU outputs get zero point 0, which lets ORT drop the Relu before a QuantizeLinear.

@@ -65,11 +65,7 @@ pub fn markdown(
     );
     r += &format!(
         "- Skipped files: {}\n",
-        if s.skipped.is_empty() {
-            "none".to_string()
-        } else {
-            format!("{:?}", s.skipped)
-        }
+        if s.skipped.is_empty() { "none".to_string() } else { format!("{:?}", s.skipped) }
     );
     r += "- Model selection: cross-validation by track on the training tracks only; the chosen configurations \
           were retrained on all training tracks for their mean CV early-stopping epoch. The validation split was \

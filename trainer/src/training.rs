@@ -80,11 +80,7 @@ pub struct Trained {
 /// Normalized copy of the windows (the model's input domain).
 pub fn normalize(seg: &Segments, mean: &[f32], inv_std: &[f32]) -> Vec<f32> {
     let dim = mean.len();
-    seg.windows
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| (x - mean[i % dim]) * inv_std[i % dim])
-        .collect()
+    seg.windows.iter().enumerate().map(|(i, &x)| (x - mean[i % dim]) * inv_std[i % dim]).collect()
 }
 
 fn batch_tensor(norm: &[f32], idx: &[usize], cfg: &CnnConfig, device: &Device) -> Tensor<4> {
@@ -93,10 +89,7 @@ fn batch_tensor(norm: &[f32], idx: &[usize], cfg: &CnnConfig, device: &Device) -
     for &i in idx {
         v.extend_from_slice(&norm[i * wl..(i + 1) * wl]);
     }
-    Tensor::from_data(
-        TensorData::new(v, [idx.len(), 1, cfg.frames, cfg.dim]),
-        device,
-    )
+    Tensor::from_data(TensorData::new(v, [idx.len(), 1, cfg.frames, cfg.dim]), device)
 }
 
 /// Class probabilities of every segment (inference mode), batched.
@@ -107,10 +100,7 @@ pub fn predict(model: &Cnn, cfg: &CnnConfig, norm: &[f32], n: usize) -> Vec<Prob
     for chunk in idx.chunks(256) {
         let p = softmax(model.forward(batch_tensor(norm, chunk, cfg, &device)), 1);
         let v = p.into_data().try_to_vec::<f32>().expect("f32");
-        out.extend(
-            v.chunks_exact(NUM_GENRES)
-                .map(|c| <Probs>::try_from(c).unwrap()),
-        );
+        out.extend(v.chunks_exact(NUM_GENRES).map(|c| <Probs>::try_from(c).unwrap()));
     }
     out
 }
@@ -121,16 +111,7 @@ pub fn class_weights(labels: &[usize]) -> Vec<f32> {
     let mut counts = [0usize; NUM_GENRES];
     labels.iter().for_each(|&l| counts[l] += 1);
     let present = counts.iter().filter(|&&c| c > 0).count().max(1);
-    counts
-        .iter()
-        .map(|&c| {
-            if c == 0 {
-                1.0
-            } else {
-                labels.len() as f32 / (present * c) as f32
-            }
-        })
-        .collect()
+    counts.iter().map(|&c| if c == 0 { 1.0 } else { labels.len() as f32 / (present * c) as f32 }).collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -148,10 +129,9 @@ pub(crate) fn optimizer_for(kind: OptimizerKind, weight_decay: f32) -> ModuleOpt
     let wd = Some(WeightDecayConfig::new(weight_decay));
     match kind {
         OptimizerKind::Adam => AdamConfig::new().with_weight_decay(wd).init(),
-        OptimizerKind::Sgd => SgdConfig::new()
-            .with_weight_decay(wd)
-            .with_momentum(Some(MomentumConfig::new().with_momentum(0.9)))
-            .init(),
+        OptimizerKind::Sgd => {
+            SgdConfig::new().with_weight_decay(wd).with_momentum(Some(MomentumConfig::new().with_momentum(0.9))).init()
+        }
     }
 }
 
@@ -184,13 +164,8 @@ pub fn train(
         .with_weights(cfg.class_balanced.then(|| class_weights(&train.labels)))
         .init(&device);
 
-    let mut state = CheckpointState {
-        config: cfg.clone(),
-        epochs_done: 0,
-        best_epoch: 0,
-        best_loss: None,
-        history: vec![],
-    };
+    let mut state =
+        CheckpointState { config: cfg.clone(), epochs_done: 0, best_epoch: 0, best_loss: None, history: vec![] };
     let mut best: Option<Cnn> = None;
     if let Some(dir) = checkpoint {
         std::fs::create_dir_all(dir)?;
@@ -198,19 +173,10 @@ pub fn train(
         if let Ok(text) = std::fs::read_to_string(&state_file) {
             let saved: CheckpointState = serde_json::from_str(&text).context("checkpoint state")?;
             if saved.config == *cfg {
-                model = model
-                    .try_load_file(dir.join("last.bpk"))
-                    .context("loading checkpoint model")?;
-                optim = optim
-                    .load(dir.join("optim.bpk"))
-                    .context("loading optimizer state")?;
+                model = model.try_load_file(dir.join("last.bpk")).context("loading checkpoint model")?;
+                optim = optim.load(dir.join("optim.bpk")).context("loading optimizer state")?;
                 if saved.best_epoch > 0 {
-                    best = Some(
-                        cfg.model
-                            .init(&device)
-                            .try_load_file(dir.join("best.bpk"))?
-                            .valid(),
-                    );
+                    best = Some(cfg.model.init(&device).try_load_file(dir.join("best.bpk"))?.valid());
                 }
                 state = saved;
             }
@@ -220,9 +186,7 @@ pub fn train(
     let n = train.len();
     let batches = n.div_ceil(cfg.batch_size);
     let pb = ProgressBar::new((cfg.max_epochs * batches) as u64);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix} {bar:25} ep {msg} [{elapsed}<{eta}]").unwrap(),
-    );
+    pb.set_style(ProgressStyle::with_template("{prefix} {bar:25} ep {msg} [{elapsed}<{eta}]").unwrap());
     pb.set_prefix(label.to_string());
     pb.set_position((state.epochs_done * batches) as u64);
     let mut since_best = state.history.len().saturating_sub(state.best_epoch);
@@ -279,10 +243,7 @@ pub fn train(
             cfg.max_epochs,
             stats.train_loss,
             stats.train_accuracy,
-            stats
-                .valid_accuracy
-                .map(|a| format!("{a:.2}"))
-                .unwrap_or("-".into())
+            stats.valid_accuracy.map(|a| format!("{a:.2}")).unwrap_or("-".into())
         ));
         state.history.push(stats);
         state.epochs_done = epoch;
@@ -292,19 +253,12 @@ pub fn train(
             if state.best_epoch == epoch {
                 model.clone().save_file(dir.join("best.bpk"))?;
             }
-            std::fs::write(
-                dir.join("state.json"),
-                serde_json::to_string_pretty(&state)?,
-            )?;
+            std::fs::write(dir.join("state.json"), serde_json::to_string_pretty(&state)?)?;
         }
     }
     pb.finish_and_clear();
     let model = best.unwrap_or_else(|| model.valid());
-    Ok(Trained {
-        model,
-        history: state.history,
-        best_epoch: state.best_epoch,
-    })
+    Ok(Trained { model, history: state.history, best_epoch: state.best_epoch })
 }
 
 #[cfg(test)]

@@ -70,14 +70,7 @@ impl CnnWeights {
     }
 
     /// Random weights with plausible scale (He-uniform), for test models.
-    pub fn random(
-        frames: usize,
-        dim: usize,
-        depth: usize,
-        width: usize,
-        hidden: usize,
-        seed: u64,
-    ) -> Self {
+    pub fn random(frames: usize, dim: usize, depth: usize, width: usize, hidden: usize, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut uni = |n: usize, fan_in: usize| -> Vec<f32> {
             let k = (6.0 / fan_in as f32).sqrt();
@@ -96,12 +89,8 @@ impl CnnWeights {
         }
         let (h, w) = Self::final_hw(frames, dim, depth);
         let flat = width * h * w;
-        let hidden_w = DenseWeights {
-            d_in: flat,
-            d_out: hidden,
-            weight: uni(flat * hidden, flat),
-            bias: uni(hidden, 100),
-        };
+        let hidden_w =
+            DenseWeights { d_in: flat, d_out: hidden, weight: uni(flat * hidden, flat), bias: uni(hidden, 100) };
         let output = DenseWeights {
             d_in: hidden,
             d_out: NUM_GENRES,
@@ -109,21 +98,9 @@ impl CnnWeights {
             bias: uni(NUM_GENRES, 100),
         };
         // Typical MFCC scale: c0 around -300 with large spread, others within +-100.
-        let mean = (0..dim)
-            .map(|i| if i == 0 { -250.0 } else { 0.0 })
-            .collect();
-        let inv_std = (0..dim)
-            .map(|i| if i == 0 { 1.0 / 100.0 } else { 1.0 / 30.0 })
-            .collect();
-        Self {
-            frames,
-            dim,
-            mean,
-            inv_std,
-            convs,
-            hidden: hidden_w,
-            output,
-        }
+        let mean = (0..dim).map(|i| if i == 0 { -250.0 } else { 0.0 }).collect();
+        let inv_std = (0..dim).map(|i| if i == 0 { 1.0 / 100.0 } else { 1.0 / 30.0 }).collect();
+        Self { frames, dim, mean, inv_std, convs, hidden: hidden_w, output }
     }
 
     pub fn depth(&self) -> usize {
@@ -157,13 +134,7 @@ impl CnnWeights {
         hidden_relu.iter_mut().for_each(|v| *v = v.max(0.0));
         let logits = dense(&hidden_relu, &self.output);
         let probs = softmax(&logits);
-        Trace {
-            normalized,
-            block_relu,
-            hidden_relu,
-            logits,
-            probs,
-        }
+        Trace { normalized, block_relu, hidden_relu, logits, probs }
     }
 }
 
@@ -255,9 +226,7 @@ mod tests {
     #[test]
     fn forward_gives_a_distribution() {
         let w = CnnWeights::random(130, 13, 2, 4, 8, 1);
-        let x: Vec<f32> = (0..130 * 13)
-            .map(|i| ((i * 37) % 101) as f32 - 50.0)
-            .collect();
+        let x: Vec<f32> = (0..130 * 13).map(|i| ((i * 37) % 101) as f32 - 50.0).collect();
         let t = w.forward(&x);
         assert_eq!(t.probs.len(), NUM_GENRES);
         assert!((t.probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);

@@ -1,7 +1,7 @@
 //! burn model (fp32, inference mode) == exported ONNX fp32 in ONNX Runtime, within 1e-4.
 #![cfg(feature = "train")]
-use genrescope_trainer::data::ModelInput;
 use genrescope_core::model::{Ensemble, Quantization};
+use genrescope_trainer::data::ModelInput;
 use genrescope_trainer::data::Segments;
 use genrescope_trainer::export::{write_model_dir, ExportMember};
 use genrescope_trainer::training::{normalize, predict, train, TrainConfig};
@@ -20,10 +20,7 @@ fn burn_and_onnx_runtime_agree() {
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(11);
     let n = 48;
-    let mut seg = Segments {
-        window_len: frames * dim,
-        ..Default::default()
-    };
+    let mut seg = Segments { window_len: frames * dim, ..Default::default() };
     for i in 0..n {
         seg.windows.extend((0..frames * dim).map(|k| {
             if k % dim == 0 {
@@ -39,49 +36,23 @@ fn burn_and_onnx_runtime_agree() {
     }
     let (mean, inv_std) = seg.coefficient_stats(dim);
     for depth in [2, 3, 4] {
-        let mut tc = TrainConfig {
-            max_epochs: 2,
-            batch_size: 16,
-            ..Default::default()
-        };
+        let mut tc = TrainConfig { max_epochs: 2, batch_size: 16, ..Default::default() };
         tc.model.depth = depth;
         tc.model.width = 8;
         // Two epochs move the batch-norm statistics away from (0, 1), so folding is exercised.
         let t = train(&tc, &seg, None, &mean, &inv_std, None, "test").unwrap();
         let burn_probs = predict(&t.model, &tc.model, &normalize(&seg, &mean, &inv_std), n);
         let w = t.model.to_weights(&tc.model, &mean, &inv_std);
-        let dir =
-            std::env::temp_dir().join(format!("gs-burn-export-{depth}-{}", std::process::id()));
-        let m = ExportMember {
-            weights: w,
-            ranges: None,
-            val_accuracy: None,
-            hyperparams: None,
-        };
-        write_model_dir(
-            &dir,
-            &cfg,
-            "t",
-            &[m],
-            Quantization::Fp32,
-            "manifest.json",
-            None,
-        )
-        .unwrap();
+        let dir = std::env::temp_dir().join(format!("gs-burn-export-{depth}-{}", std::process::id()));
+        let m = ExportMember { weights: w, ranges: None, val_accuracy: None, hyperparams: None };
+        write_model_dir(&dir, &cfg, "t", &[m], Quantization::Fp32, "manifest.json", None).unwrap();
         let mut ens = Ensemble::load(&dir).unwrap();
         let mut max_err = 0f32;
         for (i, want) in burn_probs.iter().enumerate().take(n) {
             let p = ens.predict(seg.window(i)).unwrap();
-            max_err = p
-                .iter()
-                .zip(want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(max_err, f32::max);
+            max_err = p.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(max_err, f32::max);
         }
-        assert!(
-            max_err < 1e-4,
-            "depth {depth}: max |burn - ORT| = {max_err}"
-        );
+        assert!(max_err < 1e-4, "depth {depth}: max |burn - ORT| = {max_err}");
     }
 }
 
@@ -93,25 +64,16 @@ fn training_is_deterministic_for_a_seed() {
     let (frames, dim) = (cfg.window_frames, cfg.frame_dim());
     let mut rng = StdRng::seed_from_u64(5);
     let n = 40;
-    let mut seg = Segments {
-        window_len: frames * dim,
-        ..Default::default()
-    };
+    let mut seg = Segments { window_len: frames * dim, ..Default::default() };
     for i in 0..n {
-        seg.windows.extend(
-            (0..frames * dim).map(|_| rng.random_range(-50.0..50.0) + (i % 10) as f32 * 5.0),
-        );
+        seg.windows.extend((0..frames * dim).map(|_| rng.random_range(-50.0..50.0) + (i % 10) as f32 * 5.0));
         seg.labels.push(i % 10);
         seg.track.push(i);
         seg.track_ids.push(format!("t{i}"));
         seg.track_labels.push(i % 10);
     }
     let (mean, inv_std) = seg.coefficient_stats(dim);
-    let mut tc = TrainConfig {
-        max_epochs: 2,
-        batch_size: 8,
-        ..Default::default()
-    };
+    let mut tc = TrainConfig { max_epochs: 2, batch_size: 8, ..Default::default() };
     tc.model.width = 8;
     tc.model.depth = 2;
     let run = |seed: u64| {
@@ -123,10 +85,7 @@ fn training_is_deterministic_for_a_seed() {
         let first = &t.history[0];
         assert!((1.5..3.5).contains(&first.train_loss), "{first:?}");
         let hits = first.train_accuracy * n as f32;
-        assert!(
-            (hits - hits.round()).abs() < 1e-3 && hits <= n as f32,
-            "{first:?}"
-        );
+        assert!((hits - hits.round()).abs() < 1e-3 && hits <= n as f32, "{first:?}");
         predict(&t.model, &c.model, &normalize(&seg, &mean, &inv_std), n)
     };
     let (a, b, c) = (run(1), run(1), run(2));

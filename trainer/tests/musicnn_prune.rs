@@ -17,7 +17,11 @@ fn checkpoint() -> Option<PathBuf> {
     if dir.join(".index").is_file() {
         return Some(dir);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI: no musicnn checkpoint at {}: run `cargo xtask musicnn`", dir.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI: no musicnn checkpoint at {}: run `cargo xtask musicnn`",
+        dir.display()
+    );
     eprintln!("SKIP: no musicnn checkpoint at {} (run `cargo xtask musicnn`)", dir.display());
     None
 }
@@ -38,7 +42,8 @@ fn pruning_dead_filters_changes_no_output() {
             }
         }
     }
-    let bytes = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicnn/patches.f32")).unwrap();
+    let bytes =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicnn/patches.f32")).unwrap();
     let patches: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let len = PATCH_FRAMES * 96;
     let tmp = std::env::temp_dir().join(format!("genrescope-prune-{}", std::process::id()));
@@ -49,7 +54,8 @@ fn pruning_dead_filters_changes_no_output() {
         p
     };
     let shape = [PATCH_FRAMES as i64, 96];
-    let probes = run_outputs(&write("probe.onnx", &w, true), INPUT_NAME, &shape, &probe_outputs(&w), &patches, len, 2).unwrap();
+    let probes =
+        run_outputs(&write("probe.onnx", &w, true), INPUT_NAME, &shape, &probe_outputs(&w), &patches, len, 2).unwrap();
     let live = Liveness::from_probes(&w, &probes).unwrap();
     for (c, (_, alive)) in w.front.iter().zip(&live.layers) {
         for (i, &a) in alive.iter().enumerate() {
@@ -63,7 +69,8 @@ fn pruning_dead_filters_changes_no_output() {
     let fo = outputs(&w);
     let po = outputs(&pruned.weights);
     let a = run_outputs(&write("full.onnx", &w, false), INPUT_NAME, &shape, &fo, &patches, len, 2).unwrap();
-    let b = run_outputs(&write("pruned.onnx", &pruned.weights, false), INPUT_NAME, &shape, &po, &patches, len, 2).unwrap();
+    let b =
+        run_outputs(&write("pruned.onnx", &pruned.weights, false), INPUT_NAME, &shape, &po, &patches, len, 2).unwrap();
     let (fs, ps): (usize, usize) = (fo.iter().map(|o| o.1).sum(), po.iter().map(|o| o.1).sum());
     let (mut fa, mut pa) = (0, 0);
     for ((name, fd), (_, pd)) in fo.iter().zip(&po) {

@@ -56,15 +56,8 @@ fn checkpoint_dir(test: &str) -> Option<PathBuf> {
     if dir.join(".index").is_file() {
         return Some(dir);
     }
-    assert!(
-        !in_ci(),
-        "CI: musicnn checkpoint not found at {} — run `cargo xtask musicnn`",
-        dir.display()
-    );
-    eprintln!(
-        "SKIP {test}: no musicnn checkpoint at {} (run `cargo xtask musicnn`)",
-        dir.display()
-    );
+    assert!(!in_ci(), "CI: musicnn checkpoint not found at {} — run `cargo xtask musicnn`", dir.display());
+    eprintln!("SKIP {test}: no musicnn checkpoint at {} (run `cargo xtask musicnn`)", dir.display());
     None
 }
 
@@ -78,14 +71,9 @@ fn weights(test: &str) -> Option<&'static MusicnnWeights> {
 }
 
 fn fixture(name: &str) -> Vec<f32> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/musicnn")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicnn").join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 fn patches() -> Vec<f32> {
@@ -96,20 +84,14 @@ fn patches() -> Vec<f32> {
 
 /// TensorFlow's outputs, in `OUTPUTS` order.
 fn tf_outputs() -> Vec<Vec<f32>> {
-    OUTPUTS
-        .iter()
-        .map(|o| fixture(&format!("{o}.f32")))
-        .collect()
+    OUTPUTS.iter().map(|o| fixture(&format!("{o}.f32"))).collect()
 }
 
 /// Max of `|a − b| / max(|a|, |b|, floor · max |reference|)`.
 fn rel_with_floor(got: &[f32], reference: &[f32], floor: f32) -> f32 {
     assert_eq!(got.len(), reference.len());
     let floor = floor * reference.iter().fold(0f32, |m, v| m.max(v.abs()));
-    got.iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(floor))
-        .fold(0f32, f32::max)
+    got.iter().zip(reference).map(|(a, b)| (a - b).abs() / a.abs().max(b.abs()).max(floor)).fold(0f32, f32::max)
 }
 
 fn max_rel(got: &[f32], reference: &[f32]) -> f32 {
@@ -119,17 +101,10 @@ fn max_rel(got: &[f32], reference: &[f32]) -> f32 {
 /// Prints and checks each output's max relative error (also shown with a 1e-3 floor, and the
 /// max absolute error as a fraction of the reference's max magnitude).
 fn check(what: &str, got: &[Vec<f32>], reference: &[Vec<f32>], tol: f32) {
-    let errors: Vec<f32> = got
-        .iter()
-        .zip(reference)
-        .map(|(g, r)| max_rel(g, r))
-        .collect();
+    let errors: Vec<f32> = got.iter().zip(reference).map(|(g, r)| max_rel(g, r)).collect();
     for (((name, g), r), e) in OUTPUTS.iter().zip(got).zip(reference).zip(&errors) {
         let m = r.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let abs = g
-            .iter()
-            .zip(r)
-            .fold(0f32, |acc, (a, b)| acc.max((a - b).abs()));
+        let abs = g.iter().zip(r).fold(0f32, |acc, (a, b)| acc.max((a - b).abs()));
         println!(
             "{what}: {name} max rel {e:.1e} (floor 1e-3: {:.1e}), max abs {abs:.1e} = {:.1e} of max {m:.3}",
             rel_with_floor(g, r, 1e-3),
@@ -151,10 +126,7 @@ fn session(model: &[u8]) -> Session {
         .map_err(text)
         .and_then(|b| b.with_inter_threads(1).map_err(text))
         .and_then(|b| b.with_intra_op_spinning(false).map_err(text))
-        .and_then(|b| {
-            b.with_optimization_level(GraphOptimizationLevel::Level3)
-                .map_err(text)
-        })
+        .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(text))
         .expect("session options")
         .commit_from_memory(model)
         .expect("ORT loads the trunk")
@@ -163,21 +135,9 @@ fn session(model: &[u8]) -> Session {
 /// Runs `n` patches (of any length) and returns the named outputs.
 fn run(session: &mut Session, patches: &[f32], n: usize, names: &[String]) -> Vec<Vec<f32>> {
     let frames = patches.len() / (n * N_MELS);
-    let input = TensorRef::from_array_view(([n as i64, frames as i64, N_MELS as i64], patches))
-        .expect("input tensor");
-    let out = session
-        .run(ort::inputs!["melspec" => input])
-        .expect("ORT run");
-    names
-        .iter()
-        .map(|name| {
-            out[name.as_str()]
-                .try_extract_tensor::<f32>()
-                .expect("f32 output")
-                .1
-                .to_vec()
-        })
-        .collect()
+    let input = TensorRef::from_array_view(([n as i64, frames as i64, N_MELS as i64], patches)).expect("input tensor");
+    let out = session.run(ort::inputs!["melspec" => input]).expect("ORT run");
+    names.iter().map(|name| out[name.as_str()].try_extract_tensor::<f32>().expect("f32 output").1.to_vec()).collect()
 }
 
 fn output_names() -> Vec<String> {
@@ -190,13 +150,7 @@ fn weights_load_with_musicnn_shapes_params_and_macs() {
         return;
     };
     assert_eq!(
-        (
-            w.front_channels(),
-            w.mid_channels(),
-            w.pooled_channels(),
-            w.penultimate_dim(),
-            w.num_tags()
-        ),
+        (w.front_channels(), w.mid_channels(), w.pooled_channels(), w.penultimate_dim(), w.num_tags()),
         (561, 64, 753, 200, 50)
     );
     let names: Vec<&str> = w.convs().map(|c| c.name.as_str()).collect();
@@ -249,24 +203,12 @@ fn weights_load_with_musicnn_shapes_params_and_macs() {
     // Kernel layout helpers invert each other.
     for c in &w.front {
         let [kt, kf, ci, co] = c.shape;
-        let back = Conv::from_kernel_oihw(
-            &c.name,
-            [co, ci, kt, kf],
-            &c.kernel_oihw(),
-            c.bias.clone(),
-            c.bn.clone(),
-        );
+        let back = Conv::from_kernel_oihw(&c.name, [co, ci, kt, kf], &c.kernel_oihw(), c.bias.clone(), c.bn.clone());
         assert_eq!(&back, c);
     }
     for c in &w.mid {
         let [kt, ci, _, co] = c.shape;
-        let back = Conv::from_kernel_1d(
-            &c.name,
-            [co, ci, kt],
-            &c.kernel_1d(),
-            c.bias.clone(),
-            c.bn.clone(),
-        );
+        let back = Conv::from_kernel_1d(&c.name, [co, ci, kt], &c.kernel_1d(), c.bias.clone(), c.bn.clone());
         assert_eq!(&back, c);
     }
 }
@@ -281,30 +223,14 @@ fn onnx_trunk_in_onnx_runtime_matches_tensorflow() {
     let names = output_names();
     let plain = trunk_to_onnx(w, &TrunkOnnxOptions::default()).unwrap();
     let r = Reader::parse(&plain).unwrap();
-    assert_eq!(
-        r.input_dims("melspec").unwrap(),
-        [-1, PATCH_FRAMES as i64, N_MELS as i64]
-    );
+    assert_eq!(r.input_dims("melspec").unwrap(), [-1, PATCH_FRAMES as i64, N_MELS as i64]);
     assert_eq!(r.output_names(), OUTPUTS);
     let nodes = r.node_names();
     let unique: HashSet<&str> = nodes.iter().copied().collect();
-    assert!(
-        unique.len() == nodes.len() && !unique.contains(""),
-        "node names unique, none empty"
-    );
-    for op in [
-        "Mul",
-        "Add",
-        "Unsqueeze",
-        "Conv",
-        "Relu",
-        "ReduceMax",
-        "Concat",
-        "ReduceMean",
-        "Reshape",
-        "Gemm",
-        "Sigmoid",
-    ] {
+    assert!(unique.len() == nodes.len() && !unique.contains(""), "node names unique, none empty");
+    for op in
+        ["Mul", "Add", "Unsqueeze", "Conv", "Relu", "ReduceMax", "Concat", "ReduceMean", "Reshape", "Gemm", "Sigmoid"]
+    {
         assert!(r.has_op(op), "graph uses {op}");
     }
     let mut s = session(&plain);
@@ -315,25 +241,14 @@ fn onnx_trunk_in_onnx_runtime_matches_tensorflow() {
     let per = PATCH_FRAMES * N_MELS;
     let mut singles = vec![Vec::new(); OUTPUTS.len()];
     for p in 0..PATCHES {
-        for (all, one) in singles
-            .iter_mut()
-            .zip(run(&mut s, &x[p * per..(p + 1) * per], 1, &names))
-        {
+        for (all, one) in singles.iter_mut().zip(run(&mut s, &x[p * per..(p + 1) * per], 1, &names)) {
             all.extend(one);
         }
     }
     check("ORT batch vs single", &ort, &singles, 2e-5);
 
-    let opts = TrunkOnnxOptions {
-        abs_scale_rewrite: true,
-        ..Default::default()
-    };
-    let rewritten = run(
-        &mut session(&trunk_to_onnx(w, &opts).unwrap()),
-        &x,
-        PATCHES,
-        &names,
-    );
+    let opts = TrunkOnnxOptions { abs_scale_rewrite: true, ..Default::default() };
+    let rewritten = run(&mut session(&trunk_to_onnx(w, &opts).unwrap()), &x, PATCHES, &names);
     check("ORT rewrite vs plain", &rewritten, &ort, TOLERANCE);
     check("ORT rewrite vs TF", &rewritten, &tf, TOLERANCE);
 
@@ -383,20 +298,9 @@ mod burn_trunk {
         let x = Tensor::<3>::from_data(TensorData::new(x.to_vec(), [n, frames, N_MELS]), &device);
         let t = Instant::now();
         let (out, probes) = trunk.forward_probed(x, true);
-        let outputs = vec![
-            values(out.taggram),
-            values(out.penultimate),
-            values(out.mean_pool),
-            values(out.max_pool),
-        ];
-        println!(
-            "burn flex forward, {n} patches: {:.2} s",
-            t.elapsed().as_secs_f64()
-        );
-        BurnRun {
-            outputs,
-            probes: probes.into_iter().map(values).collect(),
-        }
+        let outputs = vec![values(out.taggram), values(out.penultimate), values(out.mean_pool), values(out.max_pool)];
+        println!("burn flex forward, {n} patches: {:.2} s", t.elapsed().as_secs_f64());
+        BurnRun { outputs, probes: probes.into_iter().map(values).collect() }
     }
 
     /// The 6 fixture patches through burn, once for all tests.
@@ -410,12 +314,7 @@ mod burn_trunk {
         let Some(w) = weights("burn_trunk_matches_tensorflow_and_converts_back") else {
             return;
         };
-        check(
-            "burn vs TF",
-            &fixture_run(w).outputs,
-            &tf_outputs(),
-            TOLERANCE,
-        );
+        check("burn vs TF", &fixture_run(w).outputs, &tf_outputs(), TOLERANCE);
         let trunk = MusicnnTrunk::new(w, &Device::flex()).unwrap();
         assert_eq!(&trunk.to_weights(), w, "burn → MusicnnWeights is lossless");
         // Frozen trunk: still the same forward, parameters kept.
@@ -431,34 +330,18 @@ mod burn_trunk {
         let device = Device::flex().autodiff();
         let trunk = MusicnnTrunk::new(w, &device).unwrap().freeze_trunk();
         let per = PATCH_FRAMES * N_MELS;
-        let x = TensorData::new(
-            patches()[4 * per..5 * per].to_vec(),
-            [1, PATCH_FRAMES, N_MELS],
-        );
-        let loss = trunk
-            .forward(Tensor::<3>::from_data(x, &device))
-            .taggram
-            .sum();
+        let x = TensorData::new(patches()[4 * per..5 * per].to_vec(), [1, PATCH_FRAMES, N_MELS]);
+        let loss = trunk.forward(Tensor::<3>::from_data(x, &device)).taggram.sum();
         let grads = GradientsParams::from_grads(loss.backward(), &trunk);
         let b = &trunk.back;
-        assert!(
-            grads.get::<2>(b.dense.weight.id).is_some()
-                && grads.get::<2>(b.output.weight.id).is_some()
-        );
-        assert!(
-            grads.get::<1>(b.bn.scale.id).is_some()
-                && grads.get::<1>(b.dense_bn.shift.id).is_some()
-        );
+        assert!(grads.get::<2>(b.dense.weight.id).is_some() && grads.get::<2>(b.output.weight.id).is_some());
+        assert!(grads.get::<1>(b.bn.scale.id).is_some() && grads.get::<1>(b.dense_bn.shift.id).is_some());
         assert!(grads.get::<1>(trunk.input_bn.scale.id).is_none());
         assert!(trunk
             .front
             .iter()
-            .all(|c| grads.get::<4>(c.weight.id).is_none()
-                && grads.get::<1>(c.bn.scale.id).is_none()));
-        assert!(trunk
-            .mid
-            .iter()
-            .all(|c| grads.get::<3>(c.weight.id).is_none() && grads.get::<1>(c.bias.id).is_none()));
+            .all(|c| grads.get::<4>(c.weight.id).is_none() && grads.get::<1>(c.bn.scale.id).is_none()));
+        assert!(trunk.mid.iter().all(|c| grads.get::<3>(c.weight.id).is_none() && grads.get::<1>(c.bias.id).is_none()));
         // The back end's 8 tensors: 2 BNs × (scale, shift), 2 dense layers × (weight, bias).
         assert_eq!(grads.len(), 8);
     }
@@ -488,11 +371,7 @@ mod burn_trunk {
         let layers: Vec<_> = w.convs().collect();
         let names: Vec<String> = layers.iter().map(|c| probe_name(&c.name)).collect();
         for rewrite in [false, true] {
-            let opts = TrunkOnnxOptions {
-                probe: true,
-                abs_scale_rewrite: rewrite,
-                ..Default::default()
-            };
+            let opts = TrunkOnnxOptions { probe: true, abs_scale_rewrite: rewrite, ..Default::default() };
             let onnx = trunk_to_onnx(w, &opts).unwrap();
             let r = Reader::parse(&onnx).unwrap();
             assert!(names.iter().all(|n| r.output_names().contains(&n.as_str())));
@@ -502,8 +381,7 @@ mod burn_trunk {
                 let co = c.out_channels();
                 assert_eq!(onnx.len(), PATCHES * co, "{}: probe shape", c.name);
                 let scale = |k: usize| if rewrite { c.bn.a[k % co].abs() } else { 1.0 };
-                let expected: Vec<f32> =
-                    burn.iter().enumerate().map(|(k, v)| v * scale(k)).collect();
+                let expected: Vec<f32> = burn.iter().enumerate().map(|(k, v)| v * scale(k)).collect();
                 for (k, (o, b)) in onnx.iter().zip(&expected).enumerate() {
                     assert_eq!(
                         *o == 0.0,
@@ -517,9 +395,7 @@ mod burn_trunk {
                 let e = max_rel(onnx, &expected);
                 assert!(e <= TOLERANCE, "{}: probe max rel {e:.3e}", c.name);
                 if !rewrite {
-                    let dead = (0..co)
-                        .filter(|&ch| (0..PATCHES).all(|p| onnx[p * co + ch] == 0.0))
-                        .count();
+                    let dead = (0..co).filter(|&ch| (0..PATCHES).all(|p| onnx[p * co + ch] == 0.0)).count();
                     println!("probe {}: {dead}/{co} channels never fire on the 6 patches (max rel {e:.1e})", c.name);
                 }
             }
@@ -539,18 +415,8 @@ mod burn_trunk {
         let mut zero = w.clone();
         zero.mid_bias_map = Some(vec![0.0; PATCH_FRAMES * m]);
         let names = output_names();
-        let plain = run(
-            &mut session(&trunk_to_onnx(w, &TrunkOnnxOptions::default()).unwrap()),
-            x,
-            2,
-            &names,
-        );
-        let zeroed = run(
-            &mut session(&trunk_to_onnx(&zero, &TrunkOnnxOptions::default()).unwrap()),
-            x,
-            2,
-            &names,
-        );
+        let plain = run(&mut session(&trunk_to_onnx(w, &TrunkOnnxOptions::default()).unwrap()), x, 2, &names);
+        let zeroed = run(&mut session(&trunk_to_onnx(&zero, &TrunkOnnxOptions::default()).unwrap()), x, 2, &names);
         assert_eq!(plain, zeroed);
 
         let mut mapped = w.clone();
@@ -559,48 +425,21 @@ mod burn_trunk {
             (0..PATCH_FRAMES * m)
                 .map(|k| {
                     let (f, c) = (k / m, k % m);
-                    let edge = if !(3..PATCH_FRAMES - 3).contains(&f) {
-                        1.0
-                    } else {
-                        0.0
-                    };
+                    let edge = if !(3..PATCH_FRAMES - 3).contains(&f) { 1.0 } else { 0.0 };
                     0.3 * ((c as f32 * 0.7).sin() + edge) - 0.1 * (f as f32 / 40.0).cos()
                 })
                 .collect(),
         );
         let burn = burn_run(&mapped, x, 2);
-        assert!(
-            max_rel(&burn.outputs[3], &plain[3]) > 1e-2,
-            "the map must change the outputs"
-        );
+        assert!(max_rel(&burn.outputs[3], &plain[3]) > 1e-2, "the map must change the outputs");
         for rewrite in [false, true] {
-            let opts = TrunkOnnxOptions {
-                abs_scale_rewrite: rewrite,
-                ..Default::default()
-            };
-            let ort = run(
-                &mut session(&trunk_to_onnx(&mapped, &opts).unwrap()),
-                x,
-                2,
-                &names,
-            );
-            check(
-                &format!("bias map ORT vs burn (rewrite {rewrite})"),
-                &ort,
-                &burn.outputs,
-                TOLERANCE,
-            );
+            let opts = TrunkOnnxOptions { abs_scale_rewrite: rewrite, ..Default::default() };
+            let ort = run(&mut session(&trunk_to_onnx(&mapped, &opts).unwrap()), x, 2, &names);
+            check(&format!("bias map ORT vs burn (rewrite {rewrite})"), &ort, &burn.outputs, TOLERANCE);
         }
         let trunk = MusicnnTrunk::new(&mapped, &Device::flex()).unwrap();
         assert_eq!(trunk.to_weights(), mapped);
-        assert!(trunk_to_onnx(
-            &mapped,
-            &TrunkOnnxOptions {
-                frames: 100,
-                ..Default::default()
-            }
-        )
-        .is_err());
+        assert!(trunk_to_onnx(&mapped, &TrunkOnnxOptions { frames: 100, ..Default::default() }).is_err());
     }
 
     /// `frames` other than 187 (no bias map): burn and ONNX agree on 100-frame patches.
@@ -612,23 +451,10 @@ mod burn_trunk {
         let frames = 100;
         let per = PATCH_FRAMES * N_MELS;
         let all = patches();
-        let x: Vec<f32> = [1, 4]
-            .iter()
-            .flat_map(|p| all[p * per..p * per + frames * N_MELS].to_vec())
-            .collect();
+        let x: Vec<f32> = [1, 4].iter().flat_map(|p| all[p * per..p * per + frames * N_MELS].to_vec()).collect();
         let burn = burn_run(w, &x, 2).outputs;
-        let onnx = trunk_to_onnx(
-            w,
-            &TrunkOnnxOptions {
-                frames,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            Reader::parse(&onnx).unwrap().input_dims("melspec").unwrap(),
-            [-1, frames as i64, N_MELS as i64]
-        );
+        let onnx = trunk_to_onnx(w, &TrunkOnnxOptions { frames, ..Default::default() }).unwrap();
+        assert_eq!(Reader::parse(&onnx).unwrap().input_dims("melspec").unwrap(), [-1, frames as i64, N_MELS as i64]);
         let ort = run(&mut session(&onnx), &x, 2, &output_names());
         check("100 frames ORT vs burn", &ort, &burn, TOLERANCE);
     }

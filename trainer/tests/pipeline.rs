@@ -1,18 +1,15 @@
 //! End to end on synthetic clips in GTZAN layout: decode (wav, 44.1 kHz -> resampled),
 //! features, CV grid, members, soft voting, fp32 + int8 export, load in the engine.
 #![cfg(feature = "train")]
-use genrescope_trainer::data::ModelInput;
 use genrescope_core::labels::GENRES;
 use genrescope_core::model::Ensemble;
+use genrescope_trainer::data::ModelInput;
 use genrescope_trainer::ensemble::{run, TrainOptions};
 use genrescope_trainer::grid::GridSize;
 use std::path::Path;
 
 fn write_wav(path: &Path, sr: u32, samples: &[f32]) {
-    let data: Vec<u8> = samples
-        .iter()
-        .flat_map(|&s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
-        .collect();
+    let data: Vec<u8> = samples.iter().flat_map(|&s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
     let mut b = Vec::new();
     b.extend_from_slice(b"RIFF");
     b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
@@ -49,20 +46,12 @@ fn trains_exports_and_the_engine_loads_the_result() {
                     0.4 * (2.0 * std::f32::consts::PI * f * n as f32 / sr as f32).sin() + 0.1 * r
                 })
                 .collect();
-            write_wav(
-                &data.join(genre).join(format!("{genre}.{i:05}.wav")),
-                sr,
-                &x,
-            );
+            write_wav(&data.join(genre).join(format!("{genre}.{i:05}.wav")), sr, &x);
         }
     }
     // A corrupt file and a too-short one are skipped and listed, not fatal.
     std::fs::write(data.join("rock/rock.00090.wav"), b"RIFF garbage").unwrap();
-    write_wav(
-        &data.join("jazz/jazz.00091.wav"),
-        sr,
-        &vec![0.1; sr as usize],
-    );
+    write_wav(&data.join("jazz/jazz.00091.wav"), sr, &vec![0.1; sr as usize]);
 
     let cfg = ModelInput::gtzan_mfcc();
     let opts = TrainOptions {
@@ -83,14 +72,8 @@ fn trains_exports_and_the_engine_loads_the_result() {
     assert_eq!(summary.members.len(), 2);
     assert_eq!(summary.cv.len(), 2);
     let skipped: Vec<_> = summary.skipped.iter().map(|(p, _)| p.clone()).collect();
-    assert!(
-        skipped.iter().any(|p| p.ends_with("rock.00090.wav")),
-        "{skipped:?}"
-    );
-    assert!(
-        skipped.iter().any(|p| p.ends_with("jazz.00091.wav")),
-        "{skipped:?}"
-    );
+    assert!(skipped.iter().any(|p| p.ends_with("rock.00090.wav")), "{skipped:?}");
+    assert!(skipped.iter().any(|p| p.ends_with("jazz.00091.wav")), "{skipped:?}");
     // Seeded stratified split (no splits/ folder): every genre in both splits, whole tracks.
     assert_eq!(summary.valid_tracks + summary.train_tracks, 40);
     assert_eq!(summary.valid_segments, 2 * summary.valid_tracks);
@@ -106,10 +89,7 @@ fn trains_exports_and_the_engine_loads_the_result() {
     assert!(root.join("work/training_curves.png").is_file());
 
     // Both exported folders run in the plugin's engine.
-    for manifest in [
-        opts.out.join("manifest.json"),
-        opts.out.join("manifest.fp32.json"),
-    ] {
+    for manifest in [opts.out.join("manifest.json"), opts.out.join("manifest.fp32.json")] {
         let mut ens = Ensemble::load(&manifest).unwrap();
         assert_eq!(ens.num_members(), 2);
         let p = ens.predict(&vec![-200.0; ens.window_len()]).unwrap();
@@ -118,14 +98,7 @@ fn trains_exports_and_the_engine_loads_the_result() {
 
     // Second run hits the feature cache and the CV checkpoints: same result, no re-decoding.
     let cached = std::fs::read_dir(root.join("cache")).unwrap().count();
-    assert_eq!(
-        cached,
-        40 + 1,
-        "one cache file per decodable clip (the short one included)"
-    );
+    assert_eq!(cached, 40 + 1, "one cache file per decodable clip (the short one included)");
     let again = run(&opts, &cfg).unwrap();
-    assert_eq!(
-        again.ensemble_segment.correct,
-        summary.ensemble_segment.correct
-    );
+    assert_eq!(again.ensemble_segment.correct, summary.ensemble_segment.correct);
 }

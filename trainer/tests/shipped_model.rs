@@ -30,7 +30,8 @@ fn shipped_folder_is_the_musicnn_model_and_matches_its_report() {
     assert!(matches!(m.front_end.normalization, Normalization::WindowMeanPower { .. }));
     let report = std::fs::read_to_string(dir.join("REPORT.md")).expect("REPORT.md");
     assert!(report.contains(&format!("{} head(s)", m.members.len())), "REPORT.md describes other heads");
-    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("card.json")).unwrap()).unwrap();
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("card.json")).unwrap()).unwrap();
     assert_eq!(card["name"], m.name.as_str());
     // Loads and runs (checksums, sessions, warm-up); the soft vote is a distribution.
     let mut e = Ensemble::load(&dir).expect("loads");

@@ -124,8 +124,7 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         for t in CLAP_TESTS {
             cmd.args(["--test", t]);
         }
-        cmd.env("GENRESCOPE_CLAP_BUNDLE", debug.join("Genrescope.clap"))
-            .env("GENRESCOPE_DEBUG_BUNDLE", "1");
+        cmd.env("GENRESCOPE_CLAP_BUNDLE", debug.join("Genrescope.clap")).env("GENRESCOPE_DEBUG_BUNDLE", "1");
         run(&mut cmd, "the CLAP tests against the debug bundle")?;
     }
     let bundled = bundle(root, &["genrescope".into(), "--release".into()])?;
@@ -202,8 +201,7 @@ fn bundle_packages(args: &[String]) -> Vec<String> {
 fn bundle_name(root: &Path, package: &str) -> Result<String> {
     let path = root.join("bundler.toml");
     if let Ok(text) = fs::read_to_string(&path) {
-        let table: toml::Table =
-            text.parse().with_context(|| format!("could not parse {}", path.display()))?;
+        let table: toml::Table = text.parse().with_context(|| format!("could not parse {}", path.display()))?;
         if let Some(name) = table.get(package).and_then(|t| t.get("name")).and_then(|n| n.as_str()) {
             return Ok(name.to_string());
         }
@@ -255,8 +253,7 @@ fn bundle_plugin(root: &Path, args: &[String], with_cli: bool) -> Result<PathBuf
             copy_atomic(&lib, &dir.join(ort::LIB_NAME))?;
             let dest = dir.join(MODELS_DIR_NAME);
             if dest.exists() {
-                fs::remove_dir_all(&dest)
-                    .with_context(|| format!("could not remove {}", dest.display()))?;
+                fs::remove_dir_all(&dest).with_context(|| format!("could not remove {}", dest.display()))?;
             }
             if ship_models {
                 copy_dir(&models, &dest)?;
@@ -321,8 +318,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
             copy_dir(&entry.path(), &dest)?;
         } else {
             // Follows symlinks: the bundle gets real files.
-            fs::copy(entry.path(), &dest)
-                .with_context(|| format!("could not copy {}", entry.path().display()))?;
+            fs::copy(entry.path(), &dest).with_context(|| format!("could not copy {}", entry.path().display()))?;
         }
     }
     Ok(())

@@ -54,10 +54,7 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
         }
     }
     if all_ok {
-        eprintln!(
-            "xtask: {} OK (musicnn {MUSICNN_VERSION} MSD_musicnn checkpoint, sha256 verified)",
-            ckpt.display()
-        );
+        eprintln!("xtask: {} OK (musicnn {MUSICNN_VERSION} MSD_musicnn checkpoint, sha256 verified)", ckpt.display());
         return Ok(ckpt);
     }
     fs::create_dir_all(&ckpt).with_context(|| format!("could not create {}", ckpt.display()))?;
@@ -74,10 +71,7 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
         }
     };
     if !wheel.is_file() {
-        bail!(
-            "expected the wheel at {} but it is not there",
-            wheel.display()
-        );
+        bail!("expected the wheel at {} but it is not there", wheel.display());
     }
     let got = sha256_file(&wheel)?;
     if got != WHEEL_SHA256 {
@@ -98,17 +92,14 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
         let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         let tmp = dest.with_file_name(format!("{name}.partial"));
         let hash = {
-            let mut entry = archive
-                .by_name(member)
-                .with_context(|| format!("{member} not found in {}", wheel.display()))?;
-            let mut out = File::create(&tmp)
-                .with_context(|| format!("could not create {}", tmp.display()))?;
+            let mut entry =
+                archive.by_name(member).with_context(|| format!("{member} not found in {}", wheel.display()))?;
+            let mut out = File::create(&tmp).with_context(|| format!("could not create {}", tmp.display()))?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 1 << 20];
             loop {
-                let n = entry
-                    .read(&mut buf)
-                    .with_context(|| format!("could not decompress {member} from the wheel"))?;
+                let n =
+                    entry.read(&mut buf).with_context(|| format!("could not decompress {member} from the wheel"))?;
                 if n == 0 {
                     break;
                 }
@@ -120,10 +111,12 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
         };
         if hash != sha {
             let _ = fs::remove_file(&tmp);
-            bail!("SHA-256 mismatch for {member} extracted from {}:\n  expected {sha}\n  got      {hash}", wheel.display());
+            bail!(
+                "SHA-256 mismatch for {member} extracted from {}:\n  expected {sha}\n  got      {hash}",
+                wheel.display()
+            );
         }
-        fs::rename(&tmp, &dest)
-            .with_context(|| format!("could not move {} to {}", tmp.display(), dest.display()))?;
+        fs::rename(&tmp, &dest).with_context(|| format!("could not move {} to {}", tmp.display(), dest.display()))?;
     }
     let _ = fs::remove_dir_all(&download);
     eprintln!(
@@ -137,14 +130,9 @@ fn pip_download(download: &Path) -> Result<()> {
     fs::create_dir_all(download)?;
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let mut cmd = Command::new(&python);
-    cmd.args([
-        "-m",
-        "pip",
-        "download",
-        &format!("musicnn=={MUSICNN_VERSION}"),
-    ])
-    .args(["--no-deps", "--only-binary=:all:", "-d"])
-    .arg(download);
+    cmd.args(["-m", "pip", "download", &format!("musicnn=={MUSICNN_VERSION}")])
+        .args(["--no-deps", "--only-binary=:all:", "-d"])
+        .arg(download);
     eprintln!("xtask: downloading the musicnn {MUSICNN_VERSION} wheel (29 MB): {cmd:?}");
     let status = cmd.status().map_err(|e| {
         anyhow::anyhow!("could not run `{python} -m pip` ({e}); install Python 3 with pip, or set GENRESCOPE_MUSICNN_WHEEL to a downloaded {WHEEL_NAME}")

@@ -78,7 +78,10 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
     };
     if lib_hash != LIB_SHA256 {
         let _ = fs::remove_file(&tmp);
-        bail!("SHA-256 mismatch for {WHEEL_MEMBER} extracted from {}:\n  expected {LIB_SHA256}\n  got      {lib_hash}", wheel.display());
+        bail!(
+            "SHA-256 mismatch for {WHEEL_MEMBER} extracted from {}:\n  expected {LIB_SHA256}\n  got      {lib_hash}",
+            wheel.display()
+        );
     }
     #[cfg(unix)]
     {

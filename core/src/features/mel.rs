@@ -43,10 +43,7 @@ pub fn mel_frequencies(n: usize, fmin: f64, fmax: f64, scale: MelScale) -> Vec<f
     let lo = hz_to_mel(fmin, scale);
     let hi = hz_to_mel(fmax, scale);
     let step = (hi - lo) / (n.max(2) - 1) as f64;
-    (0..n)
-        .map(|i| if i + 1 == n && n > 1 { hi } else { i as f64 * step + lo })
-        .map(|m| mel_to_hz(m, scale))
-        .collect()
+    (0..n).map(|i| if i + 1 == n && n > 1 { hi } else { i as f64 * step + lo }).map(|m| mel_to_hz(m, scale)).collect()
 }
 
 /// Mel filterbank as one contiguous run of non-zero weights per band.

@@ -22,8 +22,8 @@ mod transform;
 pub use mel::{hz_to_mel, mel_frequencies, mel_to_hz, MelFilterbank};
 pub use pipeline::FeaturePipeline;
 pub use spec::{
-    Compression, DctNorm, FeatureOutput, FrontEndSpec, MelNorm, MelScale, MelSpec, Normalization, PadMode,
-    SpecError, WindowKind,
+    Compression, DctNorm, FeatureOutput, FrontEndSpec, MelNorm, MelScale, MelSpec, Normalization, PadMode, SpecError,
+    WindowKind,
 };
 pub use stft::{hann_periodic, FrameAnalyzer};
 pub use streaming::StreamingExtractor;
@@ -94,11 +94,7 @@ pub fn extract_features(spec: &FrontEndSpec, signal: &[f32]) -> Result<Vec<f32>,
 /// plugin's audio thread runs ([`FeaturePipeline`]: resampler + streaming frames), so the trainer
 /// and the plugin see the same frames for the same audio. Returns `(mel, levels_dbfs)`; as in the
 /// plugin, audio in the pipeline's look-ahead at the very end yields no frame.
-pub fn extract_mel_at_rate(
-    spec: &FrontEndSpec,
-    signal: &[f32],
-    rate: f32,
-) -> Result<(Vec<f32>, Vec<f32>), SpecError> {
+pub fn extract_mel_at_rate(spec: &FrontEndSpec, signal: &[f32], rate: f32) -> Result<(Vec<f32>, Vec<f32>), SpecError> {
     let mut p = FeaturePipeline::new(spec, rate)?;
     let mut mel = Vec::new();
     let mut levels = Vec::new();

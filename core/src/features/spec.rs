@@ -293,10 +293,7 @@ mod tests {
             assert_eq!(back.hash(), s.hash());
         }
         // Pinned: a changed hash means every shipped model is refused. Change only on purpose.
-        assert_eq!(
-            FrontEndSpec::musicnn().hash(),
-            "53c174a449517276642616a69562c2dee1edd8e9f7a1b636a368a1e53e1dee65"
-        );
+        assert_eq!(FrontEndSpec::musicnn().hash(), "53c174a449517276642616a69562c2dee1edd8e9f7a1b636a368a1e53e1dee65");
         assert_eq!(FrontEndSpec::musicnn().frame_dim(), 96);
         assert_eq!(FrontEndSpec::gtzan_mfcc().frame_dim(), 13);
         assert_eq!(FrontEndSpec::gtzan_mfcc().mel_dim(), 128);
@@ -318,7 +315,10 @@ mod tests {
                 ..base.clone()
             },
             FrontEndSpec { compression: Compression::Log10OnePlus { scale: 100.0 }, ..base.clone() },
-            FrontEndSpec { output: FeatureOutput::Mfcc { n_mfcc: 20, dct_type: 2, dct_norm: DctNorm::Ortho }, ..base.clone() },
+            FrontEndSpec {
+                output: FeatureOutput::Mfcc { n_mfcc: 20, dct_type: 2, dct_norm: DctNorm::Ortho },
+                ..base.clone()
+            },
         ];
         for v in &variants {
             v.validate().unwrap();
@@ -338,9 +338,18 @@ mod tests {
             FrontEndSpec { mel: MelSpec { n_mels: 5000, ..base.mel.clone() }, ..base.clone() },
             FrontEndSpec { mel: MelSpec { fmax: Some(30000.0), ..base.mel.clone() }, ..base.clone() },
             FrontEndSpec { compression: Compression::Log10OnePlus { scale: -1.0 }, ..base.clone() },
-            FrontEndSpec { compression: Compression::PowerToDb { amin: 0.0, ref_power: 1.0, top_db: None }, ..base.clone() },
-            FrontEndSpec { output: FeatureOutput::Mfcc { n_mfcc: 200, dct_type: 2, dct_norm: DctNorm::Ortho }, ..base.clone() },
-            FrontEndSpec { output: FeatureOutput::Mfcc { n_mfcc: 13, dct_type: 3, dct_norm: DctNorm::Ortho }, ..base.clone() },
+            FrontEndSpec {
+                compression: Compression::PowerToDb { amin: 0.0, ref_power: 1.0, top_db: None },
+                ..base.clone()
+            },
+            FrontEndSpec {
+                output: FeatureOutput::Mfcc { n_mfcc: 200, dct_type: 2, dct_norm: DctNorm::Ortho },
+                ..base.clone()
+            },
+            FrontEndSpec {
+                output: FeatureOutput::Mfcc { n_mfcc: 13, dct_type: 3, dct_norm: DctNorm::Ortho },
+                ..base.clone()
+            },
             FrontEndSpec {
                 normalization: Normalization::WindowMeanPower { reference: 0.0, max_gain_db: 40.0 },
                 ..base.clone()

@@ -14,9 +14,7 @@ use super::spec::{FrontEndSpec, SpecError};
 pub fn hann_periodic(n: usize) -> Vec<f64> {
     let m = n + 1;
     let step = 2.0 * std::f64::consts::PI / (m - 1) as f64;
-    (0..n)
-        .map(|i| 0.5 + 0.5 * (-std::f64::consts::PI + i as f64 * step).cos())
-        .collect()
+    (0..n).map(|i| 0.5 + 0.5 * (-std::f64::consts::PI + i as f64 * step).cos()).collect()
 }
 
 /// Precomputed per-frame analysis shared by the offline and streaming paths.

@@ -164,7 +164,12 @@ impl Ensemble {
             .map(|o| {
                 let (_, v) = outputs[o.name.as_str()].try_extract_tensor::<f32>().map_err(infer)?;
                 if v.len() != o.dim {
-                    return Err(ModelError::Inference(format!("trunk output {} has {} values, manifest says {}", o.name, v.len(), o.dim)));
+                    return Err(ModelError::Inference(format!(
+                        "trunk output {} has {} values, manifest says {}",
+                        o.name,
+                        v.len(),
+                        o.dim
+                    )));
                 }
                 Ok(v.to_vec())
             })

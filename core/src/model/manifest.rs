@@ -143,8 +143,7 @@ impl ModelManifest {
         if !file.is_file() {
             return Err(ManifestError::NotFound(file));
         }
-        let text =
-            std::fs::read_to_string(&file).map_err(|source| ManifestError::Io { path: file.clone(), source })?;
+        let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Io { path: file.clone(), source })?;
         let manifest = Self::parse(&text).map_err(|e| match e {
             ManifestError::Parse { message, .. } => ManifestError::Parse { path: file.clone(), message },
             other => other,
@@ -216,9 +215,10 @@ impl ModelManifest {
             return invalid(format!("input {:?} needs a name and 1..=100000 window frames", inp.name));
         }
         let batch_ok = matches!(inp.shape.first(), Some(-1) | Some(1));
-        let rest: Option<i64> = inp.shape.get(1..).and_then(|d| {
-            d.iter().try_fold(1i64, |acc, &x| if x > 0 { acc.checked_mul(x) } else { None })
-        });
+        let rest: Option<i64> = inp
+            .shape
+            .get(1..)
+            .and_then(|d| d.iter().try_fold(1i64, |acc, &x| if x > 0 { acc.checked_mul(x) } else { None }));
         if !batch_ok || inp.shape.len() < 2 || rest != Some(self.window_len() as i64) {
             return invalid(format!(
                 "input shape {:?} must be [-1 or 1, dims...] holding {} frames x {} values",

@@ -2,8 +2,7 @@
 //! into the current [`ModelManifest`], so old model folders keep working.
 use super::manifest::{InputSpec, ManifestError, MemberEntry, ModelManifest, Quantization};
 use crate::features::{
-    Compression, DctNorm, FeatureOutput, FrontEndSpec, MelNorm, MelScale, MelSpec, Normalization, PadMode,
-    WindowKind,
+    Compression, DctNorm, FeatureOutput, FrontEndSpec, MelNorm, MelScale, MelSpec, Normalization, PadMode, WindowKind,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,7 +47,13 @@ impl FeatureConfigV1 {
             center: self.center,
             pad_mode: self.pad_mode,
             power: self.power,
-            mel: MelSpec { n_mels: self.n_mels, fmin: self.fmin, fmax: self.fmax, scale: self.mel_scale, norm: self.mel_norm },
+            mel: MelSpec {
+                n_mels: self.n_mels,
+                fmin: self.fmin,
+                fmax: self.fmax,
+                scale: self.mel_scale,
+                norm: self.mel_norm,
+            },
             normalization: Normalization::Off,
             compression: Compression::PowerToDb { amin: self.amin, ref_power: self.ref_power, top_db: self.top_db },
             output: FeatureOutput::Mfcc { n_mfcc: self.n_mfcc, dct_type: self.dct_type, dct_norm: self.dct_norm },

@@ -35,10 +35,7 @@ pub fn lcg_noise(n: usize, seed: u64) -> Vec<f32> {
 /// (in the values' unit, dB) so near-zero coefficients are not judged relatively.
 pub fn max_rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(floor))
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(floor)).fold(0.0, f32::max)
 }
 
 pub fn max_abs_err(a: &[f32], b: &[f32]) -> f32 {

@@ -16,11 +16,11 @@
 #![allow(dead_code)]
 
 use clack_extensions::log::{HostLog, HostLogImpl, LogSeverity};
-use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::params::{
-    HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
-    ParamRescanFlags, PluginParams,
+    HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer, ParamRescanFlags,
+    PluginParams,
 };
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_extensions::thread_check::{HostThreadCheck, HostThreadCheckImpl};
 use clack_host::events::event_types::{MidiEvent, ParamValueEvent};
@@ -62,18 +62,14 @@ impl OutEvent {
     /// `(channel 0..=15, controller, value)` if this is a MIDI CC message.
     pub fn as_cc(&self) -> Option<(u8, u8, u8)> {
         match self {
-            OutEvent::Midi { data, .. } if data[0] & 0xF0 == 0xB0 => {
-                Some((data[0] & 0x0F, data[1], data[2]))
-            }
+            OutEvent::Midi { data, .. } if data[0] & 0xF0 == 0xB0 => Some((data[0] & 0x0F, data[1], data[2])),
             _ => None,
         }
     }
 
     pub fn time(&self) -> u32 {
         match self {
-            OutEvent::Midi { time, .. }
-            | OutEvent::ParamValue { time, .. }
-            | OutEvent::Other { time, .. } => *time,
+            OutEvent::Midi { time, .. } | OutEvent::ParamValue { time, .. } | OutEvent::Other { time, .. } => *time,
         }
     }
 }
@@ -81,9 +77,17 @@ impl OutEvent {
 /// An event sent to the plugin with one `process` call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InEvent {
-    Midi { time: u32, port: u16, data: [u8; 3] },
+    Midi {
+        time: u32,
+        port: u16,
+        data: [u8; 3],
+    },
     /// Plain (not normalized) value, as CLAP specifies.
-    ParamValue { time: u32, param_id: u32, value: f64 },
+    ParamValue {
+        time: u32,
+        param_id: u32,
+        value: f64,
+    },
 }
 
 /// A parameter as the plugin describes it.
@@ -190,11 +194,7 @@ impl HostHandlers for Handlers {
     type AudioProcessor<'a> = ();
 
     fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
-        builder
-            .register::<HostThreadCheck>()
-            .register::<HostLog>()
-            .register::<HostState>()
-            .register::<HostParams>();
+        builder.register::<HostThreadCheck>().register::<HostLog>().register::<HostState>().register::<HostParams>();
     }
 }
 
@@ -207,9 +207,9 @@ pub struct TestHost {
 impl TestHost {
     /// `$GENRESCOPE_CLAP_BUNDLE`, else `<workspace>/target/bundled/Genrescope.clap`.
     pub fn clap_bundle_path() -> PathBuf {
-        std::env::var_os("GENRESCOPE_CLAP_BUNDLE").map(PathBuf::from).unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bundled/Genrescope.clap")
-        })
+        std::env::var_os("GENRESCOPE_CLAP_BUNDLE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bundled/Genrescope.clap"))
     }
 
     /// Loads the default bundle (see [`Self::clap_bundle_path`]).
@@ -241,9 +241,7 @@ impl TestHost {
         factory
             .plugin_descriptors()
             .map(|d| {
-                let s = |c: Option<&std::ffi::CStr>| {
-                    c.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
-                };
+                let s = |c: Option<&std::ffi::CStr>| c.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
                 (s(d.id()), s(d.name()))
             })
             .collect()
@@ -256,13 +254,9 @@ impl TestHost {
     }
 
     pub fn instantiate_id(&self, id: &str) -> Instance {
-        let host_info = HostInfo::new(
-            "Genrescope test host",
-            "Genrescope",
-            "https://example.invalid",
-            env!("CARGO_PKG_VERSION"),
-        )
-        .unwrap();
+        let host_info =
+            HostInfo::new("Genrescope test host", "Genrescope", "https://example.invalid", env!("CARGO_PKG_VERSION"))
+                .unwrap();
         let log: LogLines = Arc::default();
         let dirty = Arc::new(AtomicUsize::new(0));
         let rescans = Arc::new(AtomicUsize::new(0));
@@ -287,16 +281,8 @@ impl TestHost {
             &host_info,
         )
         .unwrap_or_else(|e| panic!("could not instantiate {id}: {e}"));
-        let mut inst = Instance {
-            instance,
-            audio: None,
-            log,
-            dirty,
-            rescans,
-            wrong_thread,
-            sample_rate: 0.0,
-            max_block: 0,
-        };
+        let mut inst =
+            Instance { instance, audio: None, log, dirty, rescans, wrong_thread, sample_rate: 0.0, max_block: 0 };
         inst.pump_main_thread();
         inst
     }
@@ -334,11 +320,7 @@ impl Instance {
     /// Activates at `sample_rate` (min block 1, max `max_block`) and starts processing on a new audio thread.
     pub fn activate(&mut self, sample_rate: f64, max_block: u32) {
         assert!(self.audio.is_none(), "already active");
-        let config = PluginAudioConfiguration {
-            sample_rate,
-            min_frames_count: 1,
-            max_frames_count: max_block,
-        };
+        let config = PluginAudioConfiguration { sample_rate, min_frames_count: 1, max_frames_count: max_block };
         let stopped = self
             .instance
             .activate(|_, _| (), config)
@@ -353,10 +335,7 @@ impl Instance {
             .name("test-host-audio".into())
             .spawn(move || audio_thread(stopped, job_rx, reply_tx, ready_tx, max_block))
             .expect("spawn audio thread");
-        ready_rx
-            .recv()
-            .expect("audio thread died while starting")
-            .unwrap_or_else(|e| panic!("{e}"));
+        ready_rx.recv().expect("audio thread died while starting").unwrap_or_else(|e| panic!("{e}"));
         self.audio = Some(AudioThread { jobs, replies, handle });
         self.pump_main_thread();
     }
@@ -367,11 +346,7 @@ impl Instance {
         self.process_with_events(input, &[])
     }
 
-    pub fn process_with_events(
-        &mut self,
-        input: &[Vec<f32>],
-        events: &[InEvent],
-    ) -> (Vec<Vec<f32>>, Vec<OutEvent>) {
+    pub fn process_with_events(&mut self, input: &[Vec<f32>], events: &[InEvent]) -> (Vec<Vec<f32>>, Vec<OutEvent>) {
         let (outputs, out_events, status) = self.try_process(input, events);
         if let Err(e) = status {
             panic!("plugin process() failed: {e}");
@@ -382,11 +357,7 @@ impl Instance {
     /// Feeds a whole signal (one Vec per channel) in blocks of `block` frames (the last one may be
     /// shorter). Returns the concatenated output and every output event with its absolute frame
     /// position (block start + event time).
-    pub fn process_signal(
-        &mut self,
-        input: &[Vec<f32>],
-        block: usize,
-    ) -> (Vec<Vec<f32>>, Vec<(usize, OutEvent)>) {
+    pub fn process_signal(&mut self, input: &[Vec<f32>], block: usize) -> (Vec<Vec<f32>>, Vec<(usize, OutEvent)>) {
         let len = input.first().map_or(0, Vec::len);
         let mut output = vec![Vec::with_capacity(len); input.len()];
         let mut events = Vec::new();
@@ -412,12 +383,13 @@ impl Instance {
     ) -> (Vec<Vec<f32>>, Vec<OutEvent>, Result<ProcessStatus, String>) {
         let frames = input.first().map_or(0, Vec::len);
         assert!(input.iter().all(|c| c.len() == frames), "channels differ in length");
-        assert!(frames >= 1 && frames as u32 <= self.max_block, "block of {frames} frames outside 1..={}", self.max_block);
+        assert!(
+            frames >= 1 && frames as u32 <= self.max_block,
+            "block of {frames} frames outside 1..={}",
+            self.max_block
+        );
         let audio = self.audio.as_ref().expect("process() before activate()");
-        audio
-            .jobs
-            .send(Job::Process { inputs: input.to_vec(), events: events.to_vec() })
-            .expect("audio thread gone");
+        audio.jobs.send(Job::Process { inputs: input.to_vec(), events: events.to_vec() }).expect("audio thread gone");
         let reply = audio.replies.recv().expect("audio thread died (plugin panicked?)");
         let out = match reply {
             Reply::Processed { outputs, events, status } => (outputs, events, status),
@@ -448,9 +420,7 @@ impl Instance {
 
     /// Serves `request_callback` (nice-plug's main-thread task queue).
     pub fn pump_main_thread(&mut self) {
-        let shared_flag = self
-            .instance
-            .access_shared_handler(|s| s.callback_requested.swap(false, Ordering::SeqCst));
+        let shared_flag = self.instance.access_shared_handler(|s| s.callback_requested.swap(false, Ordering::SeqCst));
         if shared_flag {
             self.instance.call_on_main_thread_callback();
         }
@@ -532,8 +502,7 @@ impl Instance {
         }
         let mut output = EventBuffer::with_capacity(64);
         {
-            let mut handle =
-                self.instance.inactive_plugin_handle().expect("flush_params() while active");
+            let mut handle = self.instance.inactive_plugin_handle().expect("flush_params() while active");
             let params: PluginParams = handle.get_extension().expect("plugin has no params extension");
             params.flush(&mut handle, &input.as_input(), &mut output.as_output());
         }
@@ -605,12 +574,9 @@ fn audio_thread(
                 for e in &events {
                     match *e {
                         InEvent::Midi { time, port, data } => in_events.push(&MidiEvent::new(time, port, data)),
-                        InEvent::ParamValue { time, param_id, value } => in_events.push(&ParamValueEvent::new(
-                            time,
-                            ClapId::new(param_id),
-                            Pckn::match_all(),
-                            value,
-                        )),
+                        InEvent::ParamValue { time, param_id, value } => {
+                            in_events.push(&ParamValueEvent::new(time, ClapId::new(param_id), Pckn::match_all(), value))
+                        }
                     }
                 }
                 in_events.sort();
@@ -624,9 +590,7 @@ fn audio_thread(
                     }]);
                     let mut output_audio = output_ports.with_output_buffers([AudioPortBuffer {
                         latency: 0,
-                        channels: AudioPortBufferType::f32_output_only(
-                            outputs.iter_mut().map(|c| c.as_mut_slice()),
-                        ),
+                        channels: AudioPortBufferType::f32_output_only(outputs.iter_mut().map(|c| c.as_mut_slice())),
                     }]);
                     processor
                         .process(
@@ -656,11 +620,9 @@ fn convert_event(e: &UnknownEvent) -> OutEvent {
     let time = e.header().time();
     match e.as_core_event() {
         Some(CoreEventSpace::Midi(m)) => OutEvent::Midi { time, port: m.port_index(), data: m.data() },
-        Some(CoreEventSpace::ParamValue(p)) => OutEvent::ParamValue {
-            time,
-            param_id: p.param_id().map_or(u32::MAX, |id| id.get()),
-            value: p.value(),
-        },
+        Some(CoreEventSpace::ParamValue(p)) => {
+            OutEvent::ParamValue { time, param_id: p.param_id().map_or(u32::MAX, |id| id.get()), value: p.value() }
+        }
         _ => OutEvent::Other { time, type_id: e.header().type_id() },
     }
 }

@@ -18,10 +18,8 @@ pub fn music(rate: f64, start: usize, frames: usize, seed: &mut u64) -> Vec<Vec<
     for i in start..start + frames {
         let t = i as f64 / rate;
         let vib = 1.0 + 0.01 * (2.0 * std::f64::consts::PI * 5.0 * t).sin();
-        let tone: f64 = [220.0, 277.2, 329.6, 440.0]
-            .iter()
-            .map(|f| (2.0 * std::f64::consts::PI * f * vib * t).sin() * 0.12)
-            .sum();
+        let tone: f64 =
+            [220.0, 277.2, 329.6, 440.0].iter().map(|f| (2.0 * std::f64::consts::PI * f * vib * t).sin() * 0.12).sum();
         let beat = (-((t * 2.0).fract() * 20.0)).exp() as f32;
         l.push(tone as f32 + 0.3 * beat * noise(seed));
         r.push(tone as f32 * 0.8 + 0.3 * beat * noise(seed));

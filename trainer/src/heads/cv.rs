@@ -137,13 +137,7 @@ pub fn fit_head(cfg: &HeadConfig, train: &Embeddings) -> anyhow::Result<(HeadWei
 pub fn dims_of(e: &Embeddings, inputs: &[String]) -> anyhow::Result<Vec<(String, usize)>> {
     inputs
         .iter()
-        .map(|n| {
-            e.outputs
-                .iter()
-                .find(|o| o.0 == *n)
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("no trunk output {n:?}"))
-        })
+        .map(|n| e.outputs.iter().find(|o| o.0 == *n).cloned().ok_or_else(|| anyhow::anyhow!("no trunk output {n:?}")))
         .collect()
 }
 

@@ -38,12 +38,12 @@ pub fn run_outputs(
                     let mut dims = vec![b as i64];
                     dims.extend_from_slice(shape);
                     let t = TensorRef::from_array_view((dims, wb))?;
-                    let res = genrescope_core::model::ensemble::with_flush_to_zero(|| {
-                        sess.run(ort::inputs![input => t])
-                    })?;
+                    let res =
+                        genrescope_core::model::ensemble::with_flush_to_zero(|| sess.run(ort::inputs![input => t]))?;
                     let mut off = 0;
                     for (name, dim) in outputs {
-                        let (_, v) = res[name.as_str()].try_extract_tensor::<f32>().with_context(|| format!("output {name}"))?;
+                        let (_, v) =
+                            res[name.as_str()].try_extract_tensor::<f32>().with_context(|| format!("output {name}"))?;
                         ensure!(v.len() == b * dim, "output {name}: {} values for {b} x {dim}", v.len());
                         for i in 0..b {
                             ob[i * stride + off..i * stride + off + dim].copy_from_slice(&v[i * dim..(i + 1) * dim]);

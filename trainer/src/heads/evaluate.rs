@@ -62,7 +62,11 @@ pub fn variant_audio(clip: &Path, variant: &Variant, tmp: &Path) -> anyhow::Resu
         }
         Variant::StereoAt(rate) => {
             let out = tmp.join(format!("variant-{rate}.wav"));
-            ffmpeg(clip, &["-ac", "2", "-ar", &rate.to_string(), "-af", "aresample=resampler=soxr", "-c:a", "pcm_f32le"], &out)?;
+            ffmpeg(
+                clip,
+                &["-ac", "2", "-ar", &rate.to_string(), "-af", "aresample=resampler=soxr", "-c:a", "pcm_f32le"],
+                &out,
+            )?;
             Ok(decode_file(&out)?)
         }
         Variant::Codec(codec) => {
@@ -88,7 +92,12 @@ pub struct VariantResult {
 
 /// Runs `model` on every clip under every variant; variants that need ffmpeg are skipped (with a
 /// note) when it is missing.
-pub fn engine_results(model: &Path, clips: &[Clip], variants: &[Variant], tmp: &Path) -> anyhow::Result<Vec<VariantResult>> {
+pub fn engine_results(
+    model: &Path,
+    clips: &[Clip],
+    variants: &[Variant],
+    tmp: &Path,
+) -> anyhow::Result<Vec<VariantResult>> {
     std::fs::create_dir_all(tmp)?;
     let mut engine = OfflineEngine::new(model).map_err(|e| anyhow::anyhow!("{e}"))?;
     let settings = OfflineSettings::default();
@@ -113,7 +122,13 @@ pub fn engine_results(model: &Path, clips: &[Clip], variants: &[Variant], tmp: &
             verdicts.push((c.id.clone(), verdict.map(|v| crate::metrics::argmax(&v))));
         }
         let track = evaluate(&probs, &labels);
-        eprintln!("engine on {} clips, {}: track {:.3} (balanced {:.3})", clips.len(), v.label(), track.accuracy, track.balanced_accuracy);
+        eprintln!(
+            "engine on {} clips, {}: track {:.3} (balanced {:.3})",
+            clips.len(),
+            v.label(),
+            track.accuracy,
+            track.balanced_accuracy
+        );
         out.push(VariantResult { variant: v.clone(), track, windows, gated, verdicts });
     }
     Ok(out)

@@ -208,12 +208,7 @@ pub fn fit(
         }
     }
     let (_, epochs, kept) = best.expect("at least one epoch");
-    let weights = HeadWeights {
-        inputs: inputs.to_vec(),
-        mean,
-        inv_std: inv,
-        layers: kept.to_layers(),
-    };
+    let weights = HeadWeights { inputs: inputs.to_vec(), mean, inv_std: inv, layers: kept.to_layers() };
     weights.validate()?;
     Ok(Fitted { weights, epochs, history })
 }

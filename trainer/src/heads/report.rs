@@ -72,12 +72,7 @@ fn full_trunk_latency(o: &MusicnnOptions, r: &Outcome, dir: &Path) -> anyhow::Re
     let ckpt = crate::musicnn::checkpoint::Checkpoint::open(&o.checkpoint)?;
     let full = crate::musicnn::weights::MusicnnWeights::from_checkpoint(&ckpt)?;
     let onnx = crate::musicnn::onnx::trunk_to_onnx(&full, &Default::default())?;
-    let t = Trunk {
-        outputs: super::run::trunk_outputs(&full),
-        weights: full,
-        onnx,
-        summary: r.trunk.summary.clone(),
-    };
+    let t = Trunk { outputs: super::run::trunk_outputs(&full), weights: full, onnx, summary: r.trunk.summary.clone() };
     // One linear head on the taggram, just so the folder is a valid model.
     let head = super::head::HeadWeights {
         inputs: vec![("taggram".into(), 50)],
@@ -90,7 +85,14 @@ fn full_trunk_latency(o: &MusicnnOptions, r: &Outcome, dir: &Path) -> anyhow::Re
     Ok(latency_us(&dir.join(MANIFEST_FILE), 50)?.1)
 }
 
-fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us: f64, trunk_us: f64, full_us: f64) -> String {
+fn markdown(
+    o: &MusicnnOptions,
+    r: &Outcome,
+    engine: &[VariantResult],
+    whole_us: f64,
+    trunk_us: f64,
+    full_us: f64,
+) -> String {
     let mut s = String::new();
     macro_rules! w { ($($a:tt)*) => {{ let _ = writeln!(s, $($a)*); }}; }
     let d = &r.data;
@@ -100,15 +102,30 @@ fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us:
     w!("**Read this first.** The shared GTZAN copy is incomplete (166 of 443 train and 80 of 197 valid clips of the artist-filtered split; blues and jazz complete, other genres 0–17 clips, valid has no rock). Test clips are absent and were never used. Fold B (valid) has 1 hiphop, 1 reggae and 2 pop tracks, so per-genre recalls there are 0 or 100 % and the balanced accuracy moves in big steps. These numbers are not comparable with published GTZAN results (all 1000 clips, usually random artist-leaking splits).\n");
     w!("## What ships\n");
     w!("- `trunk.onnx`: musicnn's MSD_musicnn (Pons & Serra, MTG-UPF; ISC licence, `LICENSE-musicnn.md`), read from its TensorFlow checkpoint by the trainer, dead front-end filters pruned exactly (below); fp32. Outputs: {}.", r.trunk.outputs.iter().map(|(n, d)| format!("`{n}` ({d})")).collect::<Vec<_>>().join(", "));
-    w!("- {} head(s) `head_i.onnx` (soft vote), chosen by cross-validation, refit on train + valid: {}.", ch.members.len(), ch.members.iter().map(|&m| format!("`{}`", ch.cv[m].config.label())).collect::<Vec<_>>().join(", "));
+    w!(
+        "- {} head(s) `head_i.onnx` (soft vote), chosen by cross-validation, refit on train + valid: {}.",
+        ch.members.len(),
+        ch.members.iter().map(|&m| format!("`{}`", ch.cv[m].config.label())).collect::<Vec<_>>().join(", ")
+    );
     w!("- `manifest.json` (front end, graph layout, checksums), `card.json` (model card).");
     w!("- Front end: 16 kHz, n_fft 512, hop 256, 96 Slaney mels, power 2, `log10(1 + 10000·x)`, windows of 187 frames (2.99 s){}.\n",
         match d.level_reference { Some(r) => format!("; each window's mean mel power is scaled to {r:.4} (the median of the training windows) before the log, gain capped at +60 dB, so the verdict does not depend on the level"), None => "; no level normalization".into() });
     w!("Latency (ONNX Runtime 1.31, 1 thread, one window, median; this machine, see BENCHMARKS.md for the conditions): whole model **{:.2} ms** per prediction, of which the pruned trunk {:.2} ms; the unpruned trunk {:.2} ms.\n", whole_us / 1e3, trunk_us / 1e3, full_us / 1e3);
     w!("## Data\n");
-    w!("- Split: {}; fold A = train ({} tracks), fold B = valid ({} tracks); they share no artist.", d.source, d.train_tracks, d.valid_tracks);
+    w!(
+        "- Split: {}; fold A = train ({} tracks), fold B = valid ({} tracks); they share no artist.",
+        d.source,
+        d.train_tracks,
+        d.valid_tracks
+    );
     w!("- Heads train on windows every {} frames (≈{:.2} s): {} (A) and {} (B); they are scored on side-by-side segments: {} (A) and {} (B).", d.train_hop_frames, d.train_hop_frames as f64 * 256.0 / 16000.0, d.train_windows, d.valid_windows, d.train_segments, d.valid_segments);
-    w!("- Tracks per genre:\n\n| | {} |\n|---|{}\n| train (A) | {} |\n| valid (B) | {} |\n", GENRES.join(" | "), "---|".repeat(GENRES.len()), d.train_per_genre.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | "), d.valid_per_genre.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | "));
+    w!(
+        "- Tracks per genre:\n\n| | {} |\n|---|{}\n| train (A) | {} |\n| valid (B) | {} |\n",
+        GENRES.join(" | "),
+        "---|".repeat(GENRES.len()),
+        d.train_per_genre.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | "),
+        d.valid_per_genre.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | ")
+    );
     w!("- Skipped files: {}.\n", if d.skipped.is_empty() { "none".to_string() } else { format!("{:?}", d.skipped) });
     w!("## Trunk pruning (exact)\n");
     w!("Front-end filters whose ReLU never fired on fold A's {} training windows were removed and their constant outputs folded into the mid end's bias map and the dense layer's bias (see `trainer/src/musicnn/prune.rs`). Checked on fold B's segments, which the probe never saw:\n", r.trunk.summary.probe_windows);
@@ -116,8 +133,18 @@ fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us:
     for (l, k, t) in &r.trunk.summary.layers {
         w!("| {l} | {k} / {t} |");
     }
-    w!("\n- MACs per window: {:.0} M → **{:.0} M** ({:.1}×); pooled channels {} → {}.", r.trunk.summary.macs_before as f64 / 1e6, r.trunk.summary.macs_after as f64 / 1e6, r.trunk.summary.macs_before as f64 / r.trunk.summary.macs_after as f64, r.trunk.summary.pooled_before, r.trunk.summary.pooled_after);
-    w!("- Largest change of any output on fold B, relative to that output's largest value: {}.\n", r.trunk.summary.max_rel_diff.iter().map(|(n, v)| format!("{n} {v:.1e}")).collect::<Vec<_>>().join(", "));
+    w!(
+        "\n- MACs per window: {:.0} M → **{:.0} M** ({:.1}×); pooled channels {} → {}.",
+        r.trunk.summary.macs_before as f64 / 1e6,
+        r.trunk.summary.macs_after as f64 / 1e6,
+        r.trunk.summary.macs_before as f64 / r.trunk.summary.macs_after as f64,
+        r.trunk.summary.pooled_before,
+        r.trunk.summary.pooled_after
+    );
+    w!(
+        "- Largest change of any output on fold B, relative to that output's largest value: {}.\n",
+        r.trunk.summary.max_rel_diff.iter().map(|(n, v)| format!("{n} {v:.1e}")).collect::<Vec<_>>().join(", ")
+    );
     w!("int8: not shipped. After pruning the convolutions are small, and this machine's CPU (AVX2, no VNNI) needs 7-bit weights for ORT's int8 kernels not to saturate; the fp32 model already meets the latency target.\n");
     w!("## Head selection: artist-disjoint 2-fold CV\n");
     w!("Every candidate is trained on one fold (early stopping on 20 % of that fold's tracks, then refit on all of it for that many epochs, class-balanced cross entropy) and predicts the other; the score is the mean track-level balanced accuracy of both directions. **These numbers looked at fold B** (train→valid is scored on it, valid→train trains on it), and they chose the heads: treat them as optimistic.\n");
@@ -127,22 +154,42 @@ fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us:
     for &i in &order {
         let c = &ch.cv[i];
         let mark = if ch.members.contains(&i) { " **(member)**" } else { "" };
-        w!("| {} | `{}`{mark} | {} | {} | {:.3} |", i + 1, c.config.label(), track_row(&c.directions[0].track), track_row(&c.directions[1].track), c.score);
+        w!(
+            "| {} | `{}`{mark} | {} | {} | {:.3} |",
+            i + 1,
+            c.config.label(),
+            track_row(&c.directions[0].track),
+            track_row(&c.directions[1].track),
+            c.score
+        );
     }
-    w!("\nEnsemble: greedy forward selection by the soft vote's CV score; size curve {}: {} member(s) kept.\n", ch.size_curve.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" → "), ch.members.len());
+    w!(
+        "\nEnsemble: greedy forward selection by the soft vote's CV score; size curve {}: {} member(s) kept.\n",
+        ch.size_curve.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" → "),
+        ch.members.len()
+    );
     // Held-out soft vote of the chosen members, per direction.
     let folds = super::run::folds(&r.embedded);
     w!("## Results\n");
     w!("| model | direction | segment acc | track acc | balanced track acc |\n|---|---|---|---|---|");
     for &m in &ch.members {
         for dir in &ch.cv[m].directions {
-            w!("| `{}` | {} | {} | {} | {} |", ch.cv[m].config.label(), dir.name, acc(&dir.segment), acc(&dir.track), pct(dir.track.balanced_accuracy));
+            w!(
+                "| `{}` | {} | {} | {} | {} |",
+                ch.cv[m].config.label(),
+                dir.name,
+                acc(&dir.segment),
+                acc(&dir.track),
+                pct(dir.track.balanced_accuracy)
+            );
         }
     }
     let mut ens_train_valid = None;
     for (di, f) in folds.iter().enumerate() {
         let n = ch.cv[ch.members[0]].held_out[di].len();
-        let probs: Vec<_> = (0..n).map(|i| genrescope_core::model::soft_vote(ch.members.iter().map(|&m| &ch.cv[m].held_out[di][i])).unwrap()).collect();
+        let probs: Vec<_> = (0..n)
+            .map(|i| genrescope_core::model::soft_vote(ch.members.iter().map(|&m| &ch.cv[m].held_out[di][i])).unwrap())
+            .collect();
         let (seg, tr) = super::cv::score(&probs, f.test);
         w!("| **ensemble** | {} | {} | {} | **{}** |", f.name, acc(&seg), acc(&tr), pct(tr.balanced_accuracy));
         if di == 0 {
@@ -151,13 +198,24 @@ fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us:
     }
     w!("\nTrack = soft vote over the track's segments. Targets (issue #11): train→valid track ≥ 85 %, balanced ≥ 70 %.\n");
     if let Some(tr) = &ens_train_valid {
-        w!("### train→valid, ensemble: per genre (tracks)\n\n{}\n### train→valid, ensemble: confusion (tracks)\n\n{}", per_class_table(tr), confusion_table(tr));
+        w!(
+            "### train→valid, ensemble: per genre (tracks)\n\n{}\n### train→valid, ensemble: confusion (tracks)\n\n{}",
+            per_class_table(tr),
+            confusion_table(tr)
+        );
     }
     w!("## Through the engine: the train-only model on fold B's audio\n");
     w!("The same trunk with the chosen heads refit on fold A only, run by `genrescope-engine` (the code of the plugin and `Genrescope analyze`: block 512, windows side by side, file verdict = soft vote over non-gated windows) on the 80 valid clips, as they are and as a DAW or a library would hand them over{}. Issue #11's target: within 3 points of the as-is figure from −20 to +10 dB.\n", match ffmpeg_version() { Some(v) => format!(" (rates and codecs by {v})"), None => " (ffmpeg missing: no rate/codec rows)".into() });
     w!("| audio | track acc | balanced | windows (gated) |\n|---|---|---|---|");
     for e in engine {
-        w!("| {} | {} | {} | {} ({}) |", e.variant.label(), acc(&e.track), pct(e.track.balanced_accuracy), e.windows, e.gated);
+        w!(
+            "| {} | {} | {} | {} ({}) |",
+            e.variant.label(),
+            acc(&e.track),
+            pct(e.track.balanced_accuracy),
+            e.windows,
+            e.gated
+        );
     }
     if let Some(base) = engine.first() {
         w!("\n### As is: per genre (tracks)\n\n{}", per_class_table(&base.track));

@@ -147,13 +147,22 @@ const SHAPE: [i64; 2] = [PATCH_FRAMES as i64, 96];
 
 /// Step 4: probe the full trunk on fold A's training windows, prune, check on fold B.
 pub fn prune_trunk(checkpoint: &Path, w: &Windows, work: &Path, threads: usize) -> anyhow::Result<Trunk> {
-    let ckpt = Checkpoint::open(checkpoint).with_context(|| format!("musicnn checkpoint {} (run `cargo xtask musicnn`)", checkpoint.display()))?;
+    let ckpt = Checkpoint::open(checkpoint)
+        .with_context(|| format!("musicnn checkpoint {} (run `cargo xtask musicnn`)", checkpoint.display()))?;
     let full = MusicnnWeights::from_checkpoint(&ckpt)?;
     std::fs::create_dir_all(work)?;
     let probe_file = work.join("trunk_probe.onnx");
     std::fs::write(&probe_file, trunk_to_onnx(&full, &TrunkOnnxOptions { probe: true, ..Default::default() })?)?;
     eprintln!("trunk: probing {} training windows for dead filters", w.train_fit.len());
-    let probes = run_outputs(&probe_file, INPUT_NAME, &SHAPE, &probe_outputs(&full), &w.train_fit.windows, w.train_fit.window_len, threads)?;
+    let probes = run_outputs(
+        &probe_file,
+        INPUT_NAME,
+        &SHAPE,
+        &probe_outputs(&full),
+        &w.train_fit.windows,
+        w.train_fit.window_len,
+        threads,
+    )?;
     let live = Liveness::from_probes(&full, &probes)?;
     let pruned = prune(&full, &live, PATCH_FRAMES)?;
     let onnx = trunk_to_onnx(&pruned.weights, &TrunkOnnxOptions::default())?;
@@ -259,7 +268,13 @@ pub fn folds(e: &Embedded) -> [Fold<'_>; 2] {
     ]
 }
 
-pub fn choose_heads(e: &Embedded, grid: HeadGrid, seed: u64, max_epochs: usize, max_members: usize) -> anyhow::Result<Choice> {
+pub fn choose_heads(
+    e: &Embedded,
+    grid: HeadGrid,
+    seed: u64,
+    max_epochs: usize,
+    max_members: usize,
+) -> anyhow::Result<Choice> {
     let cands = candidates(grid, &base_config(seed, max_epochs));
     let folds = folds(e);
     let cv = cross_validate(&cands, &folds)?;

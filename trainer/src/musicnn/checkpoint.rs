@@ -70,12 +70,8 @@ impl Checkpoint {
         let index_path = with_suffix(&prefix, ".index");
         let bytes = std::fs::read(&index_path)
             .with_context(|| format!("could not read checkpoint index {}", index_path.display()))?;
-        let table = read_table(&bytes).with_context(|| {
-            format!(
-                "{} is not a valid tensor-bundle index",
-                index_path.display()
-            )
-        })?;
+        let table = read_table(&bytes)
+            .with_context(|| format!("{} is not a valid tensor-bundle index", index_path.display()))?;
 
         let mut header = None;
         let mut entries = BTreeMap::new();
@@ -84,29 +80,15 @@ impl Checkpoint {
                 header = Some(parse_header(&value).context("bad BundleHeaderProto (key \"\")")?);
                 continue;
             }
-            let name = String::from_utf8(key)
-                .map_err(|e| anyhow::anyhow!("tensor name is not UTF-8: {:?}", e.as_bytes()))?;
-            let entry = parse_entry(&value)
-                .with_context(|| format!("bad BundleEntryProto for {name:?}"))?;
+            let name =
+                String::from_utf8(key).map_err(|e| anyhow::anyhow!("tensor name is not UTF-8: {:?}", e.as_bytes()))?;
+            let entry = parse_entry(&value).with_context(|| format!("bad BundleEntryProto for {name:?}"))?;
             entries.insert(name, entry);
         }
-        let header = header.with_context(|| {
-            format!(
-                "{} has no BundleHeaderProto (empty key)",
-                index_path.display()
-            )
-        })?;
-        ensure!(
-            header.endianness == 0,
-            "{}: big-endian tensor bundles are not supported",
-            index_path.display()
-        );
-        ensure!(
-            header.num_shards >= 1,
-            "{}: header says {} shards",
-            index_path.display(),
-            header.num_shards
-        );
+        let header =
+            header.with_context(|| format!("{} has no BundleHeaderProto (empty key)", index_path.display()))?;
+        ensure!(header.endianness == 0, "{}: big-endian tensor bundles are not supported", index_path.display());
+        ensure!(header.num_shards >= 1, "{}: header says {} shards", index_path.display(), header.num_shards);
         for (name, e) in &entries {
             ensure!(
                 e.shard_id < header.num_shards,
@@ -116,11 +98,7 @@ impl Checkpoint {
                 header.num_shards
             );
         }
-        Ok(Self {
-            prefix,
-            num_shards: header.num_shards,
-            entries,
-        })
+        Ok(Self { prefix, num_shards: header.num_shards, entries })
     }
 
     /// The prefix the file names are built from (`<dir>/` for a directory).
@@ -134,10 +112,7 @@ impl Checkpoint {
 
     /// Path of data shard `shard_id` (`<prefix>.data-00000-of-00001`, as TF's `DataFilename`).
     pub fn shard_path(&self, shard_id: u32) -> PathBuf {
-        with_suffix(
-            &self.prefix,
-            &format!(".data-{shard_id:05}-of-{:05}", self.num_shards),
-        )
+        with_suffix(&self.prefix, &format!(".data-{shard_id:05}-of-{:05}", self.num_shards))
     }
 
     /// All tensor names (without the header's empty key), in the index's (byte-wise sorted) order.
@@ -155,34 +130,26 @@ impl Checkpoint {
 
     /// The tensor's raw (little-endian) bytes, crc-checked.
     pub fn tensor_bytes(&self, name: &str) -> Result<Vec<u8>> {
-        let e = self.entries.get(name).with_context(|| {
-            format!("no tensor {name:?} in checkpoint {}", self.prefix.display())
-        })?;
+        let e = self
+            .entries
+            .get(name)
+            .with_context(|| format!("no tensor {name:?} in checkpoint {}", self.prefix.display()))?;
         ensure!(
             e.num_slices == 0,
             "tensor {name:?} is stored as {} slices (partitioned variable): not supported",
             e.num_slices
         );
         let path = self.shard_path(e.shard_id);
-        let mut f =
-            File::open(&path).with_context(|| format!("could not open {}", path.display()))?;
+        let mut f = File::open(&path).with_context(|| format!("could not open {}", path.display()))?;
         let len = f.metadata()?.len();
-        let end = e
-            .offset
-            .checked_add(e.size)
-            .context("offset + size overflows")?;
+        let end = e.offset.checked_add(e.size).context("offset + size overflows")?;
         if end > len {
-            bail!(
-                "{} is truncated: it is {len} bytes, but {name:?} needs bytes {}..{end}",
-                path.display(),
-                e.offset
-            );
+            bail!("{} is truncated: it is {len} bytes, but {name:?} needs bytes {}..{end}", path.display(), e.offset);
         }
         let size = usize::try_from(e.size).context("tensor too large for this platform")?;
         let mut buf = vec![0u8; size];
         f.seek(SeekFrom::Start(e.offset))?;
-        f.read_exact(&mut buf)
-            .with_context(|| format!("could not read {name:?} from {}", path.display()))?;
+        f.read_exact(&mut buf).with_context(|| format!("could not read {name:?} from {}", path.display()))?;
         let crc = crc32c::crc32c(&buf);
         if mask_crc(crc) != e.masked_crc32c {
             bail!(
@@ -198,20 +165,17 @@ impl Checkpoint {
 
     /// A DT_FLOAT tensor as (shape, values in row-major order), crc-checked.
     pub fn tensor_f32(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-        let e = self.entries.get(name).with_context(|| {
-            format!("no tensor {name:?} in checkpoint {}", self.prefix.display())
-        })?;
+        let e = self
+            .entries
+            .get(name)
+            .with_context(|| format!("no tensor {name:?} in checkpoint {}", self.prefix.display()))?;
         ensure!(
             e.dtype == DT_FLOAT,
             "tensor {name:?} has dtype {} ({}), not DT_FLOAT (1)",
             e.dtype,
             dtype_name(e.dtype)
         );
-        let count = e
-            .shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .context("shape overflows")?;
+        let count = e.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).context("shape overflows")?;
         ensure!(
             count.checked_mul(4).map(|b| b as u64) == Some(e.size),
             "tensor {name:?}: shape {:?} needs {count} floats = {} bytes, but the entry says {} bytes",
@@ -220,10 +184,7 @@ impl Checkpoint {
             e.size
         );
         let bytes = self.tensor_bytes(name)?;
-        let values = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let values = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         Ok((e.shape.clone(), values))
     }
 }
@@ -288,9 +249,7 @@ fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64> {
 }
 
 fn read_u32_le(buf: &[u8], pos: usize) -> Result<u32> {
-    let b = buf
-        .get(pos..pos + 4)
-        .with_context(|| format!("truncated: no 4 bytes at {pos}"))?;
+    let b = buf.get(pos..pos + 4).with_context(|| format!("truncated: no 4 bytes at {pos}"))?;
     Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
@@ -301,10 +260,7 @@ struct BlockHandle {
 }
 
 fn read_handle(buf: &[u8], pos: &mut usize) -> Result<BlockHandle> {
-    Ok(BlockHandle {
-        offset: read_varint(buf, pos)?,
-        size: read_varint(buf, pos)?,
-    })
+    Ok(BlockHandle { offset: read_varint(buf, pos)?, size: read_varint(buf, pos)? })
 }
 
 /// The contents of one block, after checking its trailer (compression byte, masked crc32c).
@@ -335,41 +291,24 @@ fn block_contents<'a>(file: &'a [u8], h: BlockHandle, what: &str) -> Result<&'a 
     }
     match kind {
         0 => Ok(contents),
-        1 => bail!(
-            "{what} block is Snappy-compressed (type 1): only uncompressed tables are supported"
-        ),
-        k => bail!(
-            "{what} block has compression type {k}: only uncompressed (0) tables are supported"
-        ),
+        1 => bail!("{what} block is Snappy-compressed (type 1): only uncompressed tables are supported"),
+        k => bail!("{what} block has compression type {k}: only uncompressed (0) tables are supported"),
     }
 }
 
 /// Decode a block: prefix-compressed entries, then the restart array and its length (u32 LE).
 fn parse_block(block: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    ensure!(
-        block.len() >= 4,
-        "block of {} bytes has no restart count",
-        block.len()
-    );
+    ensure!(block.len() >= 4, "block of {} bytes has no restart count", block.len());
     let num_restarts = read_u32_le(block, block.len() - 4)? as usize;
     let restarts_len = num_restarts
         .checked_mul(4)
         .and_then(|n| n.checked_add(4))
         .filter(|&n| n <= block.len())
-        .with_context(|| {
-            format!(
-                "block of {} bytes cannot hold {num_restarts} restart points",
-                block.len()
-            )
-        })?;
+        .with_context(|| format!("block of {} bytes cannot hold {num_restarts} restart points", block.len()))?;
     let data_end = block.len() - restarts_len;
-    let restarts: Vec<usize> = (0..num_restarts)
-        .map(|i| read_u32_le(block, data_end + 4 * i).map(|r| r as usize))
-        .collect::<Result<_>>()?;
-    ensure!(
-        num_restarts > 0 || data_end == 0,
-        "non-empty block without restart points"
-    );
+    let restarts: Vec<usize> =
+        (0..num_restarts).map(|i| read_u32_le(block, data_end + 4 * i).map(|r| r as usize)).collect::<Result<_>>()?;
+    ensure!(num_restarts > 0 || data_end == 0, "non-empty block without restart points");
 
     let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut key: Vec<u8> = Vec::new();
@@ -383,10 +322,7 @@ fn parse_block(block: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let at_restart = restarts.get(next_restart) == Some(&entry_start);
         if at_restart {
             next_restart += 1;
-            ensure!(
-                shared == 0,
-                "entry at restart point {entry_start} shares {shared} key bytes"
-            );
+            ensure!(shared == 0, "entry at restart point {entry_start} shares {shared} key bytes");
         }
         ensure!(
             shared <= key.len(),
@@ -394,19 +330,14 @@ fn parse_block(block: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
             key.len()
         );
         let key_end = pos.checked_add(non_shared).filter(|&e| e <= data_end);
-        let key_end =
-            key_end.with_context(|| format!("entry at {entry_start}: key runs past the block"))?;
+        let key_end = key_end.with_context(|| format!("entry at {entry_start}: key runs past the block"))?;
         key.truncate(shared);
         key.extend_from_slice(&block[pos..key_end]);
         pos = key_end;
         let value_end = pos.checked_add(value_len).filter(|&e| e <= data_end);
-        let value_end = value_end
-            .with_context(|| format!("entry at {entry_start}: value runs past the block"))?;
+        let value_end = value_end.with_context(|| format!("entry at {entry_start}: value runs past the block"))?;
         if let Some((prev, _)) = out.last() {
-            ensure!(
-                *prev < key,
-                "keys out of order at {entry_start}: {prev:?} then {key:?}"
-            );
+            ensure!(*prev < key, "keys out of order at {entry_start}: {prev:?} then {key:?}");
         }
         out.push((key.clone(), block[pos..value_end].to_vec()));
         pos = value_end;
@@ -424,10 +355,7 @@ fn parse_block(block: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
 /// All (key, value) pairs of an uncompressed LevelDB table, in key order, checksums verified.
 fn read_table(file: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     if file.len() < FOOTER_LEN {
-        bail!(
-            "truncated: {} bytes, shorter than the {FOOTER_LEN}-byte table footer",
-            file.len()
-        );
+        bail!("truncated: {} bytes, shorter than the {FOOTER_LEN}-byte table footer", file.len());
     }
     let footer = &file[file.len() - FOOTER_LEN..];
     let magic = u64::from(read_u32_le(footer, 40)?) | (u64::from(read_u32_le(footer, 44)?) << 32);
@@ -443,28 +371,16 @@ fn read_table(file: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     block_contents(file, metaindex, "meta-index")?;
 
     let mut out = Vec::new();
-    for (i, (_, value)) in parse_block(block_contents(file, index, "index")?)?
-        .into_iter()
-        .enumerate()
-    {
+    for (i, (_, value)) in parse_block(block_contents(file, index, "index")?)?.into_iter().enumerate() {
         let mut p = 0;
         let handle = read_handle(&value, &mut p).with_context(|| format!("index entry {i}"))?;
-        ensure!(
-            p == value.len(),
-            "index entry {i} has {} trailing bytes",
-            value.len() - p
-        );
+        ensure!(p == value.len(), "index entry {i} has {} trailing bytes", value.len() - p);
         let entries = parse_block(block_contents(file, handle, "data")?)
             .with_context(|| format!("data block {i} at {}", handle.offset))?;
         out.extend(entries);
     }
     for w in out.windows(2) {
-        ensure!(
-            w[0].0 < w[1].0,
-            "keys out of order across blocks: {:?} then {:?}",
-            w[0].0,
-            w[1].0
-        );
+        ensure!(w[0].0 < w[1].0, "keys out of order across blocks: {:?} then {:?}", w[0].0, w[1].0);
     }
     Ok(out)
 }
@@ -539,15 +455,11 @@ struct Header {
 
 /// `BundleHeaderProto { int32 num_shards = 1; Endianness endianness = 2; VersionDef version = 3; }`
 fn parse_header(msg: &[u8]) -> Result<Header> {
-    let mut h = Header {
-        num_shards: 0,
-        endianness: 0,
-    };
+    let mut h = Header { num_shards: 0, endianness: 0 };
     for f in fields(msg) {
         match f? {
             (1, v) => {
-                h.num_shards = u32::try_from(expect_varint(v, "num_shards")?)
-                    .context("num_shards out of range")?
+                h.num_shards = u32::try_from(expect_varint(v, "num_shards")?).context("num_shards out of range")?
             }
             (2, v) => h.endianness = expect_varint(v, "endianness")?,
             _ => {} // version (producer, min_consumer): nothing to check for reading
@@ -559,23 +471,12 @@ fn parse_header(msg: &[u8]) -> Result<Header> {
 /// `BundleEntryProto { DataType dtype = 1; TensorShapeProto shape = 2; int32 shard_id = 3;
 /// int64 offset = 4; int64 size = 5; fixed32 crc32c = 6; repeated TensorSliceProto slices = 7; }`
 fn parse_entry(msg: &[u8]) -> Result<Entry> {
-    let mut e = Entry {
-        dtype: 0,
-        shape: Vec::new(),
-        shard_id: 0,
-        offset: 0,
-        size: 0,
-        masked_crc32c: 0,
-        num_slices: 0,
-    };
+    let mut e = Entry { dtype: 0, shape: Vec::new(), shard_id: 0, offset: 0, size: 0, masked_crc32c: 0, num_slices: 0 };
     for f in fields(msg) {
         match f? {
             (1, v) => e.dtype = expect_varint(v, "dtype")? as i32,
             (2, v) => e.shape = parse_shape(expect_bytes(v, "shape")?)?,
-            (3, v) => {
-                e.shard_id =
-                    u32::try_from(expect_varint(v, "shard_id")?).context("negative shard_id")?
-            }
+            (3, v) => e.shard_id = u32::try_from(expect_varint(v, "shard_id")?).context("negative shard_id")?,
             (4, v) => e.offset = expect_varint(v, "offset")?,
             (5, v) => e.size = expect_varint(v, "size")?,
             (6, Field::Fixed32(c)) => e.masked_crc32c = c,
@@ -585,10 +486,7 @@ fn parse_entry(msg: &[u8]) -> Result<Entry> {
         }
     }
     // int64 fields written from negative values would be huge here.
-    ensure!(
-        e.offset <= i64::MAX as u64 && e.size <= i64::MAX as u64,
-        "negative offset or size"
-    );
+    ensure!(e.offset <= i64::MAX as u64 && e.size <= i64::MAX as u64, "negative offset or size");
     Ok(e)
 }
 
@@ -605,11 +503,7 @@ fn parse_shape(msg: &[u8]) -> Result<Vec<usize>> {
                     }
                 }
                 // -1 (unknown) arrives as a 10-byte varint, i.e. > i64::MAX.
-                ensure!(
-                    size <= i64::MAX as u64,
-                    "unknown or negative dimension {}",
-                    size as i64
-                );
+                ensure!(size <= i64::MAX as u64, "unknown or negative dimension {}", size as i64);
                 dims.push(usize::try_from(size).context("dimension too large")?);
             }
             (3, Field::Varint(v)) if v != 0 => bail!("shape has unknown rank"),
@@ -743,11 +637,7 @@ mod tests {
     /// A one-shard bundle of three float tensors (names sharing prefixes) and one int32 tensor.
     fn write_tiny_bundle(dir: &Path, base: &str) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = vec![
-            (
-                "a/kernel".into(),
-                vec![2, 3],
-                vec![1.0, -2.0, 3.5, 0.0, 1e-3, 7.0],
-            ),
+            ("a/kernel".into(), vec![2, 3], vec![1.0, -2.0, 3.5, 0.0, 1e-3, 7.0]),
             ("a/kernel/Adam".into(), vec![3], vec![0.25, 0.5, 0.75]),
             ("b".into(), vec![], vec![42.0]),
         ];
@@ -756,41 +646,21 @@ mod tests {
         for (name, shape, values) in &tensors {
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-            entries.push((
-                name.as_bytes().to_vec(),
-                entry_proto(1, &shape, data.len() as u64, &bytes),
-            ));
+            entries.push((name.as_bytes().to_vec(), entry_proto(1, &shape, data.len() as u64, &bytes)));
             data.extend_from_slice(&bytes);
         }
         // An int32 tensor, to check the dtype error.
         let ints = 7i32.to_le_bytes();
-        entries.push((
-            b"c_int".to_vec(),
-            entry_proto(3, &[1], data.len() as u64, &ints),
-        ));
+        entries.push((b"c_int".to_vec(), entry_proto(3, &[1], data.len() as u64, &ints)));
         data.extend_from_slice(&ints);
-        std::fs::write(
-            dir.join(format!("{base}.index")),
-            build_table(&entries, 2, 2),
-        )
-        .unwrap();
+        std::fs::write(dir.join(format!("{base}.index")), build_table(&entries, 2, 2)).unwrap();
         std::fs::write(dir.join(format!("{base}.data-00000-of-00001")), data).unwrap();
         tensors
     }
 
     #[test]
     fn musicnn_varint_and_crc_mask() {
-        for v in [
-            0u64,
-            1,
-            127,
-            128,
-            300,
-            16_383,
-            16_384,
-            u32::MAX as u64,
-            u64::MAX,
-        ] {
+        for v in [0u64, 1, 127, 128, 300, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
             let mut b = Vec::new();
             put_varint(&mut b, v);
             let mut p = 0;
@@ -800,14 +670,8 @@ mod tests {
         // 300 = 0b1_0010_1100 → ac 02 (the protobuf docs' example).
         let mut p = 0;
         assert_eq!(read_varint(&[0xac, 0x02], &mut p).unwrap(), 300);
-        assert!(
-            read_varint(&[0x80, 0x80], &mut 0).is_err(),
-            "truncated varint"
-        );
-        assert!(
-            read_varint(&[0xff; 11], &mut 0).is_err(),
-            "over-long varint"
-        );
+        assert!(read_varint(&[0x80, 0x80], &mut 0).is_err(), "truncated varint");
+        assert!(read_varint(&[0xff; 11], &mut 0).is_err(), "over-long varint");
         // crc32c("123456789") = 0xe3069283 (the standard check value); mask round-trips.
         assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
         for c in [0u32, 1, 0xe306_9283, u32::MAX] {
@@ -819,26 +683,14 @@ mod tests {
 
     #[test]
     fn musicnn_block_prefix_compression_and_restarts() {
-        let entries: Vec<(Vec<u8>, Vec<u8>)> = [
-            "apple",
-            "applesauce",
-            "apply",
-            "banana",
-            "band",
-            "bandana",
-            "c",
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_bytes().to_vec(), vec![i as u8; i]))
-        .collect();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = ["apple", "applesauce", "apply", "banana", "band", "bandana", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_bytes().to_vec(), vec![i as u8; i]))
+            .collect();
         for interval in [1, 2, 3, 16] {
             let block = build_block(&entries, interval);
-            assert_eq!(
-                parse_block(&block).unwrap(),
-                entries,
-                "restart interval {interval}"
-            );
+            assert_eq!(parse_block(&block).unwrap(), entries, "restart interval {interval}");
         }
         // Prefix compression is really used: "applesauce" after "apple" shares 5 bytes.
         let block = build_block(&entries, 16);
@@ -864,10 +716,7 @@ mod tests {
         assert_eq!(ck.num_shards(), 1);
         for (name, shape, values) in &tensors {
             assert_eq!(ck.shape(name), Some(shape.as_slice()));
-            assert_eq!(
-                ck.tensor_f32(name).unwrap(),
-                (shape.clone(), values.clone())
-            );
+            assert_eq!(ck.tensor_f32(name).unwrap(), (shape.clone(), values.clone()));
         }
         let err = format!("{:#}", ck.tensor_f32("c_int").unwrap_err());
         assert!(err.contains("DT_INT32"), "{err}");
@@ -900,10 +749,7 @@ mod tests {
         let crc = crc32c::crc32c_append(crc32c::crc32c(&bytes[s..s + n]), &[1]);
         bytes[s + n + 1..s + n + 5].copy_from_slice(&mask_crc(crc).to_le_bytes());
         std::fs::write(&index, &bytes).unwrap();
-        let err = format!(
-            "{:#}",
-            Checkpoint::open(&tmp.0.join("model.ckpt-7")).unwrap_err()
-        );
+        let err = format!("{:#}", Checkpoint::open(&tmp.0.join("model.ckpt-7")).unwrap_err());
         assert!(err.contains("Snappy"), "{err}");
     }
 
@@ -912,10 +758,7 @@ mod tests {
         // A scalar (shape field present but empty), offset/shard omitted = 0.
         let e = parse_entry(&[0x08, 0x01, 0x12, 0x00, 0x28, 0x04, 0x35, 1, 2, 3, 4]).unwrap();
         assert_eq!(e.shape, Vec::<usize>::new());
-        assert_eq!(
-            (e.dtype, e.offset, e.size, e.masked_crc32c),
-            (1, 0, 4, 0x0403_0201)
-        );
+        assert_eq!((e.dtype, e.offset, e.size, e.masked_crc32c), (1, 0, 4, 0x0403_0201));
         // Unknown dimension (-1) is refused.
         let mut m = vec![0x08, 0x01, 0x12, 0x0d, 0x12, 0x0b, 0x08];
         m.extend_from_slice(&[0xff; 9]);
@@ -945,15 +788,9 @@ mod tests {
             return Some(dir);
         }
         if in_ci() {
-            panic!(
-                "CI: musicnn checkpoint not found at {} — run `cargo xtask musicnn`",
-                dir.display()
-            );
+            panic!("CI: musicnn checkpoint not found at {} — run `cargo xtask musicnn`", dir.display());
         }
-        eprintln!(
-            "SKIP {test}: no musicnn checkpoint at {} (run `cargo xtask musicnn`)",
-            dir.display()
-        );
+        eprintln!("SKIP {test}: no musicnn checkpoint at {} (run `cargo xtask musicnn`)", dir.display());
         None
     }
 
@@ -962,9 +799,7 @@ mod tests {
     }
 
     fn is_trainable(name: &str) -> bool {
-        is_model_variable(name)
-            && !name.ends_with("/moving_mean")
-            && !name.ends_with("/moving_variance")
+        is_model_variable(name) && !name.ends_with("/moving_mean") && !name.ends_with("/moving_variance")
     }
 
     /// Every model variable of MSD_musicnn with its shape (see the notes' "Checkpoint variables").
@@ -981,11 +816,7 @@ mod tests {
             vec![7, 64, 1, 64],  // mid-end conv 3
         ];
         for (i, k) in conv.iter().enumerate() {
-            let n = if i == 0 {
-                "conv2d".to_string()
-            } else {
-                format!("conv2d_{i}")
-            };
+            let n = if i == 0 { "conv2d".to_string() } else { format!("conv2d_{i}") };
             v.push((format!("{n}/kernel"), k.clone()));
             v.push((format!("{n}/bias"), vec![k[3]]));
         }
@@ -995,11 +826,7 @@ mod tests {
         v.push(("dense_1/bias".into(), vec![50]));
         let bn = [1, 204, 204, 51, 51, 51, 64, 64, 64, 1506, 200];
         for (i, &c) in bn.iter().enumerate() {
-            let n = if i == 0 {
-                "batch_normalization".to_string()
-            } else {
-                format!("batch_normalization_{i}")
-            };
+            let n = if i == 0 { "batch_normalization".to_string() } else { format!("batch_normalization_{i}") };
             for p in ["gamma", "beta", "moving_mean", "moving_variance"] {
                 v.push((format!("{n}/{p}"), vec![c]));
             }
@@ -1035,11 +862,7 @@ mod tests {
 
         // Parameter counts: trainable = kernels + biases + BN gamma/beta.
         let count = |pred: &dyn Fn(&str) -> bool| -> usize {
-            names
-                .iter()
-                .filter(|n| pred(n))
-                .map(|n| ck.shape(n).unwrap().iter().product::<usize>())
-                .sum()
+            names.iter().filter(|n| pred(n)).map(|n| ck.shape(n).unwrap().iter().product::<usize>()).sum()
         };
         assert_eq!(count(&is_trainable), 787_159);
         assert_eq!(count(&is_model_variable), 787_159 + 4_920);
@@ -1064,16 +887,10 @@ mod tests {
         }
         // Facts worth knowing: the input BN has one channel, moving variances are positive, and
         // Adam's beta powers have underflowed to exactly 0 (a long training run).
-        let (_, var) = ck
-            .tensor_f32("batch_normalization/moving_variance")
-            .unwrap();
+        let (_, var) = ck.tensor_f32("batch_normalization/moving_variance").unwrap();
         assert!((var[0] - 1.585_159_4).abs() < 1e-6, "{var:?}");
         for i in 0..=10 {
-            let n = if i == 0 {
-                "batch_normalization".into()
-            } else {
-                format!("batch_normalization_{i}")
-            };
+            let n = if i == 0 { "batch_normalization".into() } else { format!("batch_normalization_{i}") };
             let (_, v) = ck.tensor_f32(&format!("{n}/moving_variance")).unwrap();
             assert!(v.iter().all(|&x| x > 0.0), "{n}");
         }
@@ -1083,8 +900,7 @@ mod tests {
 
     #[test]
     fn musicnn_real_checkpoint_corruption_is_detected() {
-        let Some(dir) = real_checkpoint_dir("musicnn_real_checkpoint_corruption_is_detected")
-        else {
+        let Some(dir) = real_checkpoint_dir("musicnn_real_checkpoint_corruption_is_detected") else {
             return;
         };
         let tmp = TempDir::new("corrupt");
@@ -1093,11 +909,7 @@ mod tests {
         std::fs::write(tmp.0.join(".index"), &index).unwrap();
 
         // One flipped byte inside conv2d/kernel: that tensor fails its crc, the others still read.
-        let e = Checkpoint::open(&dir)
-            .unwrap()
-            .entry("conv2d/kernel")
-            .unwrap()
-            .clone();
+        let e = Checkpoint::open(&dir).unwrap().entry("conv2d/kernel").unwrap().clone();
         let mut bad = data.clone();
         bad[(e.offset + e.size / 2) as usize] ^= 0x01;
         std::fs::write(tmp.0.join(".data-00000-of-00001"), &bad).unwrap();
@@ -1108,11 +920,7 @@ mod tests {
 
         // A truncated .data: the last tensor is cut off.
         std::fs::write(tmp.0.join(".data-00000-of-00001"), &data[..data.len() - 2]).unwrap();
-        let last = *ck
-            .names()
-            .iter()
-            .max_by_key(|n| ck.entry(n).unwrap().offset)
-            .unwrap();
+        let last = *ck.names().iter().max_by_key(|n| ck.entry(n).unwrap().offset).unwrap();
         let err = format!("{:#}", ck.tensor_f32(last).unwrap_err());
         assert!(err.contains("truncated"), "{err}");
 
@@ -1121,10 +929,7 @@ mod tests {
             std::fs::write(tmp.0.join(".index"), &index[..len]).unwrap();
             let err = Checkpoint::open(&tmp.0).unwrap_err();
             let msg = format!("{err:#}");
-            assert!(
-                msg.contains("truncated") || msg.contains("magic"),
-                "len {len}: {msg}"
-            );
+            assert!(msg.contains("truncated") || msg.contains("magic"), "len {len}: {msg}");
         }
         // One flipped byte in a block of the .index fails the block crc.
         let mut bad = index.clone();

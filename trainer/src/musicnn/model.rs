@@ -77,10 +77,7 @@ pub struct TrunkOut {
 }
 
 fn param<const D: usize>(data: &[f32], shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
-    Param::from_tensor(Tensor::from_data(
-        TensorData::new(data.to_vec(), shape),
-        device,
-    ))
+    Param::from_tensor(Tensor::from_data(TensorData::new(data.to_vec(), shape), device))
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -90,17 +87,11 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 impl ChannelAffine {
     fn new(a: &Affine, device: &Device) -> Self {
         let n = a.channels();
-        Self {
-            scale: param(&a.a, [n], device),
-            shift: param(&a.b, [n], device),
-        }
+        Self { scale: param(&a.a, [n], device), shift: param(&a.b, [n], device) }
     }
 
     fn to_affine(&self) -> Affine {
-        Affine {
-            a: values(self.scale.val()),
-            b: values(self.shift.val()),
-        }
+        Affine { a: values(self.scale.val()), b: values(self.shift.val()) }
     }
 
     /// Channel on `dim` 1 of a `D`-rank tensor.
@@ -113,20 +104,12 @@ impl ChannelAffine {
 
 impl Linear {
     fn new(d: &Dense, device: &Device) -> Self {
-        Self {
-            weight: param(&d.kernel, [d.d_in, d.d_out], device),
-            bias: param(&d.bias, [d.d_out], device),
-        }
+        Self { weight: param(&d.kernel, [d.d_in, d.d_out], device), bias: param(&d.bias, [d.d_out], device) }
     }
 
     fn to_dense(&self) -> Dense {
         let [d_in, d_out] = self.weight.dims();
-        Dense {
-            d_in,
-            d_out,
-            kernel: values(self.weight.val()),
-            bias: values(self.bias.val()),
-        }
+        Dense { d_in, d_out, kernel: values(self.weight.val()), bias: values(self.bias.val()) }
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
@@ -150,13 +133,7 @@ impl FrontConv {
 
     fn to_conv(&self, name: &str) -> Conv {
         let w = values(self.weight.val());
-        Conv::from_kernel_oihw(
-            name,
-            self.weight.dims(),
-            &w,
-            values(self.bias.val()),
-            self.bn.to_affine(),
-        )
+        Conv::from_kernel_oihw(name, self.weight.dims(), &w, values(self.bias.val()), self.bn.to_affine())
     }
 
     /// `x`: `[B, 1, T, mels]` → ReLU output `[B, C, T, mels − kf + 1]`.
@@ -179,13 +156,7 @@ impl MidConv {
 
     fn to_conv(&self, name: &str) -> Conv {
         let w = values(self.weight.val());
-        Conv::from_kernel_1d(
-            name,
-            self.weight.dims(),
-            &w,
-            values(self.bias.val()),
-            self.bn.to_affine(),
-        )
+        Conv::from_kernel_1d(name, self.weight.dims(), &w, values(self.bias.val()), self.bn.to_affine())
     }
 
     /// `x`: `[B, C_in, T]` → conv output `[B, out, T]` before the ReLU.
@@ -203,9 +174,7 @@ impl MusicnnTrunk {
         let mid_bias_map = w.mid_bias_map.as_ref().map(|map| {
             let m = w.mid_channels();
             let frames = map.len() / m;
-            let t: Vec<f32> = (0..m)
-                .flat_map(|c| (0..frames).map(move |f| map[f * m + c]))
-                .collect();
+            let t: Vec<f32> = (0..m).flat_map(|c| (0..frames).map(move |f| map[f * m + c])).collect();
             param(&t, [m, frames], device)
         });
         Ok(Self {
@@ -233,16 +202,8 @@ impl MusicnnTrunk {
                 c.to_conv(&front_name(kt, kf))
             })
             .collect();
-        let mid = self
-            .mid
-            .iter()
-            .enumerate()
-            .map(|(i, c)| c.to_conv(&mid_name(i)))
-            .collect();
-        let mid_bias_map = self
-            .mid_bias_map
-            .as_ref()
-            .map(|p| values(p.val().transpose()));
+        let mid = self.mid.iter().enumerate().map(|(i, c)| c.to_conv(&mid_name(i))).collect();
+        let mid_bias_map = self.mid_bias_map.as_ref().map(|p| values(p.val().transpose()));
         MusicnnWeights {
             input_bn: self.input_bn.to_affine(),
             front,
@@ -312,19 +273,10 @@ impl MusicnnTrunk {
         let f = all.dims()[1];
         let max_pool = all.clone().max_dim(2).reshape([b, f]);
         let mean_pool = all.mean_dim(2).reshape([b, f]);
-        let interleaved =
-            Tensor::stack::<3>(vec![max_pool.clone(), mean_pool.clone()], 2).reshape([b, 2 * f]);
+        let interleaved = Tensor::stack::<3>(vec![max_pool.clone(), mean_pool.clone()], 2).reshape([b, 2 * f]);
         let h = relu(self.back.dense.forward(self.back.bn.forward(interleaved)));
         let penultimate = self.back.dense_bn.forward(h);
         let taggram = sigmoid(self.back.output.forward(penultimate.clone()));
-        (
-            TrunkOut {
-                taggram,
-                penultimate,
-                mean_pool,
-                max_pool,
-            },
-            probes,
-        )
+        (TrunkOut { taggram, penultimate, mean_pool, max_pool }, probes)
     }
 }

@@ -41,11 +41,7 @@ pub struct TrunkOnnxOptions {
 
 impl Default for TrunkOnnxOptions {
     fn default() -> Self {
-        Self {
-            frames: PATCH_FRAMES,
-            abs_scale_rewrite: false,
-            probe: false,
-        }
+        Self { frames: PATCH_FRAMES, abs_scale_rewrite: false, probe: false }
     }
 }
 
@@ -67,8 +63,7 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
         let (gain, bn) = relu_bn(&c.bn, opts.abs_scale_rewrite);
         // Without a probe, the max over frequency comes first (see below): channels whose BN
         // scale is negative then need their conv negated.
-        let sign: Vec<f32> =
-            bn.a.iter().map(|&a| if a < 0.0 && !opts.probe { -1.0 } else { 1.0 }).collect();
+        let sign: Vec<f32> = bn.a.iter().map(|&a| if a < 0.0 && !opts.probe { -1.0 } else { 1.0 }).collect();
         let gain: Vec<f32> = gain.iter().zip(&sign).map(|(g, s)| g * s).collect();
         let kernel = scale_rows(&c.kernel_oihw(), &gain);
         let bias = scale_rows(&c.bias, &gain);
@@ -102,20 +97,9 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
         }
         let r = g.node("Relu", &format!("{}.relu", c.name), &[&z], vec![]);
         probes.push(probe(&mut g, &c.name, &r, &[2, 3], co));
-        let y = affine(
-            &mut g,
-            &format!("{}.bn", c.name),
-            &r,
-            &bn,
-            &[co as i64, 1, 1],
-            None,
-        );
-        let pooled = g.node(
-            "ReduceMax",
-            &format!("{}.freq_max", c.name),
-            &[&y],
-            vec![ints("axes", &[3]), int("keepdims", 0)],
-        );
+        let y = affine(&mut g, &format!("{}.bn", c.name), &r, &bn, &[co as i64, 1, 1], None);
+        let pooled =
+            g.node("ReduceMax", &format!("{}.freq_max", c.name), &[&y], vec![ints("axes", &[3]), int("keepdims", 0)]);
         front.push(pooled);
     }
     let refs: Vec<&str> = front.iter().map(String::as_str).collect();
@@ -128,11 +112,7 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
         let (gain, bn) = relu_bn(&c.bn, opts.abs_scale_rewrite);
         let kernel = scale_rows(&c.kernel_1d(), &gain);
         let bias = scale_rows(&c.bias, &gain);
-        let wt = g.init_f32(
-            &format!("{}.w", c.name),
-            &[co as i64, ci as i64, kt as i64],
-            &kernel,
-        );
+        let wt = g.init_f32(&format!("{}.w", c.name), &[co as i64, ci as i64, kt as i64], &kernel);
         let b = g.init_f32(&format!("{}.b", c.name), &[co as i64], &bias);
         let (before, after) = c.time_padding();
         let attrs = vec![
@@ -140,38 +120,19 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
             ints("pads", &[before as i64, after as i64]),
             ints("strides", &[1]),
         ];
-        let mut z = g.node(
-            "Conv",
-            &format!("{}.conv", c.name),
-            &[&input, &wt, &b],
-            attrs,
-        );
+        let mut z = g.node("Conv", &format!("{}.conv", c.name), &[&input, &wt, &b], attrs);
         if let (0, Some(map)) = (i, &w.mid_bias_map) {
             // [frames, out] → [out, frames], scaled like the conv's bias.
-            let t: Vec<f32> = (0..co)
-                .flat_map(|o| (0..opts.frames).map(move |f| map[f * co + o]))
-                .collect();
+            let t: Vec<f32> = (0..co).flat_map(|o| (0..opts.frames).map(move |f| map[f * co + o])).collect();
             let t = scale_rows(&t, &gain);
             let m = g.init_f32(&format!("{}.bias_map", c.name), &[co as i64, frames], &t);
-            z = g.node(
-                "Add",
-                &format!("{}.bias_map_add", c.name),
-                &[&z, &m],
-                vec![],
-            );
+            z = g.node("Add", &format!("{}.bias_map_add", c.name), &[&z, &m], vec![]);
         }
         let r = g.node("Relu", &format!("{}.relu", c.name), &[&z], vec![]);
         if opts.probe {
             probes.push(probe(&mut g, &c.name, &r, &[2], co));
         }
-        let mut y = affine(
-            &mut g,
-            &format!("{}.bn", c.name),
-            &r,
-            &bn,
-            &[co as i64, 1],
-            None,
-        );
+        let mut y = affine(&mut g, &format!("{}.bn", c.name), &r, &bn, &[co as i64, 1], None);
         if let Some(prev) = mids.last() {
             y = g.node("Add", &format!("{}.residual", c.name), &[&y, prev], vec![]);
         }
@@ -184,68 +145,25 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
 
     let f = w.pooled_channels() as i64;
     let pool_attrs = || vec![ints("axes", &[2]), int("keepdims", 0)];
-    g.node_named_out(
-        "ReduceMax",
-        "backend.max_pool",
-        &[&all],
-        MAX_POOL,
-        pool_attrs(),
-    );
-    g.node_named_out(
-        "ReduceMean",
-        "backend.mean_pool",
-        &[&all],
-        MEAN_POOL,
-        pool_attrs(),
-    );
+    g.node_named_out("ReduceMax", "backend.max_pool", &[&all], MAX_POOL, pool_attrs());
+    g.node_named_out("ReduceMean", "backend.mean_pool", &[&all], MEAN_POOL, pool_attrs());
     let axis2 = g.init_i64("axes.2", &[1], &[2]);
-    let mx = g.node(
-        "Unsqueeze",
-        "backend.max_pool.unsqueeze",
-        &[MAX_POOL, &axis2],
-        vec![],
-    );
-    let mn = g.node(
-        "Unsqueeze",
-        "backend.mean_pool.unsqueeze",
-        &[MEAN_POOL, &axis2],
-        vec![],
-    );
+    let mx = g.node("Unsqueeze", "backend.max_pool.unsqueeze", &[MAX_POOL, &axis2], vec![]);
+    let mn = g.node("Unsqueeze", "backend.mean_pool.unsqueeze", &[MEAN_POOL, &axis2], vec![]);
     // [N, F, 2] flattened row-major = max0, mean0, max1, … as TF's flatten(concat(…, 2)).
-    let pair = g.node(
-        "Concat",
-        "backend.pool_pairs",
-        &[&mx, &mn],
-        vec![int("axis", 2)],
-    );
+    let pair = g.node("Concat", "backend.pool_pairs", &[&mx, &mn], vec![int("axis", 2)]);
     let shape = g.init_i64("backend.flat_shape", &[2], &[0, 2 * f]);
     let flat = g.node("Reshape", "backend.flatten", &[&pair, &shape], vec![]);
     let x = affine(&mut g, "backend_bn", &flat, &w.backend_bn, &[2 * f], None);
 
     let (gain, bn) = relu_bn(&w.dense_bn, opts.abs_scale_rewrite);
     // [in, out]: output channels are the columns.
-    let kernel: Vec<f32> = (w.dense.kernel.iter().enumerate())
-        .map(|(k, v)| v * gain[k % w.dense.d_out])
-        .collect();
-    let h = gemm(
-        &mut g,
-        "dense",
-        &x,
-        &w.dense,
-        &kernel,
-        &scale_rows(&w.dense.bias, &gain),
-    );
+    let kernel: Vec<f32> = (w.dense.kernel.iter().enumerate()).map(|(k, v)| v * gain[k % w.dense.d_out]).collect();
+    let h = gemm(&mut g, "dense", &x, &w.dense, &kernel, &scale_rows(&w.dense.bias, &gain));
     let h = g.node("Relu", "dense.relu", &[&h], vec![]);
     let u = w.penultimate_dim() as i64;
     let pen = affine(&mut g, "dense_bn", &h, &bn, &[u], Some(PENULTIMATE));
-    let logits = gemm(
-        &mut g,
-        "output",
-        &pen,
-        &w.output,
-        &w.output.kernel,
-        &w.output.bias,
-    );
+    let logits = gemm(&mut g, "output", &pen, &w.output, &w.output.kernel, &w.output.bias);
     g.node_named_out("Sigmoid", "output.sigmoid", &[&logits], TAGGRAM, vec![]);
 
     g.output(TAGGRAM, &[None, Some(w.num_tags() as i64)]);
@@ -259,14 +177,7 @@ pub fn trunk_to_onnx(w: &MusicnnWeights, opts: &TrunkOnnxOptions) -> anyhow::Res
 }
 
 /// `x·a + b` per channel, `a` and `b` stored with `dims` (broadcast against `x`).
-fn affine(
-    g: &mut Graph,
-    name: &str,
-    x: &str,
-    p: &Affine,
-    dims: &[i64],
-    out: Option<&str>,
-) -> String {
+fn affine(g: &mut Graph, name: &str, x: &str, p: &Affine, dims: &[i64], out: Option<&str>) -> String {
     let a = g.init_f32(&format!("{name}.scale"), dims, &p.a);
     let b = g.init_f32(&format!("{name}.shift"), dims, &p.b);
     let y = g.node("Mul", &format!("{name}.mul"), &[x, &a], vec![]);
@@ -282,13 +193,7 @@ fn affine(
 fn probe(g: &mut Graph, layer: &str, relu: &str, axes: &[i64], channels: usize) -> (String, usize) {
     let name = probe_name(layer);
     let attrs = vec![ints("axes", axes), int("keepdims", 0)];
-    g.node_named_out(
-        "ReduceMax",
-        &format!("{layer}.probe"),
-        &[relu],
-        &name,
-        attrs,
-    );
+    g.node_named_out("ReduceMax", &format!("{layer}.probe"), &[relu], &name, attrs);
     (name, channels)
 }
 
@@ -300,30 +205,17 @@ fn relu_bn(bn: &Affine, rewrite: bool) -> (Vec<f32>, Affine) {
     }
     let gain = bn.a.iter().map(|a| a.abs()).collect();
     let sign = bn.a.iter().map(|a| a.signum()).collect();
-    (
-        gain,
-        Affine {
-            a: sign,
-            b: bn.b.clone(),
-        },
-    )
+    (gain, Affine { a: sign, b: bn.b.clone() })
 }
 
 /// Multiplies each of `gain.len()` equal, consecutive rows of `v` by its gain.
 fn scale_rows(v: &[f32], gain: &[f32]) -> Vec<f32> {
     let per = v.len() / gain.len();
-    v.iter()
-        .enumerate()
-        .map(|(k, x)| x * gain[k / per])
-        .collect()
+    v.iter().enumerate().map(|(k, x)| x * gain[k / per]).collect()
 }
 
 fn gemm(g: &mut Graph, name: &str, x: &str, d: &Dense, kernel: &[f32], bias: &[f32]) -> String {
-    let wt = g.init_f32(
-        &format!("{name}.w"),
-        &[d.d_in as i64, d.d_out as i64],
-        kernel,
-    );
+    let wt = g.init_f32(&format!("{name}.w"), &[d.d_in as i64, d.d_out as i64], kernel);
     let b = g.init_f32(&format!("{name}.b"), &[d.d_out as i64], bias);
     g.node("Gemm", &format!("{name}.gemm"), &[x, &wt, &b], vec![])
 }

@@ -64,7 +64,12 @@ pub struct Pruned {
 pub fn prune(w: &MusicnnWeights, live: &Liveness, frames: usize) -> anyhow::Result<Pruned> {
     w.validate()?;
     w.validate_frames(frames)?;
-    ensure!(live.layers.len() == w.front.len(), "liveness for {} layers, trunk has {}", live.layers.len(), w.front.len());
+    ensure!(
+        live.layers.len() == w.front.len(),
+        "liveness for {} layers, trunk has {}",
+        live.layers.len(),
+        w.front.len()
+    );
     let mut keep: Vec<Vec<bool>> = Vec::new();
     for (c, (name, alive)) in w.front.iter().zip(&live.layers) {
         ensure!(*name == c.name && alive.len() == c.out_channels(), "liveness does not match layer {}", c.name);

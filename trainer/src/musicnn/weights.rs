@@ -50,17 +50,8 @@ impl Affine {
     /// From TF's BatchNorm variables, in f32 (TF multiplies by `rsqrt(var + eps)` instead of
     /// dividing by the square root: the two can differ in the last bit).
     pub fn from_bn(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32]) -> Self {
-        let a: Vec<f32> = gamma
-            .iter()
-            .zip(var)
-            .map(|(g, v)| g / (v + BN_EPSILON).sqrt())
-            .collect();
-        let b = beta
-            .iter()
-            .zip(mean)
-            .zip(&a)
-            .map(|((be, m), a)| be - m * a)
-            .collect();
+        let a: Vec<f32> = gamma.iter().zip(var).map(|(g, v)| g / (v + BN_EPSILON).sqrt()).collect();
+        let b = beta.iter().zip(mean).zip(&a).map(|((be, m), a)| be - m * a).collect();
         Self { a, b }
     }
 
@@ -99,8 +90,7 @@ impl Conv {
             for f in 0..kf {
                 for i in 0..ci {
                     for o in 0..co {
-                        out[((o * ci + i) * kt + t) * kf + f] =
-                            self.kernel[((t * kf + f) * ci + i) * co + o];
+                        out[((o * ci + i) * kt + t) * kf + f] = self.kernel[((t * kf + f) * ci + i) * co + o];
                     }
                 }
             }
@@ -124,13 +114,7 @@ impl Conv {
     }
 
     /// A mid-end conv from a 1-D `[out, C_in, k]` kernel (inverse of [`Conv::kernel_1d`]).
-    pub fn from_kernel_1d(
-        name: &str,
-        [co, ci, kt]: [usize; 3],
-        oik: &[f32],
-        bias: Vec<f32>,
-        bn: Affine,
-    ) -> Self {
+    pub fn from_kernel_1d(name: &str, [co, ci, kt]: [usize; 3], oik: &[f32], bias: Vec<f32>, bn: Affine) -> Self {
         assert_eq!(oik.len(), co * ci * kt, "{name}: kernel size");
         let mut kernel = vec![0.0; oik.len()];
         for t in 0..kt {
@@ -140,13 +124,7 @@ impl Conv {
                 }
             }
         }
-        Self {
-            name: name.into(),
-            shape: [kt, ci, 1, co],
-            kernel,
-            bias,
-            bn,
-        }
+        Self { name: name.into(), shape: [kt, ci, 1, co], kernel, bias, bn }
     }
 
     /// A conv from an OIHW `[out, in, time, freq]` kernel (inverse of [`Conv::kernel_oihw`]).
@@ -163,19 +141,12 @@ impl Conv {
             for f in 0..kf {
                 for i in 0..ci {
                     for o in 0..co {
-                        kernel[((t * kf + f) * ci + i) * co + o] =
-                            oihw[((o * ci + i) * kt + t) * kf + f];
+                        kernel[((t * kf + f) * ci + i) * co + o] = oihw[((o * ci + i) * kt + t) * kf + f];
                     }
                 }
             }
         }
-        Self {
-            name: name.into(),
-            shape: [kt, kf, ci, co],
-            kernel,
-            bias,
-            bn,
-        }
+        Self { name: name.into(), shape: [kt, kf, ci, co], kernel, bias, bn }
     }
 
     fn params(&self) -> usize {
@@ -184,12 +155,7 @@ impl Conv {
 
     fn validate(&self) -> Result<()> {
         let [kt, kf, ci, co] = self.shape;
-        ensure!(
-            kt > 0 && kf > 0 && ci > 0,
-            "{}: empty kernel {:?}",
-            self.name,
-            self.shape
-        );
+        ensure!(kt > 0 && kf > 0 && ci > 0, "{}: empty kernel {:?}", self.name, self.shape);
         ensure!(
             self.kernel.len() == kt * kf * ci * co,
             "{}: kernel has {} values for {:?}",
@@ -197,17 +163,8 @@ impl Conv {
             self.kernel.len(),
             self.shape
         );
-        ensure!(
-            self.bias.len() == co,
-            "{}: bias {} != {co} filters",
-            self.name,
-            self.bias.len()
-        );
-        ensure!(
-            self.bn.a.len() == co && self.bn.b.len() == co,
-            "{}: BN width != {co} filters",
-            self.name
-        );
+        ensure!(self.bias.len() == co, "{}: bias {} != {co} filters", self.name, self.bias.len());
+        ensure!(self.bn.a.len() == co && self.bn.b.len() == co, "{}: BN width != {co} filters", self.name);
         Ok(())
     }
 }
@@ -249,12 +206,7 @@ impl Dense {
             self.d_in,
             self.d_out
         );
-        ensure!(
-            self.bias.len() == self.d_out,
-            "{name}: bias {} != {}",
-            self.bias.len(),
-            self.d_out
-        );
+        ensure!(self.bias.len() == self.d_out, "{name}: bias {} != {}", self.bias.len(), self.d_out);
         Ok(())
     }
 }
@@ -300,69 +252,33 @@ impl MusicnnWeights {
         for (i, (conv, bn)) in FRONT_SCOPES.iter().enumerate() {
             let c = read_conv(ckpt, conv, bn)?;
             let [kt, kf, ci, _] = c.shape;
-            ensure!(
-                ci == 1 && kf <= N_MELS,
-                "{conv}: kernel {:?} is not a front-end kernel on {N_MELS} mels",
-                c.shape
-            );
-            ensure!(
-                (i < 2) == (kf > 1),
-                "{conv}: kernel {:?} out of place in the front end",
-                c.shape
-            );
-            front.push(Conv {
-                name: front_name(kt, kf),
-                ..c
-            });
+            ensure!(ci == 1 && kf <= N_MELS, "{conv}: kernel {:?} is not a front-end kernel on {N_MELS} mels", c.shape);
+            ensure!((i < 2) == (kf > 1), "{conv}: kernel {:?} out of place in the front end", c.shape);
+            front.push(Conv { name: front_name(kt, kf), ..c });
         }
         let mut mid = Vec::new();
         for (i, (conv, bn)) in MID_SCOPES.iter().enumerate() {
             let c = read_conv(ckpt, conv, bn)?;
-            mid.push(Conv {
-                name: mid_name(i),
-                ..c
-            });
+            mid.push(Conv { name: mid_name(i), ..c });
         }
         let backend_bn = read_bn(ckpt, "batch_normalization_9", None)?;
         let dense = read_dense(ckpt, "dense")?;
         let dense_bn = read_bn(ckpt, "batch_normalization_10", None)?;
         let output = read_dense(ckpt, "dense_1")?;
-        let w = Self {
-            input_bn,
-            front,
-            mid,
-            mid_bias_map: None,
-            backend_bn,
-            dense,
-            dense_bn,
-            output,
-        };
-        w.validate()
-            .context("checkpoint is not an MSD_musicnn-shaped trunk")?;
+        let w = Self { input_bn, front, mid, mid_bias_map: None, backend_bn, dense, dense_bn, output };
+        w.validate().context("checkpoint is not an MSD_musicnn-shaped trunk")?;
         Ok(w)
     }
 
     /// Checks that all shapes agree (also for pruned copies). Channel counts come from here.
     pub fn validate(&self) -> Result<()> {
-        ensure!(
-            self.input_bn.channels() == 1 && self.input_bn.b.len() == 1,
-            "input BN must have one channel"
-        );
+        ensure!(self.input_bn.channels() == 1 && self.input_bn.b.len() == 1, "input BN must have one channel");
         ensure!(!self.front.is_empty(), "no front-end convs");
         for c in &self.front {
             c.validate()?;
-            ensure!(
-                c.shape[2] == 1 && c.shape[1] <= N_MELS,
-                "{}: kernel {:?} on {N_MELS} mels",
-                c.name,
-                c.shape
-            );
+            ensure!(c.shape[2] == 1 && c.shape[1] <= N_MELS, "{}: kernel {:?} on {N_MELS} mels", c.name, c.shape);
         }
-        ensure!(
-            self.mid.len() == 3,
-            "the mid end has 3 convs, not {}",
-            self.mid.len()
-        );
+        ensure!(self.mid.len() == 3, "the mid end has 3 convs, not {}", self.mid.len());
         let mut c_in = self.front_channels();
         let m = self.mid[0].out_channels();
         for c in &self.mid {
@@ -373,20 +289,11 @@ impl MusicnnWeights {
                 c.name,
                 c.shape
             );
-            ensure!(
-                c.out_channels() == m,
-                "{}: residuals need equal widths ({} != {m})",
-                c.name,
-                c.out_channels()
-            );
+            ensure!(c.out_channels() == m, "{}: residuals need equal widths ({} != {m})", c.name, c.out_channels());
             c_in = m;
         }
         if let Some(map) = &self.mid_bias_map {
-            ensure!(
-                !map.is_empty() && map.len() % m == 0,
-                "mid_bias_map: {} values is not [frames, {m}]",
-                map.len()
-            );
+            ensure!(!map.is_empty() && map.len() % m == 0, "mid_bias_map: {} values is not [frames, {m}]", map.len());
         }
         let f = self.pooled_channels();
         ensure!(
@@ -395,23 +302,13 @@ impl MusicnnWeights {
             self.backend_bn.channels()
         );
         self.dense.validate("dense")?;
+        ensure!(self.dense.d_in == 2 * f, "dense reads {} != 2·{f}", self.dense.d_in);
         ensure!(
-            self.dense.d_in == 2 * f,
-            "dense reads {} != 2·{f}",
-            self.dense.d_in
-        );
-        ensure!(
-            self.dense_bn.channels() == self.dense.d_out
-                && self.dense_bn.b.len() == self.dense.d_out,
+            self.dense_bn.channels() == self.dense.d_out && self.dense_bn.b.len() == self.dense.d_out,
             "dense BN width"
         );
         self.output.validate("output")?;
-        ensure!(
-            self.output.d_in == self.dense.d_out,
-            "output reads {} != {}",
-            self.output.d_in,
-            self.dense.d_out
-        );
+        ensure!(self.output.d_in == self.dense.d_out, "output reads {} != {}", self.output.d_in, self.dense.d_out);
         Ok(())
     }
 
@@ -420,11 +317,7 @@ impl MusicnnWeights {
         ensure!(frames > 0, "zero frames");
         if let Some(map) = &self.mid_bias_map {
             let m = self.mid_channels();
-            ensure!(
-                map.len() == frames * m,
-                "mid_bias_map is [{}, {m}], not [{frames}, {m}]",
-                map.len() / m
-            );
+            ensure!(map.len() == frames * m, "mid_bias_map is [{}, {m}], not [{frames}, {m}]", map.len() / m);
         }
         Ok(())
     }
@@ -494,8 +387,7 @@ impl MusicnnWeights {
 }
 
 fn read(ckpt: &Checkpoint, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-    ckpt.tensor_f32(name)
-        .with_context(|| format!("checkpoint variable {name}"))
+    ckpt.tensor_f32(name).with_context(|| format!("checkpoint variable {name}"))
 }
 
 fn read_vec(ckpt: &Checkpoint, name: &str, len: usize) -> Result<Vec<f32>> {
@@ -506,10 +398,7 @@ fn read_vec(ckpt: &Checkpoint, name: &str, len: usize) -> Result<Vec<f32>> {
 
 fn read_bn(ckpt: &Checkpoint, scope: &str, channels: Option<usize>) -> Result<Affine> {
     let (shape, gamma) = read(ckpt, &format!("{scope}/gamma"))?;
-    ensure!(
-        shape.len() == 1,
-        "{scope}/gamma: shape {shape:?} is not 1-D"
-    );
+    ensure!(shape.len() == 1, "{scope}/gamma: shape {shape:?} is not 1-D");
     let n = shape[0];
     if let Some(c) = channels {
         ensure!(n == c, "{scope}: {n} channels, expected {c}");
@@ -517,41 +406,22 @@ fn read_bn(ckpt: &Checkpoint, scope: &str, channels: Option<usize>) -> Result<Af
     let beta = read_vec(ckpt, &format!("{scope}/beta"), n)?;
     let mean = read_vec(ckpt, &format!("{scope}/moving_mean"), n)?;
     let var = read_vec(ckpt, &format!("{scope}/moving_variance"), n)?;
-    ensure!(
-        var.iter().all(|v| *v >= 0.0),
-        "{scope}: negative moving variance"
-    );
+    ensure!(var.iter().all(|v| *v >= 0.0), "{scope}: negative moving variance");
     Ok(Affine::from_bn(&gamma, &beta, &mean, &var))
 }
 
 fn read_conv(ckpt: &Checkpoint, scope: &str, bn: &str) -> Result<Conv> {
     let (shape, kernel) = read(ckpt, &format!("{scope}/kernel"))?;
-    let shape: [usize; 4] = shape
-        .as_slice()
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{scope}/kernel: shape {shape:?} is not HWIO"))?;
+    let shape: [usize; 4] =
+        shape.as_slice().try_into().map_err(|_| anyhow::anyhow!("{scope}/kernel: shape {shape:?} is not HWIO"))?;
     let bias = read_vec(ckpt, &format!("{scope}/bias"), shape[3])?;
     let bn = read_bn(ckpt, bn, Some(shape[3]))?;
-    Ok(Conv {
-        name: scope.into(),
-        shape,
-        kernel,
-        bias,
-        bn,
-    })
+    Ok(Conv { name: scope.into(), shape, kernel, bias, bn })
 }
 
 fn read_dense(ckpt: &Checkpoint, scope: &str) -> Result<Dense> {
     let (shape, kernel) = read(ckpt, &format!("{scope}/kernel"))?;
-    ensure!(
-        shape.len() == 2,
-        "{scope}/kernel: shape {shape:?} is not [in, out]"
-    );
+    ensure!(shape.len() == 2, "{scope}/kernel: shape {shape:?} is not [in, out]");
     let bias = read_vec(ckpt, &format!("{scope}/bias"), shape[1])?;
-    Ok(Dense {
-        d_in: shape[0],
-        d_out: shape[1],
-        kernel,
-        bias,
-    })
+    Ok(Dense { d_in: shape[0], d_out: shape[1], kernel, bias })
 }
