@@ -4,9 +4,10 @@
 # the track, followed by a Lua DSP that logs the plugin's MIDI), and writes
 #   OUT/dry.wav OUT/wet.wav   32-bit float WAVs of the master bus, session rate
 #   OUT/cc.tsv                the MIDI CCs the plugin sent during the (first) wet export
+#   OUT/pc.tsv                its MIDI program changes (none unless --program-change)
 #   OUT/cli.json              `Genrescope analyze --json` on the same converted clip (if the CLI is found)
 #   OUT/report.json           what happened (versions, rate, block, freewheel/realtime, counts, timing, retries)
-#   OUT/runs/                 every wet run (wet-N.wav, cc-N.tsv, midi-N.tsv) when --runs N > 1
+#   OUT/runs/                 every wet run (wet-N.wav, cc-N.tsv, pc-N.tsv, midi-N.tsv)
 #   OUT/work/                 private $HOME, the session, the converted clip, per-try logs
 # Then `tools/ardour/check.py OUT` compares them (see README.md), or pass --check here.
 #
@@ -30,6 +31,10 @@ usage: $0 --vst3 PATH/Genrescope.vst3 --clip CLIP --out DIR [options]
   --tries N          attempts per luasession step before giving up (default 3)
   --settle S         seconds the engine runs with the plugin before the export (default 1)
   --pad-start S      prepend S seconds of silence to the clip (default 0; makes the time-base check bite)
+  --program-change HOLD_S
+                     wet runs with Genrescope's "Program change" on and "Program hold" = HOLD_S
+                     (0 to 30, a multiple of 0.5: the parameter's step); default: the plugin's
+                     defaults (program change off)
   --realtime-export  set the session's realtime-export option before exporting; Ardour 7.3's
                      Lua SimpleExport ignores it (measured: the export still freewheels)
   --cli PATH         Genrescope CLI for OUT/cli.json (default: Genrescope beside the .vst3, or \$GENRESCOPE_CLI)
@@ -44,7 +49,7 @@ EOF
 die() { echo "export.sh: $*" >&2; exit 1; }
 
 vst3="" clip="" out="" rate=48000 block=1024 runs=1 tries=3 settle=1 rt_export=0 pad=0
-cli="${GENRESCOPE_CLI:-}" probe=0 do_check=0 step_timeout=300
+cli="${GENRESCOPE_CLI:-}" probe=0 do_check=0 step_timeout=300 pc_hold=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--vst3) vst3="$2"; shift 2 ;;
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
 		--tries) tries="$2"; shift 2 ;;
 		--settle) settle="$2"; shift 2 ;;
 		--pad-start) pad="$2"; shift 2 ;;
+		--program-change) pc_hold="$2"; shift 2 ;;
 		--realtime-export) rt_export=1; shift ;;
 		--cli) cli="$2"; shift 2 ;;
 		--probe) probe=1; shift ;;
@@ -66,6 +72,13 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$vst3" ] && [ -n "$clip" ] && [ -n "$out" ] || usage
+params=""
+if [ -n "$pc_hold" ]; then
+	# The plugin snaps the hold to its 0.5 s step; check.py assumes the value given here.
+	awk -v h="$pc_hold" 'BEGIN { exit !(h ~ /^[0-9]+(\.[0-9]+)?$/ && h <= 30 && h * 2 == int(h * 2)) }' ||
+		die "--program-change $pc_hold: want seconds from 0 to 30 in steps of 0.5"
+	params="Program change=1;Program hold=$pc_hold"
+fi
 
 command -v ardour7-lua >/dev/null ||
 	die "ardour7-lua not found: install Ardour 7 (Debian 12: apt-get install ardour)"
@@ -83,7 +96,7 @@ out="$(cd "$out" && pwd)"
 vst3="$(cd "$vst3" && pwd)"
 clip="$(cd "$(dirname "$clip")" && pwd)/$(basename "$clip")"
 work="$out/work"
-rm -rf "$work" "$out/runs" "$out"/{dry.wav,wet.wav,cc.tsv,cli.json,report.json,check.json}
+rm -rf "$work" "$out/runs" "$out"/{dry.wav,wet.wav,cc.tsv,pc.tsv,cli.json,report.json,check.json}
 mkdir -p "$work"/{home,clip,logs,results} "$out/runs"
 attempts="$work/attempts.tsv"
 printf 'step\ttry\trc\treason\tseconds\tlog\n' >"$attempts"
@@ -181,7 +194,7 @@ rm -rf "$session_dir/peaks"/*
 
 export_step() { # NAME MODE LABEL DEST_DIR
 	lua_step "$1" "$work/results/$1.txt" "$here/export_session.lua" "$session_dir" "$sname" "$2" \
-		"$rate" "$block" "$frames" "$4" "$3" "$work/results/$1.txt" "$settle" "$rt_export"
+		"$rate" "$block" "$frames" "$4" "$3" "$work/results/$1.txt" "$settle" "$rt_export" "$params"
 }
 
 echo "export.sh: dry export" >&2
@@ -189,11 +202,13 @@ export_step dry dry dry "$out" || die "dry export failed (see $attempts)"
 for n in $(seq 1 "$runs"); do
 	echo "export.sh: wet export $n/$runs" >&2
 	export_step "wet-$n" wet "wet-$n" "$out/runs" || die "wet export $n failed (see $attempts)"
-	python3 "$here/harness.py" midi2cc "$out/runs/wet-$n.midi.tsv" "$out/runs/cc-$n.tsv" --frames "$frames"
+	python3 "$here/harness.py" midi2cc "$out/runs/wet-$n.midi.tsv" "$out/runs/cc-$n.tsv" --pc "$out/runs/pc-$n.tsv" \
+		--frames "$frames"
 	mv "$out/runs/wet-$n.midi.tsv" "$out/runs/midi-$n.tsv"
 done
 cp "$out/runs/wet-1.wav" "$out/wet.wav"
 cp "$out/runs/cc-1.tsv" "$out/cc.tsv"
+cp "$out/runs/pc-1.tsv" "$out/pc.tsv"
 
 if [ "$probe" = 1 ]; then
 	echo "export.sh: wet export under gdb (--probe)" >&2
@@ -214,7 +229,9 @@ if [ -n "$cli" ]; then
 fi
 
 t_end=$(date +%s.%N)
-python3 "$here/harness.py" report "$out" --rate "$rate" --block "$block" --frames "$frames" \
+pc_args=()
+[ -z "$pc_hold" ] || pc_args=(--program-hold "$pc_hold")
+python3 "$here/harness.py" report "$out" --rate "$rate" --block "$block" --frames "$frames" "${pc_args[@]}" \
 	--runs "$runs" --tries "$tries" --settle "$settle" --realtime-export "$rt_export" \
 	--pad-start "$pad" --clip "$clip" --vst3 "$vst3" --cli "$cli" --seconds "$(awk "BEGIN {print $t_end - $t_begin}")"
 echo "export.sh: done: $out/report.json" >&2

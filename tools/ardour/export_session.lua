@@ -1,4 +1,4 @@
--- ardour7-lua export_session.lua SESSION_DIR NAME MODE RATE BLOCK FRAMES EXPORT_DIR LABEL RESULT_FILE [SETTLE_S [REALTIME]]
+-- ardour7-lua export_session.lua SESSION_DIR NAME MODE RATE BLOCK FRAMES EXPORT_DIR LABEL RESULT_FILE [SETTLE_S [REALTIME [PARAMS]]]
 --
 -- Loads the harness session (see create_session.lua) on the "None (Dummy)" backend, checks the
 -- clip region, and exports the session range [0, FRAMES) of the master bus to
@@ -7,6 +7,10 @@
 --   MODE=wet: Genrescope (VST3) inserted first on the track, then the "Genrescope MIDI Logger"
 --             Lua DSP, which records the plugin's MIDI output; the log is written to
 --             EXPORT_DIR/LABEL.midi.tsv (all events seen during the export run).
+--             PARAMS ("Label=value;Label=value", e.g. "Program change=1;Program hold=1") sets
+--             Genrescope's parameters by their labels before the engine settles. Ardour 7.3 shows
+--             a VST3's parameters in plain units (its descriptor: Program hold 0..30, Program change
+--             0..1 toggled), not normalized; an unknown label or a value outside the range fails.
 -- Nothing is saved back into the session, so every run starts from the same state.
 -- RESULT_FILE gets key=value lines (read by report.py).
 io.stdout:setvbuf ("no")
@@ -16,8 +20,9 @@ local rate, block, frames = tonumber (arg[4]), tonumber (arg[5]), tonumber (arg[
 local export_dir, label, result_file = arg[7], arg[8], arg[9]
 local settle_s = tonumber (arg[10] or "1")
 local realtime = (arg[11] or "0") == "1" -- the session's realtime-export option (default: freewheel)
+local params = arg[12] or ""
 assert (result_file and (mode == "dry" or mode == "wet"),
-	"usage: export_session.lua DIR NAME dry|wet RATE BLOCK FRAMES EXPORT_DIR LABEL RESULT_FILE [SETTLE_S [REALTIME]]")
+	"usage: export_session.lua DIR NAME dry|wet RATE BLOCK FRAMES EXPORT_DIR LABEL RESULT_FILE [SETTLE_S [REALTIME [PARAMS]]]")
 
 local PRESET = "6a1c3f0e-5b7d-4c55-9e61-3f9d2b8a0c02" -- export/genrescope-f32.preset
 local LOGGER = "Genrescope MIDI Logger"                 -- genrescope_midi_logger.lua
@@ -58,6 +63,7 @@ for r in regions:iter () do
 end
 
 local logger_shm
+local params_set = {} -- { label, parameter index } set from PARAMS
 if mode == "wet" then
 	local plugin = ARDOUR.LuaAPI.new_plugin (Session, "Genrescope", ARDOUR.PluginType.VST3, "")
 	if plugin:isnil () then fail ("Genrescope VST3 not found (is it in $HOME/.vst3?)") end
@@ -82,10 +88,33 @@ if mode == "wet" then
 		i = i + 1
 	end
 	result ("processors", table.concat (order, " | "))
+
+	-- parameters by label (plain values, as Ardour's descriptor gives them)
+	local proc = route:nth_plugin (0)
+	local plug = pi:plugin (0)
+	for item in params:gmatch ("[^;]+") do
+		local label, value = item:match ("^(.-)=(.*)$")
+		value = tonumber (value)
+		if not label or not value then fail ("bad parameter setting '" .. item .. "' (want Label=number)") end
+		local index
+		for j = 0, plug:parameter_count () - 1 do
+			if plug:parameter_is_input (j) and plug:parameter_label (j) == label then index = j end
+		end
+		if not index then fail ("Genrescope has no input parameter '" .. label .. "'") end
+		if not ARDOUR.LuaAPI.set_processor_param (proc, index, value) then
+			fail (string.format ("cannot set '%s' to %s (outside its range?)", label, tostring (value)))
+		end
+		params_set[#params_set + 1] = { label, index }
+	end
 end
 
 -- let the engine run so the plugin can load its model before the export starts
 ARDOUR.LuaAPI.usleep (math.floor (settle_s * 1e6))
+for _, p in ipairs (params_set) do
+	-- what the host holds now (get_processor_param returns the value, then a table of out-args)
+	local v = ARDOUR.LuaAPI.get_processor_param (route:nth_plugin (0), p[2], true)
+	result ("param_" .. p[1]:lower ():gsub ("%W+", "_"), v)
+end
 
 local pre_events = 0
 if logger_shm then

@@ -15,6 +15,9 @@ so the events go through self:shmem(), which a session script reads via LuaProc:
 --   transport_sample, time_in_buffer, offset, flags (1 = rolling), size, byte0, byte1, byte2
 -- The session position of an event is transport_sample + time_in_buffer - offset
 -- (offset is 0 unless Ardour splits a cycle, which it does only for automation).
+-- Every event is kept, whatever its status: a CC is size 3 (0xBn, cc, value); a program change
+-- is size 2 (0xCn, program; byte2 = 0), which is how Ardour 7.3 passes on a VST3's
+-- kLegacyMIDICCOutEvent with controlNumber kCtrlProgramChange. harness.py midi2cc sorts them.
 local MAGIC = 0x474e5253 -- "GNRS"
 local H_MAGIC, H_COUNT, H_CYCLES, H_MIN_NS, H_MAX_NS = 0, 1, 2, 3, 4
 local H_FIRST_ROLL, H_LAST_ROLL_END, H_FIRST_NONZERO, H_ROLL_CYCLES = 5, 6, 7, 8

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Helpers for tools/ardour/export.sh (stdlib only).
 
-  harness.py midi2cc MIDI.tsv CC.tsv [--frames N]
+  harness.py midi2cc MIDI.tsv CC.tsv [--pc PC.tsv] [--frames N]
       The logger's raw log -> cc.tsv (sample, channel 1-16, cc, value): control changes seen while
       the transport rolled (the export proper; export pre-roll and idle cycles do not roll), at
-      session sample transport_sample + time - offset.
+      session sample transport_sample + time - offset. With --pc, program changes (status 0xCn,
+      2 bytes as Ardour passes a VST3's kCtrlProgramChange on) the same way -> pc.tsv (sample,
+      channel 1-16, program).
   harness.py report OUT [options]
       Collects OUT/work/results/*.txt (key=value lines written by the Lua scripts),
       OUT/work/attempts.tsv and the logs into OUT/report.json.
@@ -47,35 +49,46 @@ def read_midi_log(path):
     return [{k: int(v) for k, v in r.items()} for r in rows]
 
 
-def midi_to_cc(rows, frames=None):
-    """(cc rows, stats) from the logger's rows."""
-    cc, stats = [], {"logged": len(rows), "not_rolling": 0, "not_cc": 0, "past_end": 0}
+def midi_split(rows, frames=None):
+    """(cc rows, program-change rows, stats) from the logger's rows."""
+    cc, pc = [], []
+    stats = {"logged": len(rows), "not_rolling": 0, "not_cc": 0, "other": 0, "past_end": 0}
     for r in rows:
         if not r["rolling"]:
             stats["not_rolling"] += 1
             continue
-        if r["size"] != 3 or (r["b0"] & 0xF0) != 0xB0:
-            stats["not_cc"] += 1
-            continue
         sample = r["transport_sample"] + r["time"] - r["offset"]
+        is_cc = r["size"] == 3 and (r["b0"] & 0xF0) == 0xB0
+        is_pc = r["size"] == 2 and (r["b0"] & 0xF0) == 0xC0
+        if not is_cc:
+            stats["not_cc"] += 1
+        if not (is_cc or is_pc):
+            stats["other"] += 1
+            continue
         if frames is not None and sample >= frames:
             stats["past_end"] += 1
             continue
-        cc.append((sample, (r["b0"] & 0x0F) + 1, r["b1"], r["b2"]))
+        if is_cc:
+            cc.append((sample, (r["b0"] & 0x0F) + 1, r["b1"], r["b2"]))
+        else:
+            pc.append((sample, (r["b0"] & 0x0F) + 1, r["b1"]))
     stats["cc"] = len(cc)
-    return cc, stats
+    stats["program_changes"] = len(pc)
+    return cc, pc, stats
 
 
-def write_cc(path, cc):
+def write_tsv(path, header, rows):
     with open(path, "w") as f:
-        f.write("sample\tchannel\tcc\tvalue\n")
-        for row in cc:
-            f.write("%d\t%d\t%d\t%d\n" % row)
+        f.write("\t".join(header) + "\n")
+        for row in rows:
+            f.write("\t".join("%d" % x for x in row) + "\n")
 
 
 def cmd_midi2cc(a):
-    cc, stats = midi_to_cc(read_midi_log(a.midi), a.frames)
-    write_cc(a.cc, cc)
+    cc, pc, stats = midi_split(read_midi_log(a.midi), a.frames)
+    write_tsv(a.cc, ("sample", "channel", "cc", "value"), cc)
+    if a.pc:
+        write_tsv(a.pc, ("sample", "channel", "program"), pc)
     with open(os.path.splitext(a.cc)[0] + ".stats.json", "w") as f:
         json.dump(stats, f, indent=1)
 
@@ -119,6 +132,7 @@ def cmd_report(a):
             "midi_events_logged": w.get("midi_events"),
             "events_before_export": w.get("events_before_export"),
             "cc_events": stats.get("cc"),
+            "program_changes": stats.get("program_changes"),
             "midi_filter": stats,
             "cycles": w.get("logger_cycles"),
             "rolling_cycles": w.get("logger_rolling_cycles"),
@@ -132,6 +146,7 @@ def cmd_report(a):
             "wav": f"runs/wet-{n}.wav",
             "cc_tsv": f"runs/cc-{n}.tsv",
             "midi_tsv": f"runs/midi-{n}.tsv",
+            "pc_tsv": f"runs/pc-{n}.tsv",
         })
     first = wet[0] if wet else {}
     nframes = sorted({w.get("logger_min_nframes") for w in wet} | {w.get("logger_max_nframes") for w in wet} - {None})
@@ -178,6 +193,12 @@ def cmd_report(a):
             "dry_speed_x": results.get("dry", {}).get("export_speed"),
             "settle_s": a.settle,
         },
+        "program_change": {
+            "enabled": a.program_hold is not None,
+            "hold_s": a.program_hold,
+            "set_by": "export_session.lua: ARDOUR.LuaAPI.set_processor_param (plain values) after the insert",
+            "read_back": {k[len("param_"):]: v for k, v in first.items() if k.startswith("param_")},
+        },
         "vst3_process_mode_probe": probe or "not run (export.sh --probe)",
         "runs": runs,
         "steps": results,
@@ -185,7 +206,7 @@ def cmd_report(a):
         "retries": sum(1 for r in attempts if r["reason"] != "ok"),
         "failed_tries": [r for r in attempts if r["reason"] != "ok"],
         "seconds_total": a.seconds,
-        "files": {k: k for k in ("dry.wav", "wet.wav", "cc.tsv", "cli.json") if os.path.exists(os.path.join(out, k))},
+        "files": {k: k for k in ("dry.wav", "wet.wav", "cc.tsv", "pc.tsv", "cli.json") if os.path.exists(os.path.join(out, k))},
         "cli": a.cli or None,
     }
     with open(os.path.join(out, "report.json"), "w") as f:
@@ -209,6 +230,7 @@ def main():
     p = sub.add_parser("midi2cc")
     p.add_argument("midi")
     p.add_argument("cc")
+    p.add_argument("--pc")
     p.add_argument("--frames", type=int)
     p.set_defaults(fn=cmd_midi2cc)
     p = sub.add_parser("report")
@@ -222,6 +244,7 @@ def main():
     p.add_argument("--vst3")
     p.add_argument("--cli", default="")
     p.add_argument("--seconds", type=float)
+    p.add_argument("--program-hold", type=float, help="seconds; given = the wet runs had 'Program change' on")
     p.set_defaults(fn=cmd_report)
     a = ap.parse_args()
     a.fn(a)
