@@ -2,7 +2,7 @@
 """Checks the output of tools/ardour/export.sh (stdlib only). Writes OUT/check.json.
 
 usage: check.py OUT [--deterministic] [--min-top-agreement F] [--max-lag-s S] [--max-value-error V]
-                    [--tol-samples N] [--channel C] [--cc-base B]
+                    [--tol-samples N] [--channel C] [--cc-base B] [--min-program-changes N]
 
 1. Audio (always strict): dry.wav and wet.wav (and every runs/wet-N.wav) must be bit-identical float32, sample for sample and
    channel for channel (same rate, channels, frames; every 32-bit pattern equal, so -0.0 != 0.0).
@@ -33,7 +33,23 @@ usage: check.py OUT [--deterministic] [--min-top-agreement F] [--max-lag-s S] [-
    the CLI implies (V_k for every k whose state differs from the previous one), and each change
    must sit within --tol-samples (default: one block) after round(t_k * rate).
 
-3. Run to run (when OUT/runs has several cc-N.tsv): whether each run's stream is identical to run 1,
+3. Program changes (pc.tsv, runs/pc-N.tsv) vs the plugin's rule applied to cli.json.
+   Without export.sh --program-change the plugin's default is off: any program change fails.
+   With it (report.json "program_change": hold H s; the host must read back "Program change" 1 and
+   "Program hold" H), the expected sequence replays plugin/src/midi.rs ProgramOut::step over the
+   host blocks b = 0, B, 2B, ... (< frames): the block's top genre is the `top` of the last CLI
+   prediction with block_start <= b (none before the first: the plugin restarts its analysis and
+   MIDI state when the transport starts); no top (gated) forgets a pending change; a top equal to
+   the program sent last forgets it too; any other top is the candidate, its held samples restart
+   when the candidate changes and grow by B per block; once held >= hold = (f32 H * f32 rate) as
+   u64, program = the genre index (0-9) is sent at sample b (timing 0) and becomes the last sent.
+   Fails if that sequence has fewer than --min-program-changes (default 1) entries (the clip and
+   hold would not exercise it), if the host did not keep the parameter values, or if the DAW sent
+   none while some are expected. --deterministic: the DAW's (sample, channel, program) list must
+   equal the expected one exactly, and every run's pc-N.tsv must equal run 1's. Async mode: counts
+   and sequences are reported only.
+
+4. Run to run (when OUT/runs has several cc-N.tsv): whether each run's stream is identical to run 1,
    event and state-change counts, top agreement and mean genre-value difference against run 1.
    Informational (today's plugin differs run to run); fails only with --deterministic.
 
@@ -45,6 +61,7 @@ import csv
 import glob
 import json
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,6 +69,7 @@ import wavio  # noqa: E402
 
 N_GENRES = 10
 NO_GENRE = 127
+PROGRAM_HOLD_RANGE = (0.0, 30.0)  # engine/src/settings.rs PROGRAM_HOLD_S (the plugin clamps to it)
 
 
 # ---------------------------------------------------------------- audio
@@ -220,6 +238,99 @@ def deterministic_match(daw, expected, blocks, rate, tol):
     return r
 
 
+# ---------------------------------------------------------------- program changes
+def read_pc(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return [tuple(int(r[k]) for k in ("sample", "channel", "program")) for r in csv.DictReader(f, delimiter="\t")]
+
+
+def f32(x):
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def expected_programs(cli, labels, block, frames, rate, hold_s):
+    """[(sample, program)] that ProgramOut::step (plugin/src/midi.rs) sends for the CLI's
+    predictions, replayed block by block (see the module docstring)."""
+    hold_s = min(max(f32(hold_s), PROGRAM_HOLD_RANGE[0]), PROGRAM_HOLD_RANGE[1])
+    hold = int(f32(hold_s * f32(rate)))  # f32 * f32, rounded to f32, `as u64`
+    preds = sorted(cli["predictions"], key=lambda p: p["block_start"])
+    out, sent, candidate, held, k, top = [], None, None, 0, 0, None
+    for b in range(0, frames, block):
+        while k < len(preds) and preds[k]["block_start"] <= b:
+            top = None if preds[k]["top"] is None else labels.index(preds[k]["top"])
+            k += 1
+        if top is None or top == sent:
+            candidate = None  # silence, or back on the program sent: forget a pending change
+            continue
+        if candidate != top:
+            candidate, held = top, 0
+        held += block
+        if held >= hold:
+            sent, candidate = top, None
+            out.append((b, top))
+    return out, hold
+
+
+def program_check(out, report, cli, labels, frames, rate, block, a):
+    """The program-change rule's result dict and failures."""
+    fails = []
+    pcfg = report.get("program_change") or {}
+    runs = sorted(glob.glob(os.path.join(out, "runs", "pc-*.tsv")), key=lambda p: int(p.rsplit("-", 1)[1][:-4]))
+    daw = read_pc(os.path.join(out, "pc.tsv"))
+    per_run = [(os.path.basename(p), read_pc(p)) for p in runs]
+    r = {"enabled": bool(pcfg.get("enabled")), "hold_s": pcfg.get("hold_s"), "read_back": pcfg.get("read_back"),
+         "daw": [{"sample": s, "time_s": round(s / rate, 3), "channel": c, "program": p,
+                  "genre": labels[p] if labels and p < len(labels) else None} for s, c, p in daw or []],
+         "runs": [{"run": n, "program_changes": len(x or []), "identical_to_run_1": x == daw} for n, x in per_run]}
+    if daw is None:
+        r["ok"] = False
+        return r, ["no pc.tsv (export.sh from before program changes were logged?)"]
+    if not r["enabled"]:
+        n = sum(len(x or []) for _, x in per_run) or len(daw)
+        if n:
+            fails.append(f"{n} program changes although 'Program change' was off (the plugin's default)")
+        r["ok"] = not fails
+        return r, fails
+    hold_s = float(pcfg["hold_s"])
+    rb = pcfg.get("read_back") or {}
+    if rb.get("program_change") != 1 or rb.get("program_hold") is None or abs(rb["program_hold"] - hold_s) > 1e-6:
+        fails.append(f"the host did not keep the parameters: read back {rb}, wanted program_change 1, "
+                     f"program_hold {hold_s}")
+    bad = [x for x in daw if x[1] != a.channel or not 0 <= x[2] < N_GENRES]
+    if bad:
+        fails.append(f"program change {bad[0]} is not a genre index (0-{N_GENRES - 1}) on channel {a.channel}")
+    if cli is None:
+        r["expected"] = "skipped: no cli.json"
+        r["ok"] = not fails
+        return r, fails
+    exp, hold = expected_programs(cli, labels, block, frames, rate, hold_s)
+    r["hold_samples"] = hold
+    r["expected"] = [{"sample": s, "time_s": round(s / rate, 3), "program": p, "genre": labels[p]} for s, p in exp]
+    if len(exp) < a.min_program_changes:
+        fails.append(f"the CLI's predictions imply {len(exp)} program changes with hold {hold_s} s, fewer than "
+                     f"--min-program-changes {a.min_program_changes}: pick a clip with more genre changes or a "
+                     f"shorter hold")
+    if exp and not daw:
+        fails.append(f"no program changes from the DAW, {len(exp)} expected (is 'Program change' reaching the "
+                     f"plugin? does the logger see status 0xC0?)")
+    want = [(s, a.channel, p) for s, p in exp]
+    mism = [{"index": k, "expected": want[k] if k < len(want) else None, "daw": daw[k] if k < len(daw) else None}
+            for k in range(max(len(want), len(daw))) if k >= len(want) or k >= len(daw) or want[k] != daw[k]]
+    r["mismatches"] = len(mism)
+    r["first_mismatches"] = mism[:5]
+    r["all_runs_identical"] = all(x == daw for _, x in per_run)
+    if a.deterministic and daw:
+        if mism:
+            fails.append(f"program changes: {len(mism)} of {max(len(want), len(daw))} differ from the rule applied "
+                         f"to the CLI (first: {mism[0]})")
+        if not r["all_runs_identical"]:
+            fails.append("program changes differ between runs (deterministic mode)")
+    r["ok"] = not fails
+    return r, fails
+
+
 # ---------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -231,6 +342,7 @@ def main():
     ap.add_argument("--tol-samples", type=int)
     ap.add_argument("--channel", type=int, default=1)
     ap.add_argument("--cc-base", type=int, default=20)
+    ap.add_argument("--min-program-changes", type=int, default=1)
     a = ap.parse_args()
     out = a.out
     report = json.load(open(os.path.join(out, "report.json")))
@@ -308,7 +420,16 @@ def main():
     else:
         res["rules"]["cc_vs_cli"] = "skipped: no cli.json (export.sh --cli PATH)"
 
-    # 3. run to run
+    # 3. program changes
+    cli_doc = json.load(open(cli_path)) if os.path.exists(cli_path) else None
+    labels = cli_doc["labels"] if cli_doc else None
+    if cli_doc and cli_doc["settings"]["block"] != block:
+        fails.append(f"cli.json was made with block {cli_doc['settings']['block']}, the session's is {block}")
+    pr, pfails = program_check(out, report, cli_doc, labels, dry.frames, rate, block, a)
+    res["rules"]["program_change"] = pr
+    fails.extend(pfails)
+
+    # 4. run to run
     paths = sorted(glob.glob(os.path.join(out, "runs", "cc-*.tsv")), key=lambda p: int(p.rsplit("-", 1)[1][:-4]))
     if len(paths) > 1:
         ref_ev = read_cc(paths[0])
@@ -375,8 +496,24 @@ def summary(res):
             print(f"  {x['run']}: {x['events']} events, {x['state_changes']} changes, identical to run 1: "
                   f"{x['identical_to_run_1']}, top agreement {x['top_agreement_vs_run_1']}, "
                   f"mean value diff {x['mean_value_diff_vs_run_1'] if x['mean_value_diff_vs_run_1'] is None else round(x['mean_value_diff_vs_run_1'], 2)}")
+    if isinstance(r.get("program_change"), dict):
+        summary_pc(r["program_change"])
     for f in res["fails"]:
         print(f"  FAIL: {f}")
+
+
+def summary_pc(pr):
+    def seq(xs):
+        return ", ".join(f"{x['program']} ({x['genre']}) @ {x['time_s']:.3f} s" for x in xs) or "none"
+    if not pr.get("enabled"):
+        print(f"  program change: off; DAW sent {len(pr.get('daw', []))}")
+        return
+    print(f"  program change (hold {pr['hold_s']} s = {pr.get('hold_samples')} samples):")
+    print(f"    DAW: {seq(pr['daw'])}")
+    if isinstance(pr.get("expected"), list):
+        print(f"    CLI rule: {seq(pr['expected'])}")
+        print(f"    mismatches: {pr['mismatches']}, runs identical: {pr['all_runs_identical']} "
+              f"({', '.join(str(x['program_changes']) for x in pr['runs'])} per run)")
 
 
 if __name__ == "__main__":
