@@ -393,7 +393,7 @@ fn meters(ui: &mut Ui, probs: &[f32; NUM_GENRES], top: Option<usize>, cc_base: O
 fn controls(ui: &mut Ui, params: &GenrescopeParams, setter: Option<&ParamSetter>) {
     ui.spacing_mut().item_spacing.y = 3.0;
     let gap = ui.spacing().item_spacing.x;
-    let label_w = 92.0;
+    let label_w = 104.0;
     // The widest value text ("-50.0 dBFS") with the button padding.
     let value_w = 78.0;
     let slider_w = (ui.available_width() - label_w - value_w - 3.0 * gap).max(36.0);
