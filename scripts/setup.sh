@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Prepare a Debian/Ubuntu machine to build and test Genrescope. Idempotent.
 #  1. installs the Debian packages the build needs (only those missing; `apt-get update` once, only then);
-#  2. fetches ONNX Runtime into .ort/ (`cargo xtask ort
-cargo xtask musicnn`, SHA-256 pinned).
+#  2. fetches ONNX Runtime into .ort/ (`cargo xtask ort`) and the musicnn checkpoint into .musicnn/
+#     (`cargo xtask musicnn`), both as SHA-256-pinned wheels from PyPI.
 # Needs: a Rust toolchain (rustup/cargo) already installed. Runs as root, or uses sudo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Build: C toolchain for -sys crates and the linker; pkg-config + fontconfig/freetype headers for the
-# trainer's plotters "ttf" backend. Python 3 + pip: `cargo xtask ort
-cargo xtask musicnn` downloads the onnxruntime wheel.
+# trainer's plotters "ttf" backend. Python 3 + pip: `cargo xtask ort` and
+# `cargo xtask musicnn` download the onnxruntime and musicnn wheels.
 # The plugin GUI (baseview/egui) loads X11/xcb/GL at run time only (x11-dl, x11rb): no headers needed
 # to build; the runtime libraries below are for opening the editor.
 # Ardour 7.3 (its headless `ardour7-lua`) + sox: the DAW test (plugin/tests/ardour.rs).
@@ -47,6 +47,19 @@ if ! python3 -m pip --version >/dev/null 2>&1; then
   echo "setup: python3 -m pip does not work; install pip for python3" >&2
   exit 1
 fi
+
+# `cargo xtask test` runs rustfmt and clippy first.
+for c in rustfmt clippy; do
+  if ! cargo "$c" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null; then
+      echo "setup: adding the $c component"
+      rustup component add "$c"
+    else
+      echo "setup: cargo $c is missing; install the $c component" >&2
+      exit 1
+    fi
+  fi
+done
 
 cargo xtask ort
 cargo xtask musicnn
