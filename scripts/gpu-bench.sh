@@ -36,7 +36,7 @@ run)
     "$bin" bench-train --device cuda --epochs 5 2>&1 | tee "$out/bench-cuda.json" || status=1
     for dev in cpu cuda; do
         start=$(date +%s.%N)
-        "$bin" train --device "$dev" --data target/gpu/gtzan --out "$out/model-$dev" \
+        "$bin" train-cnn --device "$dev" --data target/gpu/gtzan --out "$out/model-$dev" \
             --work "$out/work-$dev" --cache "$out/cache-$dev" --grid small --max-epochs 3 \
             >"$out/train-$dev.log" 2>&1 || { echo "train on $dev failed: see train-$dev.log"; status=1; }
         echo "train --device $dev: $(awk "BEGIN { print $(date +%s.%N) - $start }") s" |

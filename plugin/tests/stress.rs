@@ -61,22 +61,27 @@ fn music_until_genre(
 #[test]
 fn sixteen_instances_threads_cpu_memory() {
     let _guard = serial();
-    const N: usize = 16;
+    // GENRESCOPE_STRESS_INSTANCES: another count, for BENCHMARKS.md's per-instance CPU.
+    let n: usize = std::env::var("GENRESCOPE_STRESS_INSTANCES").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
     const RATE: f64 = 48_000.0;
     const BLOCK: usize = 512;
     let host = host();
+    // GENRESCOPE_STRESS_MODEL=models measures the shipped model instead (BENCHMARKS.md).
+    let chosen = std::env::var_os("GENRESCOPE_STRESS_MODEL").map(std::path::PathBuf::from);
+    let model = chosen.as_deref().unwrap_or(test_model());
+    eprintln!("model: {}", model.display());
     let threads_before = thread_count();
     let rss_before = rss_kib();
 
     // The first instance pays for ONNX Runtime (library + the process-wide environment).
-    let mut insts = vec![instance_with_model(&host, test_model())];
+    let mut insts = vec![instance_with_model(&host, model)];
     insts[0].activate(RATE, BLOCK as u32);
     music_until_genre(&mut insts[0], RATE, BLOCK, 0, Duration::from_secs(30));
     let threads_one = thread_count();
     let rss_one = rss_kib();
 
-    for _ in 1..N {
-        let mut inst = instance_with_model(&host, test_model());
+    for _ in 1..n {
+        let mut inst = instance_with_model(&host, model);
         inst.activate(RATE, BLOCK as u32);
         insts.push(inst);
     }
@@ -85,8 +90,8 @@ fn sixteen_instances_threads_cpu_memory() {
     let audio_cpu0 = threads_cpu_s("test-host-audio");
     let wall0 = Instant::now();
     // Round robin, 6 s of audio per instance, until every instance has claimed a genre.
-    let mut seeds: Vec<u64> = (1..=N as u64).collect();
-    let mut claimed = vec![false; N];
+    let mut seeds: Vec<u64> = (1..=n as u64).collect();
+    let mut claimed = vec![false; n];
     let mut pos = 0usize;
     while pos < (RATE * 6.0) as usize || claimed.iter().any(|c| !c) {
         for (i, inst) in insts.iter_mut().enumerate() {
@@ -114,38 +119,38 @@ fn sixteen_instances_threads_cpu_memory() {
     let analysis_threads = names.iter().filter(|n| n.starts_with("genrescope-anal")).count();
     let host_audio_threads = names.iter().filter(|n| n.starts_with("test-host-audio")).count();
 
-    let per_extra_kib = rss_all.saturating_sub(rss_one) as f64 / (N - 1) as f64;
-    eprintln!("threads: before {threads_before}, 1 instance {threads_one}, {N} instances {threads_all} ({analysis_threads} analysis, {host_audio_threads} host audio)");
+    let per_extra_kib = rss_all.saturating_sub(rss_one) as f64 / (n - 1).max(1) as f64;
+    eprintln!("threads: before {threads_before}, 1 instance {threads_one}, {n} instances {threads_all} ({analysis_threads} analysis, {host_audio_threads} host audio)");
     eprintln!(
         "RSS: before {rss_before} KiB, first instance +{} KiB, each further instance +{per_extra_kib:.0} KiB",
         rss_one.saturating_sub(rss_before)
     );
     eprintln!(
-        "CPU over {audio_s:.1} s of audio x {N} instances in {wall:.1} s wall: process {cpu:.2} s; \
+        "CPU over {audio_s:.1} s of audio x {n} instances in {wall:.1} s wall: process {cpu:.2} s; \
          per instance: analysis thread {:.1} ms/s of audio, audio thread {:.1} ms/s of audio",
-        analysis_cpu / N as f64 / audio_s * 1e3,
-        audio_cpu / N as f64 / audio_s * 1e3,
+        analysis_cpu / n as f64 / audio_s * 1e3,
+        audio_cpu / n as f64 / audio_s * 1e3,
     );
 
     // One analysis thread per instance, plus the host's own audio threads; besides those only a
     // small constant: ORT's environment thread (created from the first analysis thread, so it
     // inherits the name "genrescope-anal") and nice-plug's shared "bg-worker".
-    assert!((N..=N + 1).contains(&analysis_threads), "{names:?}");
-    assert_eq!(host_audio_threads, N);
+    assert!((n..=n + 1).contains(&analysis_threads), "{names:?}");
+    assert_eq!(host_audio_threads, n);
     let plugin_growth = threads_all - threads_before - host_audio_threads;
-    assert!(plugin_growth <= N + 3, "plugin threads grew by {plugin_growth} for {N} instances: {names:?}");
+    assert!(plugin_growth <= n + 3, "plugin threads grew by {plugin_growth} for {n} instances: {names:?}");
     // Each extra instance is one more analysis thread, nothing more.
-    assert_eq!(threads_all - threads_one, 2 * (N - 1), "{names:?}");
+    assert_eq!(threads_all - threads_one, 2 * (n - 1), "{names:?}");
     // A seed-size model must cost far less than real time, per instance, on either thread.
     assert!(
-        analysis_cpu / N as f64 / audio_s < 0.2,
+        analysis_cpu / n as f64 / audio_s < 0.2,
         "analysis thread uses {:.0}% of real time",
-        analysis_cpu / N as f64 / audio_s * 100.0
+        analysis_cpu / n as f64 / audio_s * 100.0
     );
     assert!(
-        audio_cpu / N as f64 / audio_s < 0.2,
+        audio_cpu / n as f64 / audio_s < 0.2,
         "audio thread uses {:.0}% of real time",
-        audio_cpu / N as f64 / audio_s * 100.0
+        audio_cpu / n as f64 / audio_s * 100.0
     );
     assert!(per_extra_kib < 64.0 * 1024.0, "{per_extra_kib} KiB per instance");
 
