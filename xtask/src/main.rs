@@ -10,6 +10,7 @@
 //! - anything else is handed to nice-plug-xtask unchanged.
 mod musicnn;
 mod ort;
+mod wheel;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
