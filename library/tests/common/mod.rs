@@ -54,32 +54,7 @@ pub fn music(rate: u32, seconds: f32, n_ch: usize, voice: u32) -> Vec<Vec<f32>> 
         .collect()
 }
 
-/// 16-bit PCM WAV bytes.
-pub fn wav_bytes(rate: u32, channels: &[Vec<f32>]) -> Vec<u8> {
-    let n_ch = channels.len() as u16;
-    let frames = channels[0].len();
-    let data_len = (frames * channels.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + data_len as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&n_ch.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * n_ch as u32 * 2).to_le_bytes());
-    b.extend_from_slice(&(n_ch * 2).to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..frames {
-        for ch in channels {
-            let s = (ch[i].clamp(-1.0, 1.0) * 32767.0).round() as i16;
-            b.extend_from_slice(&s.to_le_bytes());
-        }
-    }
-    b
-}
+pub use genrescope_testkit::wav_bytes;
 
 pub fn write_wav(path: &Path, rate: u32, channels: &[Vec<f32>]) -> PathBuf {
     if let Some(d) = path.parent() {
