@@ -71,21 +71,9 @@ fn pruning_dead_filters_changes_no_output() {
     let a = run_outputs(&write("full.onnx", &w, false), INPUT_NAME, &shape, &fo, &patches, len, 2).unwrap();
     let b =
         run_outputs(&write("pruned.onnx", &pruned.weights, false), INPUT_NAME, &shape, &po, &patches, len, 2).unwrap();
-    let (fs, ps): (usize, usize) = (fo.iter().map(|o| o.1).sum(), po.iter().map(|o| o.1).sum());
-    let (mut fa, mut pa) = (0, 0);
-    for ((name, fd), (_, pd)) in fo.iter().zip(&po) {
-        let idx: Vec<usize> = if fd == pd { (0..*fd).collect() } else { pruned.kept_pooled.clone() };
-        let (mut diff, mut mag) = (0f32, 0f32);
-        for (ra, rb) in a.chunks_exact(fs).zip(b.chunks_exact(ps)) {
-            for (j, &i) in idx.iter().enumerate() {
-                diff = diff.max((ra[fa + i] - rb[pa + j]).abs());
-                mag = mag.max(ra[fa + i].abs());
-            }
-        }
+    for (name, diff, mag) in pruned.output_differences(&fo, &po, &a, &b) {
         eprintln!("{name}: max |pruned - full| = {diff:.2e} (largest |value| {mag:.2e})");
         assert!(diff <= 1e-5 * mag.max(1.0), "{name}: pruned differs by {diff}");
-        fa += fd;
-        pa += pd;
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }

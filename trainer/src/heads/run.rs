@@ -176,23 +176,11 @@ pub fn prune_trunk(checkpoint: &Path, w: &Windows, work: &Path, threads: usize) 
     let po = trunk_outputs(&pruned.weights);
     let a = run_outputs(&full_file, INPUT_NAME, &SHAPE, &fo, &seg.windows, seg.window_len, threads)?;
     let b = run_outputs(&pruned_file, INPUT_NAME, &SHAPE, &po, &seg.windows, seg.window_len, threads)?;
-    let (fs, ps): (usize, usize) = (fo.iter().map(|o| o.1).sum(), po.iter().map(|o| o.1).sum());
-    let mut max_rel_diff = Vec::new();
-    let (mut fa, mut pa) = (0, 0);
-    for ((name, fd), (_, pd)) in fo.iter().zip(&po) {
-        // Pooled outputs: compare the kept channels only.
-        let idx: Vec<usize> = if fd == pd { (0..*fd).collect() } else { pruned.kept_pooled.clone() };
-        let (mut diff, mut mag) = (0f32, 0f32);
-        for (ra, rb) in a.chunks_exact(fs).zip(b.chunks_exact(ps)) {
-            for (j, &i) in idx.iter().enumerate() {
-                diff = diff.max((ra[fa + i] - rb[pa + j]).abs());
-                mag = mag.max(ra[fa + i].abs());
-            }
-        }
-        max_rel_diff.push((name.clone(), diff / mag.max(1e-12)));
-        fa += fd;
-        pa += pd;
-    }
+    let max_rel_diff: Vec<(String, f32)> = pruned
+        .output_differences(&fo, &po, &a, &b)
+        .into_iter()
+        .map(|(name, diff, mag)| (name, diff / mag.max(1e-12)))
+        .collect();
     let macs = |m: &MusicnnWeights| m.macs(PATCH_FRAMES).iter().map(|x| x.1).sum::<u64>();
     let summary = PruneSummary {
         layers: live.counts(),

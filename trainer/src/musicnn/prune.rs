@@ -58,6 +58,38 @@ pub struct Pruned {
     pub kept_pooled: Vec<usize>,
 }
 
+impl Pruned {
+    /// Per trunk output: (name, largest |pruned - full|, largest |full|), over rows of the full and
+    /// the pruned trunk's outputs for the same windows (laid out as `full_outputs` / `pruned_outputs`
+    /// say, as `run_outputs` returns them). Pooled outputs compare the kept channels only.
+    pub fn output_differences(
+        &self,
+        full_outputs: &[(String, usize)],
+        pruned_outputs: &[(String, usize)],
+        full: &[f32],
+        pruned: &[f32],
+    ) -> Vec<(String, f32, f32)> {
+        let fs: usize = full_outputs.iter().map(|o| o.1).sum();
+        let ps: usize = pruned_outputs.iter().map(|o| o.1).sum();
+        let (mut fa, mut pa) = (0, 0);
+        let mut out = Vec::with_capacity(full_outputs.len());
+        for ((name, fd), (_, pd)) in full_outputs.iter().zip(pruned_outputs) {
+            let idx: Vec<usize> = if fd == pd { (0..*fd).collect() } else { self.kept_pooled.clone() };
+            let (mut diff, mut mag) = (0f32, 0f32);
+            for (ra, rb) in full.chunks_exact(fs).zip(pruned.chunks_exact(ps)) {
+                for (j, &i) in idx.iter().enumerate() {
+                    diff = diff.max((ra[fa + i] - rb[pa + j]).abs());
+                    mag = mag.max(ra[fa + i].abs());
+                }
+            }
+            out.push((name.clone(), diff, mag));
+            fa += fd;
+            pa += pd;
+        }
+        out
+    }
+}
+
 /// Removes the dead front-end filters of `w` (for windows of `frames` frames), folding their
 /// constants into the mid end's bias map and the dense layer's bias. A layer keeps at least one
 /// filter (a graph needs a non-empty conv).
