@@ -4,10 +4,10 @@
 //! [`Analyzer`] is synchronous, so the offline driver and offline (non-realtime) host rendering run
 //! exactly the same code deterministically; [`AnalysisThread`] runs it on its own thread for the
 //! plugin in real time.
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use genrescope_core::features::FeatureTransform;
 use genrescope_core::labels::{Probs, NUM_GENRES};
-use genrescope_core::model::{top_genre, Ensemble, ModelManifest, SessionOptions, MANIFEST_FILE};
+use genrescope_core::model::{top_genre, Ensemble, ModelError, ModelManifest, SessionOptions, MANIFEST_FILE};
 use genrescope_core::smoothing::ProbabilitySmoother;
 use genrescope_core::window::WindowAssembler;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -96,21 +96,34 @@ impl Analyzer {
     /// takes the frame queue its front end feeds. On failure the error is published, no model is
     /// left, and queued frames are discarded. Panics inside ONNX Runtime are caught.
     pub fn load(&mut self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) -> Result<(), String> {
+        self.load_until(manifest, dir, receiver, &|| false)
+    }
+
+    /// [`Self::load`], given up between two loading stages once `cancelled()` is true (the
+    /// plugin instance is going away); a cancelled load publishes no error.
+    pub fn load_until(
+        &mut self,
+        manifest: ModelManifest,
+        dir: PathBuf,
+        receiver: FrameReceiver,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<(), String> {
         self.model = None;
         self.transform = None;
         self.receiver = Some(receiver);
         self.shared.set_status(Status::Loading);
         let shown = dir.display().to_string();
         let loaded = catch_unwind(AssertUnwindSafe(|| {
-            let transform = FeatureTransform::new(&manifest.front_end).map_err(|e| e.to_string())?;
-            let model = Ensemble::from_manifest(manifest, dir, SessionOptions::default()).map_err(|e| e.to_string())?;
-            Ok::<_, String>((model, transform))
+            let transform = FeatureTransform::new(&manifest.front_end)?;
+            let model = Ensemble::from_manifest_until(manifest, dir, SessionOptions::default(), cancelled)?;
+            Ok::<_, ModelLoadError>((model, transform))
         }));
         let result = match loaded {
             Ok(Ok((model, transform))) => {
                 self.install(model, transform);
                 Ok(())
             }
+            Ok(Err(ModelLoadError::Model(ModelError::Cancelled))) => return Err("model load cancelled".into()),
             Ok(Err(e)) => Err(format!("model {shown}: {e}")),
             Err(_) => Err(format!("model {shown}: loading crashed inside ONNX Runtime")),
         };
@@ -263,6 +276,15 @@ impl Analyzer {
     }
 }
 
+/// What can stop a load inside the unwind guard.
+#[derive(Debug, thiserror::Error)]
+enum ModelLoadError {
+    #[error(transparent)]
+    Spec(#[from] genrescope_core::features::SpecError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
 fn hop_frames(fps: f64, hop_s: f32) -> usize {
     ((settings::HOP_S.clamp(hop_s) as f64 * fps).round() as usize).max(1)
 }
@@ -279,12 +301,22 @@ pub struct AnalysisThread {
     control: Sender<Control>,
     thread: std::thread::Thread,
     handle: Option<JoinHandle<()>>,
+    /// Disconnects when the thread has left [`run`] (its sender is dropped): a join with a deadline.
+    exited: Receiver<()>,
+    /// Set by `drop`: a load in progress gives up at its next stage.
+    stop: Arc<AtomicBool>,
     /// Loads sent and not finished yet.
     loading: Arc<AtomicUsize>,
     /// Offline rendering: the host's thread steps the analyzer (`step_blocking`), this one only
     /// loads models.
     offline: Arc<AtomicBool>,
 }
+
+/// How long dropping an [`AnalysisThread`] waits for its thread (the host's main thread blocks
+/// meanwhile). A load stops at its next stage, so one ONNX Runtime session build is the longest
+/// step it normally waits for: 25 ms median, 80 ms at most with the shipped model on 2 busy cores
+/// (BENCHMARKS.md, "Teardown"). Past this, a stage that hangs (a stalled disk) must not hang the host.
+pub const JOIN_LIMIT: Duration = Duration::from_secs(1);
 
 /// How often the thread looks for frames (they arrive every ~16–23 ms); the audio thread never
 /// has to wake it (a syscall).
@@ -294,12 +326,19 @@ impl AnalysisThread {
     pub fn spawn(shared: Arc<SharedState>) -> std::io::Result<Self> {
         let analyzer = Arc::new(Mutex::new(Analyzer::new(shared)));
         let (control, rx) = crossbeam_channel::unbounded();
+        let (exit_tx, exited) = crossbeam_channel::bounded::<()>(0);
         let loading = Arc::new(AtomicUsize::new(0));
         let offline = Arc::new(AtomicBool::new(false));
-        let (a, l, o) = (analyzer.clone(), loading.clone(), offline.clone());
-        let handle = std::thread::Builder::new().name("genrescope-analysis".into()).spawn(move || run(a, rx, l, o))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flags = Flags { loading: loading.clone(), offline: offline.clone(), stop: stop.clone() };
+        let a = analyzer.clone();
+        let handle = std::thread::Builder::new().name("genrescope-analysis".into()).spawn(move || {
+            // Dropped when `run` returns or unwinds: `exited` then disconnects.
+            let _exit = exit_tx;
+            run(a, rx, flags)
+        })?;
         let thread = handle.thread().clone();
-        Ok(Self { analyzer, control, thread, handle: Some(handle), loading, offline })
+        Ok(Self { analyzer, control, thread, handle: Some(handle), exited, stop, loading, offline })
     }
 
     /// Loads a model on the analysis thread (returns at once); frames go to `receiver`.
@@ -340,17 +379,25 @@ impl AnalysisThread {
 }
 
 impl Drop for AnalysisThread {
-    /// Never waits for a model load: the thread is told to stop and, while loading, left to
-    /// finish on its own (the module it runs in is pinned so its code stays mapped).
+    /// Stops the thread and joins it, so that once the plugin is destroyed no thread of ours is
+    /// inside ONNX Runtime: a host that exits right after destroying us (plugin scanners do) runs
+    /// ORT's static destructors, and a load still running then crashes the process. A load in
+    /// progress gives up at its next stage, so this waits for at most one stage (one session
+    /// build). Only past [`JOIN_LIMIT`] is the thread left to finish alone, with this module
+    /// pinned so its code stays mapped.
     fn drop(&mut self) {
+        self.stop.store(true, SeqCst);
         let _ = self.control.send(Control::Shutdown);
         self.thread.unpark();
         if let Some(h) = self.handle.take() {
-            if self.is_loading() {
-                genrescope_core::runtime::pin_this_module();
-                drop(h);
-            } else {
-                let _ = h.join();
+            match self.exited.recv_timeout(JOIN_LIMIT) {
+                Err(RecvTimeoutError::Timeout) => {
+                    genrescope_core::runtime::pin_this_module();
+                    drop(h);
+                }
+                _ => {
+                    let _ = h.join();
+                }
             }
         }
     }
@@ -372,13 +419,24 @@ impl AnalysisThread {
     }
 }
 
-fn run(analyzer: Arc<Mutex<Analyzer>>, rx: Receiver<Control>, loading: Arc<AtomicUsize>, offline: Arc<AtomicBool>) {
+/// The thread's share of the [`AnalysisThread`]'s flags.
+struct Flags {
+    loading: Arc<AtomicUsize>,
+    offline: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+fn run(analyzer: Arc<Mutex<Analyzer>>, rx: Receiver<Control>, flags: Flags) {
+    let Flags { loading, offline, stop } = flags;
     loop {
         loop {
+            if stop.load(SeqCst) {
+                return;
+            }
             match rx.try_recv() {
                 Ok(Control::Load { manifest, dir, receiver }) => {
                     let mut a = lock(&analyzer);
-                    let _ = a.load(*manifest, dir, receiver);
+                    let _ = a.load_until(*manifest, dir, receiver, &|| stop.load(SeqCst));
                     loading.fetch_sub(1, SeqCst);
                 }
                 Ok(Control::Attach(receiver)) => lock(&analyzer).attach(receiver),

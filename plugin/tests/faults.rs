@@ -147,8 +147,9 @@ fn broken_model_folders() {
     assert!(claims_a_genre(&run_instance(&host, good, "intact model again")));
 }
 
-/// Dropping the plugin while its model is still loading returns at once: the load goes on
-/// without it. The trunk file is a FIFO, so the load blocks until the test writes it.
+/// Dropping the plugin while its model load hangs returns after a bounded wait (the engine's
+/// `JOIN_LIMIT`): the load goes on without it. The trunk file is a FIFO, so the load blocks until
+/// the test writes it. (A load that does not hang is waited for: see teardown.rs.)
 #[test]
 fn dropping_during_a_model_load_does_not_block() {
     let host = TestHost::load_default();

@@ -23,6 +23,9 @@ pub enum ModelError {
     Inference(String),
     #[error("input window has {got} values, the model expects {expected}")]
     InputSize { got: usize, expected: usize },
+    /// The load was given up between two stages (the plugin is being destroyed).
+    #[error("model load cancelled")]
+    Cancelled,
 }
 
 /// One window's results.
@@ -68,8 +71,23 @@ impl Ensemble {
 
     /// The later stages for an already loaded manifest: checksums, sessions, a warm-up run.
     pub fn from_manifest(manifest: ModelManifest, dir: PathBuf, opts: SessionOptions) -> Result<Self, ModelError> {
+        Self::from_manifest_until(manifest, dir, opts, &|| false)
+    }
+
+    /// [`Self::from_manifest`], giving up with [`ModelError::Cancelled`] as soon as `cancelled()`
+    /// says so between two stages (ONNX Runtime cannot stop a session build half-way). The plugin
+    /// uses it so that destroying an instance waits for at most one stage of a load.
+    pub fn from_manifest_until(
+        manifest: ModelManifest,
+        dir: PathBuf,
+        opts: SessionOptions,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Self, ModelError> {
+        let stage = || if cancelled() { Err(ModelError::Cancelled) } else { Ok(()) };
         manifest.validate()?;
+        stage()?;
         let files = manifest.verify_files(&dir)?;
+        stage()?;
         let check = |s: &Session, file: &Path, inputs: &[String], outputs: &[String]| {
             let missing_in = inputs.iter().find(|n| !s.inputs().iter().any(|i| i.name() == n.as_str()));
             let missing_out = outputs.iter().find(|n| !s.outputs().iter().any(|o| o.name() == n.as_str()));
@@ -83,6 +101,7 @@ impl Ensemble {
         };
         let trunk = match (&manifest.trunk, &files.trunk) {
             (Some(t), Some(file)) => {
+                stage()?;
                 let s = session::build(file, opts)?;
                 let outs: Vec<String> = t.outputs.iter().map(|o| o.name.clone()).collect();
                 check(&s, file, std::slice::from_ref(&manifest.input.name), &outs)?;
@@ -92,6 +111,7 @@ impl Ensemble {
         };
         let mut members = Vec::with_capacity(files.members.len());
         for (m, file) in manifest.members.iter().zip(&files.members) {
+            stage()?;
             let s = session::build(file, opts)?;
             check(&s, file, &m.inputs, std::slice::from_ref(&m.output))?;
             let reads = m.inputs.iter().filter_map(|i| manifest.trunk_output(i)).collect();
@@ -100,6 +120,7 @@ impl Ensemble {
         let mut shape = manifest.input.shape.clone();
         shape[0] = 1;
         let mut e = Self { manifest, dir, trunk, members, shape };
+        stage()?;
         let warm = vec![0.0f32; e.window_len()];
         e.run(&warm)?;
         Ok(e)
