@@ -55,8 +55,7 @@ fn audio_thread_path_does_not_allocate() {
             let max_block = 4096;
             let mut fe = AudioFrontEnd::new(&spec, rate, max_block, sender).unwrap();
             let mut midi = MidiOut::default();
-            let cfg =
-                MidiConfig { channel: 0, cc_base: 20, cc: true, program_change: true, hold_s: 0.0, sample_rate: rate };
+            let cfg = MidiConfig { cc: true, program_change: true, hold_s: 0.0, ..MidiConfig::default() };
             let mut render = RenderWatch::new(ProcessMode::Realtime, rate);
             let mut probs = [0.05f32; 10];
             probs[3] = 0.55;
@@ -76,7 +75,7 @@ fn audio_thread_path_does_not_allocate() {
                     fe.process(&channels);
                     fe.reset();
                     fe.process(&channels);
-                    midi.emit(&shared, &cfg, block, |_| sent += 1);
+                    midi.emit(&shared, &cfg, rate, block, |_| sent += 1);
                     // The analysis side keeps the queue from filling, so every push takes the
                     // normal path (clearing does not allocate either).
                     receiver.clear();
