@@ -63,10 +63,6 @@ enum ModelPlan {
 }
 
 impl Genrescope {
-    pub fn shared(&self) -> &Arc<SharedState> {
-        &self.shared
-    }
-
     fn sync_settings(&self) {
         let s = &self.shared.settings;
         s.smoothing_s.store(self.params.smoothing.value(), Relaxed);
