@@ -168,13 +168,13 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
         return Err(anyhow!("{}: no such file", args.file.display()));
     }
     // The engine would clamp these silently; on the command line an error is clearer.
-    for (flag, v, range, unit) in [
-        ("--hop", args.hop, HOP_S, "seconds"),
-        ("--smoothing", Some(args.smoothing), SMOOTHING_S, "seconds"),
-        ("--gate", Some(args.gate), GATE_DB, "dBFS"),
+    for (flag, v, setting) in [
+        ("--hop", args.hop, HOP_S),
+        ("--smoothing", Some(args.smoothing), SMOOTHING_S),
+        ("--gate", Some(args.gate), GATE_DB),
     ] {
-        if let Some(v) = v.filter(|v| !range.contains(*v)) {
-            return Err(anyhow!("{flag} {v} is outside {} to {} {unit}", range.min, range.max));
+        if let Some(v) = v {
+            setting.check(v).map_err(|e| anyhow!("{flag} {e}"))?;
         }
     }
     let model_dir = resolve_model(args.model.as_deref())?;

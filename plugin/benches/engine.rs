@@ -51,14 +51,7 @@ fn audio_thread(c: &mut Criterion) {
                 let (sender, mut receiver) = frame_queue(cfg.mel_dim(), queue_capacity(&cfg));
                 let mut fe = AudioFrontEnd::new(&cfg, rate, block, sender).unwrap();
                 let mut midi = MidiOut::default();
-                let mcfg = MidiConfig {
-                    channel: 0,
-                    cc_base: 20,
-                    cc: true,
-                    program_change: true,
-                    hold_s: 4.0,
-                    sample_rate: rate,
-                };
+                let mcfg = MidiConfig { cc: true, program_change: true, ..MidiConfig::default() };
                 let mut pos = 0usize;
                 let mut sent = 0u32;
                 g.throughput(Throughput::Elements(block as u64));
@@ -69,7 +62,7 @@ fn audio_thread(c: &mut Criterion) {
                         }
                         let chans = [&signal[0][pos..pos + block], &signal[1][pos..pos + block]];
                         fe.process(&chans);
-                        midi.emit(&shared, &mcfg, block, |_| sent = sent.wrapping_add(1));
+                        midi.emit(&shared, &mcfg, rate, block, |_| sent = sent.wrapping_add(1));
                         pos += block;
                         // The analysis thread's side: free the queue (O(1)), so no frame is dropped.
                         receiver.clear();

@@ -63,10 +63,6 @@ enum ModelPlan {
 }
 
 impl Genrescope {
-    pub fn shared(&self) -> &Arc<SharedState> {
-        &self.shared
-    }
-
     fn sync_settings(&self) {
         let s = &self.shared.settings;
         s.smoothing_s.store(self.params.smoothing.value(), Relaxed);
@@ -218,8 +214,8 @@ impl Plugin for Genrescope {
                 }
             }
         }
-        let cfg = midi::MidiConfig::from_params(&self.params, self.sample_rate);
-        self.midi.emit(&self.shared, &cfg, buffer.samples(), |event| {
+        let cfg = midi::MidiConfig::from_params(&self.params);
+        self.midi.emit(&self.shared, &cfg, self.sample_rate, buffer.samples(), |event| {
             // A full host event queue only delays the value to the next change.
             let _ = context.try_send_event(event);
         });

@@ -19,28 +19,53 @@ use crate::params::GenrescopeParams;
 /// Top-genre CC value meaning "no genre".
 pub const NO_GENRE: u8 = 127;
 
-/// The MIDI settings of one `process` call.
+/// The MIDI settings of one `process` call, as the user set them. The accessors clamp them, each
+/// through its setting's one clamp; nothing else here needs to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MidiConfig {
-    /// 0..16.
-    pub channel: u8,
-    pub cc_base: u8,
+    /// 1-based, as hosts show it.
+    pub channel: i32,
+    pub cc_base: i32,
     pub cc: bool,
     pub program_change: bool,
     pub hold_s: f32,
-    pub sample_rate: f32,
+}
+
+impl Default for MidiConfig {
+    fn default() -> Self {
+        Self {
+            channel: settings::MIDI_CHANNEL.default,
+            cc_base: settings::CC_BASE.default,
+            cc: settings::CC_OUTPUT.default,
+            program_change: settings::PROGRAM_CHANGE.default,
+            hold_s: settings::PROGRAM_HOLD_S.default,
+        }
+    }
 }
 
 impl MidiConfig {
-    pub fn from_params(p: &GenrescopeParams, sample_rate: f32) -> Self {
+    pub fn from_params(p: &GenrescopeParams) -> Self {
         Self {
-            channel: (p.midi_channel.value() - 1).clamp(0, 15) as u8,
-            cc_base: p.cc_base.value().clamp(settings::CC_BASE.0, settings::CC_BASE.1) as u8,
+            channel: p.midi_channel.value(),
+            cc_base: p.cc_base.value(),
             cc: p.midi_out.value(),
             program_change: p.program_change.value(),
-            hold_s: settings::PROGRAM_HOLD_S.clamp(p.program_hold.value()),
-            sample_rate,
+            hold_s: p.program_hold.value(),
         }
+    }
+
+    /// The channel as MIDI numbers it, 0..16.
+    pub fn channel_index(&self) -> u8 {
+        (settings::MIDI_CHANNEL.clamp(self.channel) - 1) as u8
+    }
+
+    /// The CC of genre 0; the genres and the top genre follow it up to `cc_base + 10`.
+    pub fn cc_base(&self) -> u8 {
+        settings::CC_BASE.clamp(self.cc_base) as u8
+    }
+
+    fn hold_samples(&self, sample_rate: f32) -> u64 {
+        (settings::PROGRAM_HOLD_S.clamp(self.hold_s) * sample_rate.max(1.0)) as u64
     }
 }
 
@@ -86,23 +111,24 @@ impl MidiOut {
         *self = Self::default();
     }
 
-    /// Sends what changed for a block of `block_len` samples (events at the block's start).
-    /// Real-time safe.
+    /// Sends what changed for a block of `block_len` samples at `sample_rate` (events at the
+    /// block's start). Real-time safe.
     pub fn emit(
         &mut self,
         shared: &SharedState,
         cfg: &MidiConfig,
+        sample_rate: f32,
         block_len: usize,
         mut send: impl FnMut(NoteEvent<()>),
     ) {
-        let channel = cfg.channel.min(15);
+        let channel = cfg.channel_index();
         if cfg.cc {
-            self.cc.emit(shared, channel, cfg.cc_base, |cc, value| {
+            self.cc.emit(shared, channel, cfg.cc_base(), |cc, value| {
                 send(NoteEvent::MidiCC { timing: 0, channel, cc, value: value as f32 / 127.0 })
             });
         }
         if cfg.program_change {
-            let hold = (cfg.hold_s.max(0.0) * cfg.sample_rate.max(1.0)) as u64;
+            let hold = cfg.hold_samples(sample_rate);
             if let Some(program) = self.program.step(shared.top(), block_len as u64, hold) {
                 send(NoteEvent::MidiProgramChange { timing: 0, channel, program });
             }
@@ -113,8 +139,8 @@ impl MidiOut {
 }
 
 impl CcOut {
+    /// `cc_base` is in range (from [`MidiConfig::cc_base`]).
     fn emit(&mut self, shared: &SharedState, channel: u8, cc_base: u8, mut send: impl FnMut(u8, u8)) {
-        let cc_base = cc_base.min(127 - NUM_CCS as u8);
         if self.mapping != Some((channel, cc_base)) {
             // New channel or CCs: resend everything on the new mapping.
             self.mapping = Some((channel, cc_base));
@@ -168,13 +194,16 @@ mod tests {
     use super::*;
     use genrescope_engine::HistoryPoint;
 
+    /// Hold times below are in samples at this rate.
+    const RATE: f32 = 1000.0;
+
     fn cfg(cc: bool, program_change: bool) -> MidiConfig {
-        MidiConfig { channel: 0, cc_base: 20, cc, program_change, hold_s: 1.0, sample_rate: 1000.0 }
+        MidiConfig { channel: 1, cc_base: 20, cc, program_change, hold_s: 1.0 }
     }
 
     fn collect(out: &mut MidiOut, shared: &SharedState, c: &MidiConfig, block: usize) -> Vec<NoteEvent<()>> {
         let mut v = Vec::new();
-        out.emit(shared, c, block, |e| v.push(e));
+        out.emit(shared, c, RATE, block, |e| v.push(e));
         v
     }
 
@@ -224,12 +253,32 @@ mod tests {
         assert!(silent.contains(&(0, 30, NO_GENRE)) && silent.contains(&(0, 26, 0)));
         assert!(collect(&mut out, &shared, &c, 64).is_empty());
         // A new mapping resends everything.
-        let moved = MidiConfig { channel: 3, cc_base: 40, ..c };
+        let moved = MidiConfig { channel: 4, cc_base: 40, ..c };
         let moved = ccs(&collect(&mut out, &shared, &moved, 64));
         assert_eq!(moved.len(), NUM_CCS);
         assert!(moved.iter().all(|&(ch, cc, _)| ch == 3 && (40..51).contains(&cc)));
         // CC output off: nothing.
         assert!(collect(&mut out, &shared, &cfg(false, false), 64).is_empty());
+    }
+
+    #[test]
+    fn out_of_range_settings_are_clamped_into_valid_midi() {
+        let shared = SharedState::default();
+        publish(&shared, Some(3));
+        for (channel, cc_base, want_channel, want_base) in [(0, -5, 0, 0), (99, 127, 15, 116), (16, 116, 15, 116)] {
+            let c = MidiConfig { channel, cc_base, ..cfg(true, false) };
+            let sent = ccs(&collect(&mut MidiOut::default(), &shared, &c, 64));
+            assert_eq!(sent.len(), NUM_CCS);
+            let ccs_wanted = want_base..want_base + NUM_CCS as u8;
+            assert!(sent.iter().all(|&(ch, cc, _)| ch == want_channel && ccs_wanted.contains(&cc)), "{sent:?}");
+        }
+        // A negative hold is no hold; a NaN one is the default (4 s).
+        let now = MidiConfig { hold_s: -3.0, ..cfg(false, true) };
+        assert_eq!(programs(&collect(&mut MidiOut::default(), &shared, &now, 1)), vec![3]);
+        let nan = MidiConfig { hold_s: f32::NAN, ..cfg(false, true) };
+        let mut out = MidiOut::default();
+        assert!(programs(&collect(&mut out, &shared, &nan, 3999)).is_empty());
+        assert_eq!(programs(&collect(&mut out, &shared, &nan, 1)), vec![3]);
     }
 
     #[test]

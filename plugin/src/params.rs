@@ -1,6 +1,9 @@
-//! Plugin parameters and persisted state. Ranges and defaults come from
-//! `genrescope_engine::settings`, the one definition the engine and the CLI share.
-use genrescope_engine::settings::{CC_BASE, GATE_DB, HOP_S, MIDI_CHANNEL, PROGRAM_HOLD_S, SMOOTHING_S};
+//! Plugin parameters and persisted state. Names, units, ranges and defaults come from
+//! `genrescope_engine::settings`, the one definition the engine, the MIDI output and the CLI share;
+//! only the slider feel (skew, step) and the parameter ids are the plugin's.
+use genrescope_engine::settings::{
+    Setting, Switch, CC_BASE, CC_OUTPUT, GATE_DB, HOP_S, MIDI_CHANNEL, PROGRAM_CHANGE, PROGRAM_HOLD_S, SMOOTHING_S,
+};
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
@@ -62,43 +65,61 @@ impl Default for GenrescopeParams {
             editor_state: EguiEditorState::from_size(LogicalSize::new(EDITOR_SIZE.0 as f64, EDITOR_SIZE.1 as f64), 1.0),
             editor_size: Arc::new(RwLock::new(None)),
             model_dir: Arc::new(RwLock::new(None)),
-            smoothing: FloatParam::new(
-                "Smoothing",
-                SMOOTHING_S.default,
-                FloatRange::Skewed {
-                    min: SMOOTHING_S.min,
-                    max: SMOOTHING_S.max,
-                    factor: FloatRange::skew_factor(-1.5),
-                },
-            )
-            .with_unit(" s")
-            .with_step_size(0.05),
-            hop: FloatParam::new(
-                "Update interval",
-                HOP_S.default,
-                FloatRange::Skewed { min: HOP_S.min, max: HOP_S.max, factor: FloatRange::skew_factor(-1.5) },
-            )
-            .with_unit(" s")
-            .with_step_size(0.05),
-            gate: FloatParam::new("Gate", GATE_DB.default, FloatRange::Linear { min: GATE_DB.min, max: GATE_DB.max })
-                .with_unit(" dBFS")
-                .with_step_size(0.5),
-            // Not "MIDI CC …": JUCE-based hosts (pedalboard) hide such names as MIDI-CC proxies.
-            midi_out: BoolParam::new("CC output", true),
-            midi_channel: IntParam::new(
-                "MIDI channel",
-                MIDI_CHANNEL.2,
-                IntRange::Linear { min: MIDI_CHANNEL.0, max: MIDI_CHANNEL.1 },
-            ),
-            cc_base: IntParam::new("First CC", CC_BASE.2, IntRange::Linear { min: CC_BASE.0, max: CC_BASE.1 }),
-            program_change: BoolParam::new("Program change", false),
-            program_hold: FloatParam::new(
-                "Program hold",
-                PROGRAM_HOLD_S.default,
-                FloatRange::Linear { min: PROGRAM_HOLD_S.min, max: PROGRAM_HOLD_S.max },
-            )
-            .with_unit(" s")
-            .with_step_size(0.5),
+            // Skewed: the short times, where a step matters most, get most of the slider.
+            smoothing: float_param(SMOOTHING_S, Some(FloatRange::skew_factor(-1.5)), 0.05),
+            hop: float_param(HOP_S, Some(FloatRange::skew_factor(-1.5)), 0.05),
+            gate: float_param(GATE_DB, None, 0.5),
+            midi_out: switch_param(CC_OUTPUT),
+            midi_channel: int_param(MIDI_CHANNEL),
+            cc_base: int_param(CC_BASE),
+            program_change: switch_param(PROGRAM_CHANGE),
+            program_hold: float_param(PROGRAM_HOLD_S, None, 0.5),
         }
+    }
+}
+
+/// A float parameter for `s`: linear, or skewed by `skew`.
+fn float_param(s: Setting<f32>, skew: Option<f32>, step: f32) -> FloatParam {
+    let range = match skew {
+        None => FloatRange::Linear { min: s.min, max: s.max },
+        Some(factor) => FloatRange::Skewed { min: s.min, max: s.max, factor },
+    };
+    FloatParam::new(s.name, s.default, range).with_unit(s.unit).with_step_size(step)
+}
+
+fn int_param(s: Setting<i32>) -> IntParam {
+    IntParam::new(s.name, s.default, IntRange::Linear { min: s.min, max: s.max }).with_unit(s.unit)
+}
+
+fn switch_param(s: Switch) -> BoolParam {
+    BoolParam::new(s.name, s.default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_the_engine_settings() {
+        let p = GenrescopeParams::default();
+        for (param, s) in
+            [(&p.smoothing, SMOOTHING_S), (&p.hop, HOP_S), (&p.gate, GATE_DB), (&p.program_hold, PROGRAM_HOLD_S)]
+        {
+            assert_eq!((param.name(), param.unit()), (s.name, s.unit));
+            assert_eq!(param.default_plain_value(), s.default, "{}", s.name);
+            assert_eq!((param.preview_plain(0.0), param.preview_plain(1.0)), (s.min, s.max), "{}", s.name);
+        }
+        for (param, s) in [(&p.midi_channel, MIDI_CHANNEL), (&p.cc_base, CC_BASE)] {
+            assert_eq!(param.name(), s.name);
+            assert_eq!(param.default_plain_value(), s.default, "{}", s.name);
+            assert_eq!((param.preview_plain(0.0), param.preview_plain(1.0)), (s.min, s.max), "{}", s.name);
+        }
+        for (param, s) in [(&p.midi_out, CC_OUTPUT), (&p.program_change, PROGRAM_CHANGE)] {
+            assert_eq!((param.name(), param.default_plain_value()), (s.name, s.default));
+        }
+        // Host-visible behaviour kept from before the settings moved: skewed times, host steps.
+        assert_eq!(p.smoothing.to_string(), "2.00 s");
+        assert_eq!(p.gate.to_string(), "-50.0 dBFS");
+        assert!(p.hop.preview_normalized(2.0) > 0.5, "skewed: more of the slider for short intervals");
     }
 }

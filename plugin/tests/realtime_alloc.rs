@@ -9,16 +9,26 @@ use genrescope_engine::frontend::queue_capacity;
 use genrescope_engine::{frame_queue, AudioFrontEnd, HistoryPoint, SharedState};
 use nice_plug::prelude::ProcessMode;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Set on the thread that plays the audio thread: libtest's own thread allocates (its
+    /// running-tests map) while the test runs, and must not be counted.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    // Not yet set up or already torn down on this thread: not the audio thread.
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         unsafe { System.alloc(layout) }
@@ -27,7 +37,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -55,8 +65,7 @@ fn audio_thread_path_does_not_allocate() {
             let max_block = 4096;
             let mut fe = AudioFrontEnd::new(&spec, rate, max_block, sender).unwrap();
             let mut midi = MidiOut::default();
-            let cfg =
-                MidiConfig { channel: 0, cc_base: 20, cc: true, program_change: true, hold_s: 0.0, sample_rate: rate };
+            let cfg = MidiConfig { cc: true, program_change: true, hold_s: 0.0, ..MidiConfig::default() };
             let mut render = RenderWatch::new(ProcessMode::Realtime, rate);
             let mut probs = [0.05f32; 10];
             probs[3] = 0.55;
@@ -70,18 +79,18 @@ fn audio_thread_path_does_not_allocate() {
                 let channels = [left.as_slice(), right.as_slice()];
                 let mut sent = 0usize;
                 ALLOCS.store(0, Ordering::SeqCst);
-                COUNTING.store(true, Ordering::SeqCst);
+                COUNTING.set(true);
                 for _ in 0..20 {
                     render.block(block);
                     fe.process(&channels);
                     fe.reset();
                     fe.process(&channels);
-                    midi.emit(&shared, &cfg, block, |_| sent += 1);
+                    midi.emit(&shared, &cfg, rate, block, |_| sent += 1);
                     // The analysis side keeps the queue from filling, so every push takes the
                     // normal path (clearing does not allocate either).
                     receiver.clear();
                 }
-                COUNTING.store(false, Ordering::SeqCst);
+                COUNTING.set(false);
                 let n = ALLOCS.load(Ordering::SeqCst);
                 assert_eq!(n, 0, "{n} allocations at {rate} Hz, block {block}");
                 assert!(sent > 0 || block > 1, "MIDI was emitted");
