@@ -129,10 +129,12 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         run(&mut cmd, "the CLAP tests against the debug bundle")?;
     }
     let bundled = bundle(root, &["genrescope".into(), "--release".into()])?;
+    // `--features genrescope-trainer/train` is refused unless the trainer is among the packages.
+    let with_trainer = !picks_packages || args.iter().any(|a| a.contains("genrescope-trainer"));
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root)
         .args(["test", "--release", "--no-fail-fast"])
-        .args(TEST_FEATURES)
+        .args(if with_trainer { TEST_FEATURES } else { &[] })
         .args(if picks_packages { &[][..] } else { &["--workspace"][..] })
         .args(args)
         .env("GENRESCOPE_CLAP_BUNDLE", bundled.join("Genrescope.clap"))
