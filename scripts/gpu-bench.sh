@@ -65,7 +65,7 @@ run)
             >"$out/train-$dev.log" 2>&1 || { echo "train on $dev failed: see train-$dev.log"; status=1; }
         echo "train --device $dev: $(awk "BEGIN { print $(date +%s.%N) - $start }") s" | tee -a "$out/train-times.txt"
         tail -3 "$out/train-$dev.log"
-        grep -A4 '^| model | direction' "$out/model-$dev/REPORT.md" 2>/dev/null | tail -2 || true
+        grep '^| \*\*ensemble\*\*' "$out/model-$dev/REPORT.md" || true
     done
     exit $status
     ;;
