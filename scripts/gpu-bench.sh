@@ -1,47 +1,71 @@
 #!/usr/bin/env bash
-# CPU vs CUDA training throughput of the trainer (BENCHMARKS.md, "Training"). The GPU machine
-# has no Rust, so this runs in two halves:
-#   bash scripts/gpu-bench.sh build   # here: release trainer with `--features cuda`, stripped and
-#                                     # gzipped into target/gpu/ (~15 MB, fits a carry)
-#   bash scripts/gpu-bench.sh run     # on the GPU machine, with target/gpu carried: prints the
-#                                     # JSON of `bench-train` on cpu and on cuda, then trains the
-#                                     # small grid (3 epochs) on the bundled dataset copy on each
-#                                     # device, end to end through ONNX export (results and logs
-#                                     # under $OUT when set)
+# CPU vs CUDA training of the trainer (BENCHMARKS.md, "Training"). The GPU machine has no Rust,
+# so this runs in two halves:
+#   bash scripts/gpu-bench.sh build   # here: release trainer with `--features cuda` (stripped,
+#                                     # gzipped), ONNX Runtime, the musicnn checkpoint and a subset
+#                                     # of the dataset (5 clips per genre and fold) into target/gpu/
+#                                     # (~55 MB, fits a carry)
+#   bash scripts/gpu-bench.sh run     # on the GPU machine, with target/gpu carried: prints the JSON
+#                                     # of `bench-train` (the heads' training epochs) on each device,
+#                                     # then runs `train --report` end to end on the subset on each
+#                                     # device (results and logs under $OUT when set)
+# DEVICES (default "cpu cuda") picks the devices `run` uses; "cpu" checks the script without a GPU.
 # CUDARC_CUDA_VERSION picks the CUDA driver API the bindings target; 13000 matches the lent
 # machines (driver 580 = CUDA 13.0). Set it to your driver's version (nvidia-smi) elsewhere.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+gpu=target/gpu
 case "${1:-}" in
 build)
     export CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}"
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/cuda}"
     cargo build --release -p genrescope-trainer --features cuda
-    mkdir -p target/gpu
-    strip -o target/gpu/genrescope-trainer "$CARGO_TARGET_DIR/release/genrescope-trainer"
-    gzip -9 -f target/gpu/genrescope-trainer
-    # The GPU machine sees only the carried paths: take the (small, incomplete) dataset along.
-    rm -rf target/gpu/gtzan
-    cp -r ../shared/datasets/gtzan target/gpu/gtzan
-    ls -l target/gpu
+    rm -rf "$gpu" && mkdir -p "$gpu"
+    strip -o "$gpu/genrescope-trainer" "$CARGO_TARGET_DIR/release/genrescope-trainer"
+    gzip -9 -f "$gpu/genrescope-trainer"
+    # The GPU machine sees only the carried paths: ORT (the trunk runs in it) and the checkpoint.
+    gzip -9 -c .ort/libonnxruntime.so >"$gpu/libonnxruntime.so.gz"
+    tar czf "$gpu/musicnn.tar.gz" .musicnn
+    # The whole (small, incomplete) dataset would not fit beside them: the first 5 clips present
+    # per genre of each fold, with their own split lists.
+    src=../shared/datasets/gtzan
+    mkdir -p "$gpu/gtzan/splits"
+    for fold in train valid; do
+        declare -A kept=()
+        while read -r clip; do
+            genre=${clip%%/*}
+            [[ -f "$src/$clip" && ${kept[$genre]:-0} -lt 5 ]] || continue
+            kept[$genre]=$((${kept[$genre]:-0} + 1))
+            mkdir -p "$gpu/gtzan/$genre"
+            cp "$src/$clip" "$gpu/gtzan/$clip"
+            echo "$clip" >>"$gpu/gtzan/splits/$fold.txt"
+        done <"$src/splits/$fold.txt"
+        unset kept
+    done
+    du -sh "$gpu" && ls -l "$gpu"
     ;;
 run)
-    bin=$(mktemp -d)/genrescope-trainer
-    gzip -dc target/gpu/genrescope-trainer.gz >"$bin" && chmod +x "$bin"
+    tmp=$(mktemp -d)
+    bin="$tmp/genrescope-trainer"
+    gzip -dc "$gpu/genrescope-trainer.gz" >"$bin" && chmod +x "$bin"
+    gzip -dc "$gpu/libonnxruntime.so.gz" >"$tmp/libonnxruntime.so"
+    tar xzf "$gpu/musicnn.tar.gz" -C "$tmp"
+    export GENRESCOPE_ORT_LIB="$tmp/libonnxruntime.so"
     out="${OUT:-$(mktemp -d)}"
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
-    # CPU first, so a failing CUDA run still leaves the baseline.
-    "$bin" bench-train --device cpu --epochs 3 | tee "$out/bench-cpu.json"
     status=0
-    "$bin" bench-train --device cuda --epochs 5 2>&1 | tee "$out/bench-cuda.json" || status=1
-    for dev in cpu cuda; do
+    # CPU first, so a failing CUDA run still leaves the baseline.
+    for dev in ${DEVICES:-cpu cuda}; do
+        "$bin" bench-train --device "$dev" --epochs 5 2>&1 | tee "$out/bench-$dev.json" || status=1
+    done
+    for dev in ${DEVICES:-cpu cuda}; do
         start=$(date +%s.%N)
-        "$bin" train-cnn --device "$dev" --data target/gpu/gtzan --out "$out/model-$dev" \
-            --work "$out/work-$dev" --cache "$out/cache-$dev" --grid small --max-epochs 3 \
+        "$bin" train --device "$dev" --data "$gpu/gtzan" --checkpoint "$tmp/.musicnn/MSD_musicnn" \
+            --out "$out/model-$dev" --work "$out/work-$dev" --cache "$out/cache-$dev" --threads 8 --report \
             >"$out/train-$dev.log" 2>&1 || { echo "train on $dev failed: see train-$dev.log"; status=1; }
-        echo "train --device $dev: $(awk "BEGIN { print $(date +%s.%N) - $start }") s" |
-            tee -a "$out/train-times.txt"
-        tail -5 "$out/train-$dev.log"
+        echo "train --device $dev: $(awk "BEGIN { print $(date +%s.%N) - $start }") s" | tee -a "$out/train-times.txt"
+        tail -3 "$out/train-$dev.log"
+        grep '^| \*\*ensemble\*\*' "$out/model-$dev/REPORT.md" || true
     done
     exit $status
     ;;

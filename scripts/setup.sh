@@ -7,8 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Build: C toolchain for -sys crates and the linker; pkg-config + fontconfig/freetype headers for the
-# trainer's plotters "ttf" backend. Python 3 + pip: `cargo xtask ort` and
+# Build: C toolchain for -sys crates and the linker; pkg-config. Python 3 + pip: `cargo xtask ort` and
 # `cargo xtask musicnn` download the onnxruntime and musicnn wheels.
 # The plugin GUI (baseview/egui) loads X11/xcb/GL at run time only (x11-dl, x11rb): no headers needed
 # to build; the runtime libraries below are for opening the editor.
@@ -16,7 +15,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACKAGES=(
   build-essential pkg-config ca-certificates
   python3 python3-pip
-  libfontconfig1-dev libfreetype-dev
   libx11-6 libx11-xcb1 libxcb1 libxcursor1 libgl1
   ardour sox libsox-fmt-all
 )

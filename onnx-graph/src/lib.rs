@@ -153,6 +153,25 @@ impl Graph {
     }
 }
 
+/// Per-tensor asymmetric uint8 parameters of an activation for [`Graph::qdq`]:
+/// `real = scale * (q - zero_point)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ActParams {
+    pub scale: f32,
+    pub zero_point: u8,
+}
+
+impl ActParams {
+    /// From a calibrated `[min, max]` range (e.g. min/max over training windows), widened to
+    /// include 0 so that zero (a ReLU's floor, padding) is exact.
+    pub fn from_range(min: f32, max: f32) -> Self {
+        let (lo, hi) = (min.min(0.0), max.max(0.0));
+        let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+        let zero_point = (-lo / scale).round().clamp(0.0, 255.0) as u8;
+        Self { scale, zero_point }
+    }
+}
+
 /// Largest quantized weight magnitude (see [`Graph::weight_int8`]).
 pub const WEIGHT_MAX: f32 = 63.0;
 
@@ -295,6 +314,21 @@ mod tests {
         assert_eq!(r.node_names(), vec!["fc"]);
         assert!(r.f32("nope").is_err());
         assert!(Reader::parse(b"garbage").is_err());
+    }
+
+    #[test]
+    fn activation_ranges_map_to_uint8_with_zero_exact() {
+        for (lo, hi) in [(-3.0f32, 5.0f32), (0.0, 7.0), (0.5, 2.0), (-4.0, -1.0)] {
+            let p = ActParams::from_range(lo, hi);
+            let q = |x: f32| ((x / p.scale).round() + p.zero_point as f32).clamp(0.0, 255.0);
+            let dq = |q: f32| p.scale * (q - p.zero_point as f32);
+            assert_eq!(dq(q(0.0)), 0.0);
+            for x in [lo, hi, 0.5 * (lo + hi)] {
+                assert!((dq(q(x)) - x).abs() <= 0.51 * p.scale, "{x} in [{lo}, {hi}]: {p:?}");
+            }
+        }
+        // ReLU outputs get zero point 0, which lets ORT drop the Relu before a QuantizeLinear.
+        assert_eq!(ActParams::from_range(0.0, 7.0).zero_point, 0);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! front-end spec and window, with or without a trunk, so the engine, plugin and CLI tests run
 //! without a trained model (and without the trainer crate).
 //!
-//! Members (no trunk): window `[N, frames, dim]` → mean over frames → affine → Gemm → Softmax.
+//! Members (no trunk): window `[N, frames, dim]` → mean over frames → affine → Gemm → Softmax;
+//! with [`TinyModel::int8`], the Gemm in static int8 QDQ form (uint8 input, int8 weights).
 //! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
 //! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. Predictions are
 //! meaningless but deterministic and depend on the input.
@@ -12,7 +13,7 @@ use genrescope_core::labels::{GENRES, NUM_GENRES};
 use genrescope_core::model::{
     InputSpec, MemberEntry, ModelManifest, Quantization, TrunkEntry, TrunkOutput, FORMAT_VERSION, MANIFEST_FILE,
 };
-use genrescope_onnx_graph::{int, ints, Graph};
+use genrescope_onnx_graph::{int, ints, ActParams, Graph};
 use std::path::Path;
 
 /// What to write.
@@ -23,6 +24,8 @@ pub struct TinyModel {
     pub members: usize,
     /// Members read the outputs of a shared trunk (and the model has an embedding).
     pub trunk: bool,
+    /// Members without a trunk are written as int8 QDQ graphs ([`Quantization::Int8Qdq`]).
+    pub int8: bool,
     pub seed: u64,
 }
 
@@ -30,13 +33,20 @@ impl TinyModel {
     /// Two members on the window, for `spec` with a ~3 s window.
     pub fn new(spec: FrontEndSpec) -> Self {
         let window_frames = (3.0 * spec.frames_per_second()).round().max(1.0) as usize;
-        Self { spec, window_frames, members: 2, trunk: false, seed: 1 }
+        Self { spec, window_frames, members: 2, trunk: false, int8: false, seed: 1 }
     }
 
     /// A trunk + `heads` heads, like the musicnn models.
     pub fn with_trunk(mut self, heads: usize) -> Self {
         self.trunk = true;
         self.members = heads;
+        self
+    }
+
+    /// Members as int8 QDQ graphs (same weights as the fp32 model of the same seed, rounded),
+    /// the form ONNX Runtime runs as QGemm.
+    pub fn int8(mut self) -> Self {
+        self.int8 = true;
         self
     }
 
@@ -57,6 +67,7 @@ impl TinyModel {
 
     /// Writes the ONNX files and `manifest.json` into `dir` (created if needed).
     pub fn write(&self, dir: &Path) -> anyhow::Result<ModelManifest> {
+        anyhow::ensure!(!(self.int8 && self.trunk), "int8 members are written for models without a trunk");
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let dim = self.spec.frame_dim();
         let frames = self.window_frames;
@@ -107,8 +118,17 @@ impl TinyModel {
                 (affine(&mut g, &mean, offset, scale), dim)
             };
             let w = rng.weights(NUM_GENRES * d_in, 2.0 / (d_in as f32).sqrt());
-            let w = g.init_f32("fc.w", &[NUM_GENRES as i64, d_in as i64], &w);
-            let b = g.init_f32("fc.b", &[NUM_GENRES as i64], &rng.weights(NUM_GENRES, 0.5));
+            let b = rng.weights(NUM_GENRES, 0.5);
+            let dims = [NUM_GENRES as i64, d_in as i64];
+            let (x, w, b) = if self.int8 {
+                // The normalized features stay within a few units; wider values saturate.
+                let p = ActParams::from_range(-4.0, 4.0);
+                let x = g.qdq(&x, p.scale, p.zero_point, "fc.in");
+                let bq = g.bias_int32("fc.b", &b, p.scale, &w, NUM_GENRES);
+                (x, g.weight_int8("fc.w", &w, &dims, NUM_GENRES), bq)
+            } else {
+                (x, g.init_f32("fc.w", &dims, &w), g.init_f32("fc.b", &[NUM_GENRES as i64], &b))
+            };
             let logits = g.node("Gemm", "fc", &[&x, &w, &b], vec![int("transB", 1)]);
             g.node_named_out("Softmax", "softmax", &[&logits], "probs", vec![int("axis", 1)]);
             g.output("probs", &[None, Some(NUM_GENRES as i64)]);
@@ -117,7 +137,7 @@ impl TinyModel {
             members.push(MemberEntry {
                 file,
                 sha256: sha,
-                quantization: Quantization::Fp32,
+                quantization: if self.int8 { Quantization::Int8Qdq } else { Quantization::Fp32 },
                 inputs: vec![if self.trunk { "embedding".into() } else { input.into() }],
                 output: "probs".into(),
                 val_accuracy: None,

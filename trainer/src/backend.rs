@@ -1,9 +1,9 @@
-//! Which burn device trains and calibrates: the flex CPU backend always, CUDA with the `cuda`
-//! cargo feature (`--device cuda[:N]`).
+//! Which burn device trains (`train --device`, `bench-train --device`): the flex CPU backend
+//! always, CUDA with the `cuda` cargo feature (`cuda[:N]`).
 //!
 //! One device per process, chosen once at start-up (`select`): a training run never mixes
-//! devices, and threading a device through every call (CV folds, members, calibration) would
-//! buy nothing. Results are deterministic per device with the same seed, but CPU and CUDA runs
+//! devices, and threading a device through every call (CV folds, heads, refits) would buy
+//! nothing. Results are deterministic per device with the same seed, but CPU and CUDA runs
 //! differ in the last bits (other kernels, other reduction orders), so their models differ.
 use burn::prelude::*;
 use std::fmt;

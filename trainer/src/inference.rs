@@ -1,113 +1,89 @@
-//! Running exported model folders through ONNX Runtime via the plugin's own engine
-//! (`genrescope_core::model::Ensemble`): accuracy, int8-vs-fp32 agreement, latency.
-use crate::data::Segments;
-use crate::metrics::{argmax, soft_vote, Evaluation, Probs};
+//! Running ONNX model graphs outside the engine: a graph over many windows at once (trunk
+//! embeddings for the heads, ReLU probes for pruning) and single-window latency of a model folder.
+//!
+//! Bulk runs use batches of windows per `Session::run` and one single-threaded session per worker
+//! thread, so the result does not depend on the thread count.
+use anyhow::{ensure, Context};
+use genrescope_core::model::session::{self, SessionOptions};
 use genrescope_core::model::Ensemble;
-use serde::Serialize;
+use ort::value::TensorRef;
 use std::path::Path;
 use std::time::Instant;
 
-/// Per-member probabilities of every segment, from the ONNX members of `manifest`
-/// (a folder or a manifest file).
-pub fn member_probs(manifest: &Path, seg: &Segments) -> anyhow::Result<Vec<Vec<Probs>>> {
-    let mut ens = Ensemble::load(manifest)?;
-    let mut out = Vec::new();
-    for m in 0..ens.num_members() {
-        let mut v = Vec::with_capacity(seg.len());
-        for i in 0..seg.len() {
-            v.push(ens.run_member(m, seg.window(i), &[])?);
+/// Windows per `run` call.
+const BATCH: usize = 16;
+
+/// Runs `model` (input `input` `[N, shape...]`) on every window of `windows` (each `window_len`
+/// values) and returns, per window, the listed outputs concatenated in order.
+pub fn run_outputs(
+    model: &Path,
+    input: &str,
+    shape: &[i64],
+    outputs: &[(String, usize)],
+    windows: &[f32],
+    window_len: usize,
+    threads: usize,
+) -> anyhow::Result<Vec<f32>> {
+    ensure!(window_len > 0 && windows.len().is_multiple_of(window_len), "windows are not whole");
+    let n = windows.len() / window_len;
+    let stride: usize = outputs.iter().map(|o| o.1).sum();
+    let mut out = vec![0.0f32; n * stride];
+    let threads = threads.clamp(1, 16);
+    let per = n.div_ceil(threads).max(1);
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let mut jobs = Vec::new();
+        for (w, o) in windows.chunks(per * window_len).zip(out.chunks_mut(per * stride)) {
+            jobs.push(s.spawn(move || -> anyhow::Result<()> {
+                let mut sess = session::build(model, SessionOptions::default())?;
+                for (wb, ob) in w.chunks(BATCH * window_len).zip(o.chunks_mut(BATCH * stride)) {
+                    let b = wb.len() / window_len;
+                    let mut dims = vec![b as i64];
+                    dims.extend_from_slice(shape);
+                    let t = TensorRef::from_array_view((dims, wb))?;
+                    let res =
+                        genrescope_core::model::ensemble::with_flush_to_zero(|| sess.run(ort::inputs![input => t]))?;
+                    let mut off = 0;
+                    for (name, dim) in outputs {
+                        let (_, v) =
+                            res[name.as_str()].try_extract_tensor::<f32>().with_context(|| format!("output {name}"))?;
+                        ensure!(v.len() == b * dim, "output {name}: {} values for {b} x {dim}", v.len());
+                        for i in 0..b {
+                            ob[i * stride + off..i * stride + off + dim].copy_from_slice(&v[i * dim..(i + 1) * dim]);
+                        }
+                        off += dim;
+                    }
+                }
+                Ok(())
+            }));
         }
-        out.push(v);
-    }
+        for j in jobs {
+            j.join().map_err(|_| anyhow::anyhow!("ONNX worker thread panicked"))??;
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
-/// Median single-window latency (µs) of each member; ORT sessions are single-threaded.
-pub fn member_latency_us(manifest: &Path, window: &[f32], iters: usize) -> anyhow::Result<Vec<f64>> {
-    let mut ens = Ensemble::load(manifest)?;
-    let mut out = Vec::new();
-    for m in 0..ens.num_members() {
-        for _ in 0..10 {
-            ens.run_member(m, window, &[])?;
-        }
-        let mut t: Vec<f64> = (0..iters)
-            .map(|_| {
-                let s = Instant::now();
-                ens.run_member(m, window, &[]).map(|_| s.elapsed().as_secs_f64() * 1e6)
-            })
-            .collect::<Result<_, _>>()?;
-        t.sort_by(f64::total_cmp);
-        out.push(t[t.len() / 2]);
+/// Median single-window latency (µs) of the whole model and of its trunk, 1 thread, measured
+/// interleaved (whole, trunk, whole, …) so that load changes hit both alike.
+pub fn latency_us(model: &Path, iters: usize) -> anyhow::Result<(f64, f64)> {
+    let mut e = Ensemble::load(model)?;
+    let w: Vec<f32> = (0..e.window_len()).map(|i| 1.0 + ((i * 7919) % 97) as f32 / 50.0).collect();
+    for _ in 0..5 {
+        e.run(&w)?;
     }
-    Ok(out)
-}
-
-/// Fraction of segments where two probability sets agree on the top class.
-pub fn top1_agreement(a: &[Probs], b: &[Probs]) -> f32 {
-    let same = a.iter().zip(b).filter(|(x, y)| argmax(*x) == argmax(*y)).count();
-    same as f32 / a.len().max(1) as f32
-}
-
-/// A segment where an int8 member's top genre differs from its fp32 original.
-#[derive(Clone, Debug, Serialize)]
-pub struct Disagreement {
-    pub member: usize,
-    pub segment: usize,
-    pub track: String,
-    /// The fp32 member's margin between its two best genres: a tiny one means the flip is
-    /// int8 rounding deciding a near-tie, not a damaged model.
-    pub fp32_top2_margin: f32,
-}
-
-/// Every int8/fp32 top-1 disagreement of per-member probabilities (`[member][segment]`).
-pub fn disagreements(p8: &[Vec<Probs>], p32: &[Vec<Probs>], seg: &Segments) -> Vec<Disagreement> {
-    let mut out = vec![];
-    for (member, (a, b)) in p8.iter().zip(p32).enumerate() {
-        for (segment, (x, y)) in a.iter().zip(b).enumerate() {
-            if argmax(x) != argmax(y) {
-                let mut sorted = y.to_vec();
-                sorted.sort_by(|u, v| v.total_cmp(u));
-                out.push(Disagreement {
-                    member,
-                    segment,
-                    track: seg.track_ids[seg.track[segment]].clone(),
-                    fp32_top2_margin: sorted[0] - sorted[1],
-                });
-            }
-        }
+    let (mut whole, mut trunk) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
+    for _ in 0..iters {
+        let s = Instant::now();
+        e.run(&w)?;
+        whole.push(s.elapsed().as_secs_f64() * 1e6);
+        let s = Instant::now();
+        e.run_trunk(&w)?;
+        trunk.push(s.elapsed().as_secs_f64() * 1e6);
     }
-    out
-}
-
-#[derive(Serialize)]
-pub struct OnnxEvaluation {
-    pub manifest: String,
-    pub member_segment: Vec<Evaluation>,
-    pub member_track: Vec<Evaluation>,
-    pub ensemble_segment: Evaluation,
-    pub ensemble_track: Evaluation,
-    pub latency_us: Vec<f64>,
-}
-
-pub fn evaluate_model(manifest: &Path, seg: &Segments) -> anyhow::Result<(OnnxEvaluation, Vec<Vec<Probs>>)> {
-    let probs = member_probs(manifest, seg)?;
-    let (mut ms, mut mt) = (Vec::new(), Vec::new());
-    for p in &probs {
-        let (s, t) = crate::metrics::evaluate_both(p, seg);
-        ms.push(s);
-        mt.push(t);
-    }
-    let (es, et) = crate::metrics::evaluate_both(&soft_vote(&probs), seg);
-    let latency_us = member_latency_us(manifest, seg.window(0), 300)?;
-    Ok((
-        OnnxEvaluation {
-            manifest: manifest.display().to_string(),
-            member_segment: ms,
-            member_track: mt,
-            ensemble_segment: es,
-            ensemble_track: et,
-            latency_us,
-        },
-        probs,
-    ))
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok((median(whole), median(trunk)))
 }

@@ -1,4 +1,5 @@
-//! Classification metrics at segment and track level.
+//! Classification metrics at segment and track level: accuracy, balanced accuracy (mean recall
+//! over the genres present), per-genre precision/recall/F1 and the confusion matrix.
 pub use genrescope_core::labels::Probs;
 use genrescope_core::labels::{GENRES, NUM_GENRES};
 use genrescope_core::model::soft_vote as vote;
@@ -74,25 +75,16 @@ pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
     }
 }
 
-/// Segment-level and track-level evaluation of per-segment probabilities.
-pub fn evaluate_both(probs: &[Probs], seg: &crate::data::Segments) -> (Evaluation, Evaluation) {
-    let tp = track_probs(probs, &seg.track, seg.num_tracks());
-    (evaluate(probs, &seg.labels), evaluate(&tp, &seg.track_labels))
-}
-
-/// Soft vote of several members, segment by segment (`members[m][segment]`).
-pub fn soft_vote(members: &[Vec<Probs>]) -> Vec<Probs> {
-    let n = members.first().map_or(0, Vec::len);
-    (0..n).map(|i| vote(members.iter().map(|m| &m[i])).expect("at least one member")).collect()
-}
-
-/// Markdown table of per-class scores.
-pub fn per_class_table(e: &Evaluation) -> String {
-    let mut s = String::from("| genre | precision | recall | F1 | support |\n|---|---|---|---|---|\n");
-    for c in &e.per_class {
-        s += &format!("| {} | {:.2} | {:.2} | {:.2} | {} |\n", c.genre, c.precision, c.recall, c.f1, c.support);
-    }
-    s
+/// Segment-level and track-level (soft vote over each track's segments) evaluation of
+/// per-segment probabilities; `segment_track[i]` indexes `track_labels`.
+pub fn evaluate_segments_and_tracks(
+    probs: &[Probs],
+    labels: &[usize],
+    segment_track: &[usize],
+    track_labels: &[usize],
+) -> (Evaluation, Evaluation) {
+    let tp = track_probs(probs, segment_track, track_labels.len());
+    (evaluate(probs, labels), evaluate(&tp, track_labels))
 }
 
 #[cfg(test)]
@@ -114,15 +106,11 @@ mod tests {
         assert_eq!(e.confusion[1][0], 1);
         assert!((e.per_class[0].precision - 0.5).abs() < 1e-6);
         assert!((e.per_class[1].recall - 2.0 / 3.0).abs() < 1e-6);
+        // Mean recall over the two genres present: (1 + 2/3) / 2, not 3/4.
+        assert!((e.balanced_accuracy - 5.0 / 6.0).abs() < 1e-6);
         // Track 1 = segments 1..4: mean favours genre 1.
         let t = track_probs(&probs, &[0, 1, 1, 1], 2);
         assert_eq!(argmax(&t[1]), 1);
         assert!((t[0][0] - 0.9).abs() < 1e-6);
-    }
-
-    #[test]
-    fn soft_vote_averages() {
-        let v = soft_vote(&[vec![onehot(2, 1.0)], vec![onehot(3, 1.0)]]);
-        assert!((v[0][2] - 0.5).abs() < 1e-6 && (v[0][3] - 0.5).abs() < 1e-6);
     }
 }

@@ -3,9 +3,9 @@
 //! pruned trunk gives the outputs of the unpruned one on the reference patches.
 //! Needs the checkpoint (`cargo xtask musicnn` / `GENRESCOPE_MUSICNN_DIR`; SKIP without it, except
 //! in CI) and ONNX Runtime.
-use genrescope_trainer::heads::embed::run_outputs;
+use genrescope_trainer::inference::run_outputs;
 use genrescope_trainer::musicnn::checkpoint::Checkpoint;
-use genrescope_trainer::musicnn::onnx::{trunk_to_onnx, TrunkOnnxOptions, INPUT_NAME};
+use genrescope_trainer::musicnn::onnx::{trunk_outputs, trunk_to_onnx, TrunkOnnxOptions, INPUT_NAME};
 use genrescope_trainer::musicnn::prune::{probe_outputs, prune, Liveness};
 use genrescope_trainer::musicnn::weights::{MusicnnWeights, PATCH_FRAMES};
 use std::path::PathBuf;
@@ -24,10 +24,6 @@ fn checkpoint() -> Option<PathBuf> {
     );
     eprintln!("SKIP: no musicnn checkpoint at {} (run `cargo xtask musicnn`)", dir.display());
     None
-}
-
-fn outputs(w: &MusicnnWeights) -> Vec<(String, usize)> {
-    genrescope_trainer::heads::run::trunk_outputs(w)
 }
 
 #[test]
@@ -66,8 +62,8 @@ fn pruning_dead_filters_changes_no_output() {
     }
     let pruned = prune(&w, &live, PATCH_FRAMES).unwrap();
     assert!(pruned.weights.front_channels() <= w.front_channels() * 2 / 3 + w.front.len());
-    let fo = outputs(&w);
-    let po = outputs(&pruned.weights);
+    let fo = trunk_outputs(&w);
+    let po = trunk_outputs(&pruned.weights);
     let a = run_outputs(&write("full.onnx", &w, false), INPUT_NAME, &shape, &fo, &patches, len, 2).unwrap();
     let b =
         run_outputs(&write("pruned.onnx", &pruned.weights, false), INPUT_NAME, &shape, &po, &patches, len, 2).unwrap();

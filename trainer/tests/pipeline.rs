@@ -1,104 +1,127 @@
-//! End to end on synthetic clips in GTZAN layout: decode (wav, 44.1 kHz -> resampled),
-//! features, CV grid, members, soft voting, fp32 + int8 export, load in the engine.
+//! `train` end to end on synthetic clips in GTZAN layout (no splits/ folder, so a seeded
+//! stratified split): decoding (44.1 kHz WAV, resampled), mel frames and their cache, level
+//! normalization, the real musicnn trunk probed and pruned exactly, embeddings, the tiny head grid
+//! by 2-fold CV, the ensemble, both model folders, and the report through the engine; a second run
+//! with the same seed writes the same bytes.
+//! Needs the checkpoint (`cargo xtask musicnn` / `GENRESCOPE_MUSICNN_DIR`; SKIP without it, except
+//! in CI) and ONNX Runtime.
 #![cfg(feature = "train")]
 use genrescope_core::labels::GENRES;
-use genrescope_core::model::Ensemble;
-use genrescope_trainer::data::ModelInput;
-use genrescope_trainer::ensemble::{run, TrainOptions};
-use genrescope_trainer::grid::GridSize;
-use std::path::Path;
+use genrescope_core::model::{Ensemble, ModelManifest};
+use genrescope_testkit::{scratch_dir, wav_bytes};
+use genrescope_trainer::heads::cv::HeadGrid;
+use genrescope_trainer::heads::run::{run, MusicnnOptions};
+use std::path::{Path, PathBuf};
 
-fn write_wav(path: &Path, sr: u32, samples: &[f32]) {
-    let data: Vec<u8> = samples.iter().flat_map(|&s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&sr.to_le_bytes());
-    b.extend_from_slice(&(sr * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    b.extend_from_slice(&data);
-    std::fs::write(path, b).unwrap();
+fn checkpoint() -> Option<PathBuf> {
+    let dir = std::env::var_os("GENRESCOPE_MUSICNN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.musicnn/MSD_musicnn"));
+    if dir.join(".index").is_file() {
+        return Some(dir);
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI: no musicnn checkpoint at {}", dir.display());
+    eprintln!("SKIP: no musicnn checkpoint at {} (run `cargo xtask musicnn`)", dir.display());
+    None
 }
 
-#[test]
-fn trains_exports_and_the_engine_loads_the_result() {
-    let root = std::env::temp_dir().join(format!("gs-pipeline-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let data = root.join("gtzan");
-    let sr = 44100u32;
+/// 4 clips per genre, 7 s each: a genre-specific chord with a pulse, plus noise.
+fn write_dataset(root: &Path) {
+    let sr = 44_100u32;
     let mut noise = 12345u32;
     for (g, genre) in GENRES.iter().enumerate() {
-        std::fs::create_dir_all(data.join(genre)).unwrap();
+        std::fs::create_dir_all(root.join(genre)).unwrap();
         for i in 0..4 {
-            // Each genre: its own tone plus noise, 7 s (2 segments after resampling to 22050 Hz).
             let f = 110.0 * (g as f32 + 1.0) * (1.0 + 0.01 * i as f32);
+            let pulse = 1.0 + g as f32 * 0.5;
             let x: Vec<f32> = (0..7 * sr)
                 .map(|n| {
                     noise = noise.wrapping_mul(1664525).wrapping_add(1013904223);
                     let r = (noise >> 8) as f32 / (1 << 24) as f32 - 0.5;
-                    0.4 * (2.0 * std::f32::consts::PI * f * n as f32 / sr as f32).sin() + 0.1 * r
+                    let t = n as f32 / sr as f32;
+                    let env = 0.5 + 0.5 * (std::f32::consts::TAU * pulse * t).sin();
+                    let tone =
+                        (std::f32::consts::TAU * f * t).sin() + 0.5 * (std::f32::consts::TAU * 1.5 * f * t).sin();
+                    0.3 * env * tone + 0.1 * r
                 })
                 .collect();
-            write_wav(&data.join(genre).join(format!("{genre}.{i:05}.wav")), sr, &x);
+            std::fs::write(root.join(genre).join(format!("{genre}.{i:05}.wav")), wav_bytes(sr, &[x])).unwrap();
         }
     }
     // A corrupt file and a too-short one are skipped and listed, not fatal.
-    std::fs::write(data.join("rock/rock.00090.wav"), b"RIFF garbage").unwrap();
-    write_wav(&data.join("jazz/jazz.00091.wav"), sr, &vec![0.1; sr as usize]);
+    std::fs::write(root.join("rock/rock.00090.wav"), b"RIFF garbage").unwrap();
+    std::fs::write(root.join("jazz/jazz.00091.wav"), wav_bytes(sr, &[vec![0.1; sr as usize]])).unwrap();
+}
 
-    let cfg = ModelInput::gtzan_mfcc();
-    let opts = TrainOptions {
-        data: data.clone(),
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn train_writes_a_model_the_engine_runs_and_reproduces_it() {
+    let Some(checkpoint) = checkpoint() else { return };
+    let root = scratch_dir("trainer-pipeline");
+    let data = root.join("gtzan");
+    write_dataset(&data);
+    let opts = MusicnnOptions {
+        data,
         out: root.join("model"),
         work: root.join("work"),
-        cache: Some(root.join("cache")),
-        grid: GridSize::Tiny,
-        folds: 2,
-        members: 2,
+        cache: root.join("cache"),
+        checkpoint,
+        grid: HeadGrid::Tiny,
+        max_members: 2,
         seed: 7,
-        max_epochs: Some(3),
         threads: 2,
-        train_hop_frames: Some(65),
-        class_balanced: true,
+        train_hop: 62,
+        normalize_level: true,
+        max_epochs: 5,
     };
-    let summary = run(&opts, &cfg).unwrap();
-    assert_eq!(summary.members.len(), 2);
-    assert_eq!(summary.cv.len(), 2);
-    let skipped: Vec<_> = summary.skipped.iter().map(|(p, _)| p.clone()).collect();
+    let r = run(&opts).unwrap();
+    let skipped: Vec<&str> = r.data.skipped.iter().map(|(p, _)| p.as_str()).collect();
     assert!(skipped.iter().any(|p| p.ends_with("rock.00090.wav")), "{skipped:?}");
     assert!(skipped.iter().any(|p| p.ends_with("jazz.00091.wav")), "{skipped:?}");
-    // Seeded stratified split (no splits/ folder): every genre in both splits, whole tracks.
-    assert_eq!(summary.valid_tracks + summary.train_tracks, 40);
-    assert_eq!(summary.valid_segments, 2 * summary.valid_tracks);
-    // Training uses overlapping windows (hop 65 of 130 frames); scores stay on segments.
-    assert_eq!(summary.train_hop_frames, 65);
-    assert!(
-        summary.train_windows > summary.train_segments,
-        "{} windows vs {} segments",
-        summary.train_windows,
-        summary.train_segments
-    );
-    assert!(root.join("work/confusion_valid_segments.png").is_file());
-    assert!(root.join("work/training_curves.png").is_file());
-
-    // Both exported folders run in the plugin's engine.
-    for manifest in [opts.out.join("manifest.json"), opts.out.join("manifest.fp32.json")] {
-        let mut ens = Ensemble::load(&manifest).unwrap();
-        assert_eq!(ens.num_members(), 2);
-        let p = ens.predict(&vec![-200.0; ens.window_len()]).unwrap();
+    // Stratified split of the 40 usable tracks: one per genre held out.
+    assert_eq!((r.data.train_tracks, r.data.valid_tracks), (30, 10));
+    assert!(r.data.train_windows > r.data.train_segments, "overlapping training windows");
+    assert!(r.data.level_reference.is_some_and(|l| l > 0.0));
+    // Pruning removed filters and changed no output beyond rounding.
+    assert!(r.trunk.summary.macs_after < r.trunk.summary.macs_before);
+    for (name, d) in &r.trunk.summary.max_rel_diff {
+        assert!(*d < 1e-5, "{name}: pruned trunk differs by {d}");
+    }
+    assert_eq!(r.choice.cv.len(), 2, "the tiny grid");
+    assert!(!r.choice.members.is_empty() && r.choice.members.len() <= 2);
+    // Both folders are complete models the engine runs.
+    for dir in [&opts.out, &r.train_only_dir] {
+        let (m, _) = ModelManifest::load(dir).unwrap();
+        assert_eq!(m.members.len(), r.choice.members.len());
+        assert_eq!(m.front_end, r.spec);
+        let mut e = Ensemble::load(dir).unwrap();
+        let p = e.predict(&vec![1.0; e.window_len()]).unwrap();
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
+    // One cache file per decodable clip (the too-short one included).
+    assert_eq!(std::fs::read_dir(&opts.cache).unwrap().count(), 41);
 
-    // Second run hits the feature cache and the CV checkpoints: same result, no re-decoding.
-    let cached = std::fs::read_dir(root.join("cache")).unwrap().count();
-    assert_eq!(cached, 40 + 1, "one cache file per decodable clip (the short one included)");
-    let again = run(&opts, &cfg).unwrap();
-    assert_eq!(again.ensemble_segment.correct, summary.ensemble_segment.correct);
+    genrescope_trainer::heads::report::write(&opts, &r).unwrap();
+    let report = std::fs::read_to_string(opts.out.join("REPORT.md")).unwrap();
+    assert!(report.contains(&format!("{} head(s)", r.choice.members.len())), "{report}");
+    assert!(report.contains("## Through the engine"));
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(opts.out.join("card.json")).unwrap()).unwrap();
+    assert_eq!(card["name"], r.shipped.name.as_str());
+
+    // Same seed, same data: the same model, byte for byte (the report's timings aside).
+    let again = MusicnnOptions { out: root.join("model-again"), work: root.join("work-again"), ..opts };
+    run(&again).unwrap();
+    let model_files = |dir: &Path| files(dir).into_iter().filter(|(n, _)| n != "REPORT.md" && n != "card.json");
+    assert!(model_files(&again.out).eq(model_files(&root.join("model"))), "a second run wrote another model");
 }

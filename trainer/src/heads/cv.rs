@@ -7,12 +7,10 @@
 use super::embed::Embeddings;
 use super::fit::{fit, predict, HeadConfig};
 use super::head::HeadWeights;
-use crate::metrics::{evaluate, track_probs, Evaluation, Probs};
+use crate::data::stratified;
+use crate::metrics::{evaluate_segments_and_tracks, Evaluation, Probs};
 use crate::training::OptimizerKind;
-use genrescope_core::labels::NUM_GENRES;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use genrescope_core::model::soft_vote;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -105,18 +103,7 @@ pub struct Fold<'a> {
 
 /// Stratified track split for early stopping: `(fit, stop)` track indices.
 pub fn inner_split(track_labels: &[usize], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x696e_6e65);
-    let (mut fit_t, mut stop) = (Vec::new(), Vec::new());
-    for g in 0..NUM_GENRES {
-        let mut idx: Vec<usize> = (0..track_labels.len()).filter(|&i| track_labels[i] == g).collect();
-        idx.shuffle(&mut rng);
-        let n = ((idx.len() as f64 * fraction).round() as usize).min(idx.len().saturating_sub(1));
-        stop.extend_from_slice(&idx[..n]);
-        fit_t.extend_from_slice(&idx[n..]);
-    }
-    fit_t.sort_unstable();
-    stop.sort_unstable();
-    (fit_t, stop)
+    stratified(track_labels, fraction, seed ^ 0x696e_6e65)
 }
 
 /// The recipe: early stopping on 20 % of `train`'s tracks, then a refit on all of it.
@@ -143,8 +130,13 @@ pub fn dims_of(e: &Embeddings, inputs: &[String]) -> anyhow::Result<Vec<(String,
 
 /// Segment and track evaluation of segment probabilities.
 pub fn score(probs: &[Probs], e: &Embeddings) -> (Evaluation, Evaluation) {
-    let tp = track_probs(probs, &e.track, e.num_tracks());
-    (evaluate(probs, &e.labels), evaluate(&tp, &e.track_labels))
+    evaluate_segments_and_tracks(probs, &e.labels, &e.track, &e.track_labels)
+}
+
+/// The soft vote of `members` (indices into `results`) on direction `d`'s held-out segments.
+pub fn ensemble_held_out(results: &[CvResult], members: &[usize], d: usize) -> Vec<Probs> {
+    let n = results[members[0]].held_out[d].len();
+    (0..n).map(|i| soft_vote(members.iter().map(|&m| &results[m].held_out[d][i])).expect("members")).collect()
 }
 
 /// Cross-validates every candidate over `folds`.
@@ -187,13 +179,7 @@ pub fn select_ensemble(results: &[CvResult], folds: &[Fold], max_members: usize)
     let vote_score = |members: &[usize]| -> f32 {
         let mut total = 0.0;
         for (d, f) in folds.iter().enumerate() {
-            let n = results[members[0]].held_out[d].len();
-            let probs: Vec<Probs> = (0..n)
-                .map(|i| {
-                    genrescope_core::model::soft_vote(members.iter().map(|&m| &results[m].held_out[d][i])).unwrap()
-                })
-                .collect();
-            total += score(&probs, f.test).1.balanced_accuracy;
+            total += score(&ensemble_held_out(results, members, d), f.test).1.balanced_accuracy;
         }
         total / folds.len() as f32
     };

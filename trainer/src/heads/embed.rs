@@ -1,66 +1,8 @@
-//! Running a trunk ONNX graph over many windows: embeddings for the heads, probes for pruning.
-//!
-//! Batches of windows per `Session::run`, one single-threaded session per worker thread, so the
-//! result does not depend on the thread count.
+//! The heads' inputs: the trunk's outputs for every window of a set (run in ONNX Runtime by
+//! [`crate::inference::run_outputs`]), with the windows' labels and tracks.
 use crate::data::Segments;
-use anyhow::{ensure, Context};
-use genrescope_core::model::session::{self, SessionOptions};
-use ort::value::TensorRef;
+use crate::inference::run_outputs;
 use std::path::Path;
-
-/// Windows per `run` call.
-const BATCH: usize = 16;
-
-/// Runs `model` (input `input` `[N, shape...]`) on every window of `windows` (each `window_len`
-/// values) and returns, per window, the listed outputs concatenated in order.
-pub fn run_outputs(
-    model: &Path,
-    input: &str,
-    shape: &[i64],
-    outputs: &[(String, usize)],
-    windows: &[f32],
-    window_len: usize,
-    threads: usize,
-) -> anyhow::Result<Vec<f32>> {
-    ensure!(window_len > 0 && windows.len().is_multiple_of(window_len), "windows are not whole");
-    let n = windows.len() / window_len;
-    let stride: usize = outputs.iter().map(|o| o.1).sum();
-    let mut out = vec![0.0f32; n * stride];
-    let threads = threads.clamp(1, 16);
-    let per = n.div_ceil(threads).max(1);
-    std::thread::scope(|s| -> anyhow::Result<()> {
-        let mut jobs = Vec::new();
-        for (w, o) in windows.chunks(per * window_len).zip(out.chunks_mut(per * stride)) {
-            jobs.push(s.spawn(move || -> anyhow::Result<()> {
-                let mut sess = session::build(model, SessionOptions::default())?;
-                for (wb, ob) in w.chunks(BATCH * window_len).zip(o.chunks_mut(BATCH * stride)) {
-                    let b = wb.len() / window_len;
-                    let mut dims = vec![b as i64];
-                    dims.extend_from_slice(shape);
-                    let t = TensorRef::from_array_view((dims, wb))?;
-                    let res =
-                        genrescope_core::model::ensemble::with_flush_to_zero(|| sess.run(ort::inputs![input => t]))?;
-                    let mut off = 0;
-                    for (name, dim) in outputs {
-                        let (_, v) =
-                            res[name.as_str()].try_extract_tensor::<f32>().with_context(|| format!("output {name}"))?;
-                        ensure!(v.len() == b * dim, "output {name}: {} values for {b} x {dim}", v.len());
-                        for i in 0..b {
-                            ob[i * stride + off..i * stride + off + dim].copy_from_slice(&v[i * dim..(i + 1) * dim]);
-                        }
-                        off += dim;
-                    }
-                }
-                Ok(())
-            }));
-        }
-        for j in jobs {
-            j.join().map_err(|_| anyhow::anyhow!("trunk worker panicked"))??;
-        }
-        Ok(())
-    })?;
-    Ok(out)
-}
 
 /// Trunk outputs of every window of a [`Segments`] set, with its labels and tracks.
 #[derive(Clone, Debug, Default)]

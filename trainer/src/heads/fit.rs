@@ -1,16 +1,15 @@
-//! Training one head in burn: standardized trunk outputs → dense layers → class-balanced cross
-//! entropy, Adam or SGD with weight decay, early stopping on a validation set.
-use super::head::{standardization, DenseLayer, HeadWeights};
+//! Training one head: standardized trunk outputs → [`HeadNet`] → class-balanced cross entropy,
+//! Adam or SGD with weight decay, in the shared early-stopping loop ([`crate::training::train`])
+//! on the selected device; and predicting with plain head weights.
+use super::head::{standardization, HeadWeights};
+use super::model::HeadNet;
 use crate::metrics::Probs;
-use crate::training::{class_weights, optimizer_for, OptimizerKind};
+use crate::training::{class_weights, optimizer, train, EpochLoss, OptimizerKind, Schedule};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
 use genrescope_core::labels::NUM_GENRES;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -35,81 +34,16 @@ pub struct HeadConfig {
 impl HeadConfig {
     /// Short human-readable form for logs and reports.
     pub fn label(&self) -> String {
-        let opt = match self.optimizer {
-            OptimizerKind::Adam => "adam",
-            OptimizerKind::Sgd => "sgd",
-        };
         format!(
-            "{} h{} d{} {opt} lr{} wd{}",
+            "{} h{} d{} {} lr{} wd{}",
             self.inputs.join("+"),
             self.hidden,
             self.dropout,
+            self.optimizer.name(),
             self.lr,
             self.weight_decay
         )
     }
-}
-
-#[derive(Module, Debug)]
-pub struct HeadNet {
-    layers: Vec<Linear>,
-    dropout: Dropout,
-}
-
-impl HeadNet {
-    fn new(dim: usize, cfg: &HeadConfig, device: &Device) -> Self {
-        let mut layers = Vec::new();
-        let mut d = dim;
-        if cfg.hidden > 0 {
-            layers.push(LinearConfig::new(d, cfg.hidden).init(device));
-            d = cfg.hidden;
-        }
-        layers.push(LinearConfig::new(d, NUM_GENRES).init(device));
-        Self { layers, dropout: DropoutConfig::new(cfg.dropout).init() }
-    }
-
-    /// Standardized input `[N, dim]` → logits `[N, 10]`.
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let mut h = self.dropout.forward(x);
-        let last = self.layers.len() - 1;
-        for (i, l) in self.layers.iter().enumerate() {
-            h = l.forward(h);
-            if i < last {
-                h = self.dropout.forward(relu(h));
-            }
-        }
-        h
-    }
-
-    fn to_layers(&self) -> Vec<DenseLayer> {
-        self.layers
-            .iter()
-            .map(|l| {
-                let [d_in, d_out] = l.weight.val().dims();
-                let w = l.weight.val().into_data().try_to_vec::<f32>().expect("f32");
-                // burn stores [in, out]; the plain form is [out, in].
-                let mut weight = vec![0.0; d_in * d_out];
-                for i in 0..d_in {
-                    for o in 0..d_out {
-                        weight[o * d_in + i] = w[i * d_out + o];
-                    }
-                }
-                let bias = l
-                    .bias
-                    .as_ref()
-                    .map(|b| b.val().into_data().try_to_vec::<f32>().expect("f32"))
-                    .unwrap_or_else(|| vec![0.0; d_out]);
-                DenseLayer { d_in, d_out, weight, bias }
-            })
-            .collect()
-    }
-}
-
-/// Per-epoch losses of one fit.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct EpochLoss {
-    pub train: f32,
-    pub valid: Option<f32>,
 }
 
 pub struct Fitted {
@@ -169,48 +103,30 @@ pub fn fit(
     let (mean, inv) = standardization(x, dim);
     let xs = standardize(x, &mean, &inv);
     let vs = valid.map(|(vx, vy)| (standardize(vx, &mean, &inv), vy));
-    let mut net = HeadNet::new(dim, cfg, &device);
-    let mut optim = optimizer_for(cfg.optimizer, cfg.weight_decay);
+    let net = HeadNet::new(dim, cfg.hidden, cfg.dropout, &device);
+    let optim = optimizer(cfg.optimizer, cfg.weight_decay);
     let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(class_weights(y))).init(&device);
-    let max_epochs = epochs.unwrap_or(cfg.max_epochs).max(1);
+    let batch_loss = |net: &HeadNet, rows: &[usize]| {
+        let xb = tensor(&xs, rows, dim, &device);
+        let yb: Vec<i64> = rows.iter().map(|&i| y[i] as i64).collect();
+        let yb = Tensor::<1, Int>::from_data(TensorData::new(yb, [rows.len()]), &device);
+        loss_fn.forward(net.forward(xb), yb)
+    };
     let eval_device = crate::backend::device();
-    let mut best: Option<(f32, usize, HeadNet)> = None;
-    let mut history = Vec::new();
+    let mut valid_loss =
+        vs.as_ref().map(|(vx, vy)| |net: &HeadNet| mean_loss(&probs_of(net, vx, dim, &eval_device), vy));
+    let schedule = Schedule {
+        lr: cfg.lr,
+        batch_size: cfg.batch_size,
+        max_epochs: epochs.unwrap_or(cfg.max_epochs).max(1),
+        patience: cfg.patience,
+    };
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x6865_6164);
-    let mut order: Vec<usize> = (0..y.len()).collect();
-    for epoch in 1..=max_epochs {
-        order.shuffle(&mut rng);
-        let mut loss_sum = Tensor::<1>::zeros([1], &device);
-        for chunk in order.chunks(cfg.batch_size.max(1)) {
-            let xb = tensor(&xs, chunk, dim, &device);
-            let yb: Vec<i64> = chunk.iter().map(|&i| y[i] as i64).collect();
-            let yb = Tensor::<1, Int>::from_data(TensorData::new(yb, [chunk.len()]), &device);
-            let loss = loss_fn.forward(net.forward(xb), yb);
-            loss_sum = loss_sum + loss.clone().detach() * chunk.len() as f32;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(cfg.lr, net, grads);
-        }
-        let train = loss_sum.into_scalar::<f32>() / y.len() as f32;
-        let valid_loss = vs.as_ref().map(|(vx, vy)| {
-            let p = probs_of(&net.valid(), vx, dim, &eval_device);
-            mean_loss(&p, vy)
-        });
-        history.push(EpochLoss { train, valid: valid_loss });
-        match valid_loss {
-            Some(l) => {
-                if best.as_ref().is_none_or(|b| l < b.0) {
-                    best = Some((l, epoch, net.valid()));
-                } else if epoch - best.as_ref().map_or(0, |b| b.1) >= cfg.patience {
-                    break;
-                }
-            }
-            None => best = Some((train, epoch, net.valid())),
-        }
-    }
-    let (_, epochs, kept) = best.expect("at least one epoch");
-    let weights = HeadWeights { inputs: inputs.to_vec(), mean, inv_std: inv, layers: kept.to_layers() };
+    let valid_loss = valid_loss.as_mut().map(|f| f as &mut dyn FnMut(&HeadNet) -> f32);
+    let trained = train(net, optim, &schedule, y.len(), &mut rng, &device, batch_loss, valid_loss);
+    let weights = HeadWeights { inputs: inputs.to_vec(), mean, inv_std: inv, layers: trained.model.to_layers() };
     weights.validate()?;
-    Ok(Fitted { weights, epochs, history })
+    Ok(Fitted { weights, epochs: trained.epochs, history: trained.history })
 }
 
 /// Class probabilities of raw trunk outputs `x` (`n * in_dim`) under a head, in burn (batched).

@@ -1,45 +1,18 @@
-//! REPORT.md, card.json (Essentia-style model card) and summary.json for the shipped model.
+//! The shipped model's REPORT.md, card.json (Essentia-style model card) and, in the work folder,
+//! summary.json: the one report writer (`train --report`).
 //!
 //! Everything here is measured by the run that wrote the model: the CV tables, the engine on the
-//! held-out fold's audio (with the train-only twin of the shipped model), robustness variants,
-//! latency, and a from-scratch CNN baseline when asked for.
+//! held-out fold's audio (with the train-only twin of the shipped model), robustness variants and
+//! latency.
 use super::evaluate::{engine_results, ffmpeg_version, report_variants, scratch, VariantResult};
 use super::run::{MusicnnOptions, Outcome};
-use crate::metrics::{per_class_table, Evaluation};
-use crate::report::{acc, confusion_table};
+use crate::inference::latency_us;
+use crate::markdown::{acc, confusion_table, pct, per_class_table};
+use crate::metrics::Evaluation;
 use genrescope_core::labels::GENRES;
-use genrescope_core::model::{Ensemble, MANIFEST_FILE};
+use genrescope_core::model::MANIFEST_FILE;
 use std::fmt::Write;
 use std::path::Path;
-use std::time::Instant;
-
-/// Median single-window latency (µs) of the whole model and of its trunk, 1 thread, measured
-/// interleaved (whole, trunk, whole, …) so that load changes hit both alike.
-pub fn latency_us(model: &Path, iters: usize) -> anyhow::Result<(f64, f64)> {
-    let mut e = Ensemble::load(model)?;
-    let w: Vec<f32> = (0..e.window_len()).map(|i| 1.0 + ((i * 7919) % 97) as f32 / 50.0).collect();
-    for _ in 0..5 {
-        e.run(&w)?;
-    }
-    let (mut whole, mut trunk) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
-    for _ in 0..iters {
-        let s = Instant::now();
-        e.run(&w)?;
-        whole.push(s.elapsed().as_secs_f64() * 1e6);
-        let s = Instant::now();
-        e.run_trunk(&w)?;
-        trunk.push(s.elapsed().as_secs_f64() * 1e6);
-    }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    Ok((median(whole), median(trunk)))
-}
-
-fn pct(x: f32) -> String {
-    format!("{:.1}%", 100.0 * x)
-}
 
 fn track_row(e: &Evaluation) -> String {
     format!("{} | {}", acc(e), pct(e.balanced_accuracy))
@@ -72,7 +45,12 @@ fn full_trunk_latency(o: &MusicnnOptions, r: &Outcome, dir: &Path) -> anyhow::Re
     let ckpt = crate::musicnn::checkpoint::Checkpoint::open(&o.checkpoint)?;
     let full = crate::musicnn::weights::MusicnnWeights::from_checkpoint(&ckpt)?;
     let onnx = crate::musicnn::onnx::trunk_to_onnx(&full, &Default::default())?;
-    let t = Trunk { outputs: super::run::trunk_outputs(&full), weights: full, onnx, summary: r.trunk.summary.clone() };
+    let t = Trunk {
+        outputs: crate::musicnn::onnx::trunk_outputs(&full),
+        weights: full,
+        onnx,
+        summary: r.trunk.summary.clone(),
+    };
     // One linear head on the taggram, just so the folder is a valid model.
     let head = super::head::HeadWeights {
         inputs: vec![("taggram".into(), 50)],
@@ -186,10 +164,7 @@ fn markdown(
     }
     let mut ens_train_valid = None;
     for (di, f) in folds.iter().enumerate() {
-        let n = ch.cv[ch.members[0]].held_out[di].len();
-        let probs: Vec<_> = (0..n)
-            .map(|i| genrescope_core::model::soft_vote(ch.members.iter().map(|&m| &ch.cv[m].held_out[di][i])).unwrap())
-            .collect();
+        let probs = super::cv::ensemble_held_out(&ch.cv, &ch.members, di);
         let (seg, tr) = super::cv::score(&probs, f.test);
         w!("| **ensemble** | {} | {} | {} | **{}** |", f.name, acc(&seg), acc(&tr), pct(tr.balanced_accuracy));
         if di == 0 {

@@ -8,15 +8,19 @@
 //!    removed exactly, checked on fold B;
 //! 5. [`embed`]: the pruned trunk's outputs (the exact trunk that ships) for every window;
 //! 6. [`choose_heads`]: head grid by 2-fold artist-disjoint CV, greedy soft-voting ensemble;
-//! 7. [`export`]: the chosen heads refit on A ∪ B → the shipped folder, and on A alone → a
-//!    "train-only" folder that the engine then runs on fold B's audio (REPORT's engine numbers).
+//! 7. [`refit`] + [`write_model`]: the chosen heads refit on A ∪ B → the `--out` folder, and on
+//!    A alone → a "train-only" folder that the engine then runs on fold B's audio (REPORT's engine
+//!    numbers, `heads::report`).
 use super::cv::{candidates, cross_validate, fit_head, select_ensemble, CvResult, Fold, HeadGrid};
-use super::embed::{run_outputs, Embeddings};
+use super::embed::Embeddings;
 use super::fit::HeadConfig;
 use super::head::{HeadWeights, HEAD_OUTPUT};
 use crate::data::{featurize, scan, split, Clip, ClipFeatures, ModelInput, Segments};
+use crate::inference::run_outputs;
 use crate::musicnn::checkpoint::Checkpoint;
-use crate::musicnn::onnx::{trunk_to_onnx, TrunkOnnxOptions, INPUT_NAME, MAX_POOL, MEAN_POOL, PENULTIMATE, TAGGRAM};
+use crate::musicnn::onnx::{
+    trunk_outputs, trunk_to_onnx, TrunkOnnxOptions, INPUT_NAME, INPUT_SHAPE, PENULTIMATE, TAGGRAM,
+};
 use crate::musicnn::prune::{probe_outputs, prune, Liveness};
 use crate::musicnn::weights::{MusicnnWeights, PATCH_FRAMES};
 use crate::training::OptimizerKind;
@@ -134,17 +138,6 @@ pub struct Trunk {
     pub summary: PruneSummary,
 }
 
-pub fn trunk_outputs(w: &MusicnnWeights) -> Vec<(String, usize)> {
-    vec![
-        (TAGGRAM.into(), w.num_tags()),
-        (PENULTIMATE.into(), w.penultimate_dim()),
-        (MEAN_POOL.into(), w.pooled_channels()),
-        (MAX_POOL.into(), w.pooled_channels()),
-    ]
-}
-
-const SHAPE: [i64; 2] = [PATCH_FRAMES as i64, 96];
-
 /// Step 4: probe the full trunk on fold A's training windows, prune, check on fold B.
 pub fn prune_trunk(checkpoint: &Path, w: &Windows, work: &Path, threads: usize) -> anyhow::Result<Trunk> {
     let ckpt = Checkpoint::open(checkpoint)
@@ -157,7 +150,7 @@ pub fn prune_trunk(checkpoint: &Path, w: &Windows, work: &Path, threads: usize) 
     let probes = run_outputs(
         &probe_file,
         INPUT_NAME,
-        &SHAPE,
+        &INPUT_SHAPE,
         &probe_outputs(&full),
         &w.train_fit.windows,
         w.train_fit.window_len,
@@ -174,8 +167,8 @@ pub fn prune_trunk(checkpoint: &Path, w: &Windows, work: &Path, threads: usize) 
     let seg = &w.valid_score;
     let fo = trunk_outputs(&full);
     let po = trunk_outputs(&pruned.weights);
-    let a = run_outputs(&full_file, INPUT_NAME, &SHAPE, &fo, &seg.windows, seg.window_len, threads)?;
-    let b = run_outputs(&pruned_file, INPUT_NAME, &SHAPE, &po, &seg.windows, seg.window_len, threads)?;
+    let a = run_outputs(&full_file, INPUT_NAME, &INPUT_SHAPE, &fo, &seg.windows, seg.window_len, threads)?;
+    let b = run_outputs(&pruned_file, INPUT_NAME, &INPUT_SHAPE, &po, &seg.windows, seg.window_len, threads)?;
     let max_rel_diff: Vec<(String, f32)> = pruned
         .output_differences(&fo, &po, &a, &b)
         .into_iter()
@@ -210,7 +203,7 @@ pub struct Embedded {
 }
 
 pub fn embed(trunk_file: &Path, outputs: &[(String, usize)], w: &Windows, threads: usize) -> anyhow::Result<Embedded> {
-    let e = |s: &Segments| Embeddings::compute(trunk_file, INPUT_NAME, &SHAPE, outputs, s, threads);
+    let e = |s: &Segments| Embeddings::compute(trunk_file, INPUT_NAME, &INPUT_SHAPE, outputs, s, threads);
     eprintln!(
         "embeddings: {} + {} training windows, {} + {} scoring segments",
         w.train_fit.len(),
@@ -308,7 +301,11 @@ pub fn write_model(
         labels: GENRES.iter().map(|s| s.to_string()).collect(),
         front_end: spec.clone(),
         front_end_hash: spec.hash(),
-        input: InputSpec { name: INPUT_NAME.into(), shape: vec![-1, SHAPE[0], SHAPE[1]], window_frames: PATCH_FRAMES },
+        input: InputSpec {
+            name: INPUT_NAME.into(),
+            shape: vec![-1, INPUT_SHAPE[0], INPUT_SHAPE[1]],
+            window_frames: PATCH_FRAMES,
+        },
         trunk: Some(TrunkEntry {
             file: "trunk.onnx".into(),
             sha256: genrescope_core::sha256_hex(&trunk.onnx),

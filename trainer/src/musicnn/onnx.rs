@@ -19,6 +19,19 @@ pub const PENULTIMATE: &str = "penultimate";
 pub const MEAN_POOL: &str = "mean_pool";
 pub const MAX_POOL: &str = "max_pool";
 
+/// The graph input's shape after the batch axis: one patch of `[187, 96]` log-mel frames.
+pub const INPUT_SHAPE: [i64; 2] = [PATCH_FRAMES as i64, N_MELS as i64];
+
+/// `(name, dim)` of the trunk's outputs, in graph order: what the heads can read.
+pub fn trunk_outputs(w: &MusicnnWeights) -> Vec<(String, usize)> {
+    vec![
+        (TAGGRAM.into(), w.num_tags()),
+        (PENULTIMATE.into(), w.penultimate_dim()),
+        (MEAN_POOL.into(), w.pooled_channels()),
+        (MAX_POOL.into(), w.pooled_channels()),
+    ]
+}
+
 /// Name of a layer's probe output.
 pub fn probe_name(layer: &str) -> String {
     format!("probe.{layer}")
