@@ -154,6 +154,9 @@ impl TinyModel {
             embedding: trunk.as_ref().map(|_| "embedding".to_string()),
             trunk,
             members,
+            out_of_set: None,
+            vote: None,
+            calibration: None,
             notes: Some("Random weights for tests; predictions are meaningless.".into()),
         };
         manifest.write(dir, MANIFEST_FILE)?;

@@ -319,6 +319,9 @@ pub fn write_model(
         }),
         members,
         embedding: Some(PENULTIMATE.into()),
+        out_of_set: None,
+        vote: None,
+        calibration: None,
         notes: Some(notes),
     };
     manifest.write(dir, MANIFEST_FILE)?;
