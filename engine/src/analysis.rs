@@ -31,8 +31,14 @@ pub struct Prediction {
     /// Offline driver only (0 otherwise): the host sample at which the block after which this
     /// prediction was made starts, i.e. where the plugin sends its MIDI for it.
     pub block_start: u64,
-    /// Soft-voted ensemble output for this window (before smoothing); zeros when gated.
+    /// The ensemble's (calibrated) genre probabilities for this window, before smoothing; zeros
+    /// when gated.
     pub raw: Probs,
+    /// The window's out-of-set ("other") probability, before smoothing; 0 when gated or when the
+    /// model has no out-of-set class. With `raw` it sums to 1.
+    pub other: f32,
+    /// The level gate was closed (silence): the model did not judge this window.
+    pub gated: bool,
     pub smoothed: Probs,
     /// `None` when the gate was closed (silence).
     pub top: Option<usize>,
@@ -246,7 +252,9 @@ impl Analyzer {
         let mean_power = self.levels.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>() / self.levels.len() as f32;
         let level_db = 10.0 * mean_power.max(1e-20).log10();
         let time_s = self.frames_seen as f64 / self.fps;
-        let (raw, smoothed, top, embedding) = if level_db < gate_db {
+        let gated = level_db < gate_db;
+        let mut other = 0.0;
+        let (raw, smoothed, top, embedding) = if gated {
             self.shared.set_status(Status::Silence);
             let smoothed = self.smoother.decay(dt, tau.max(0.05));
             ([0.0; NUM_GENRES], smoothed, None, None)
@@ -262,6 +270,7 @@ impl Analyzer {
                     self.shared.set_status(Status::Analysing);
                     let smoothed = self.smoother.update(&out.probs, dt, tau);
                     let embedding = out.embedding(model.manifest()).map(<[f32]>::to_vec);
+                    other = out.other;
                     (out.probs, smoothed, Some(top_genre(&smoothed).0), embedding)
                 }
                 Err(e) => {
@@ -272,7 +281,18 @@ impl Analyzer {
             }
         };
         self.shared.publish(HistoryPoint { time_s, probs: smoothed, top }, level_db);
-        Some(Prediction { time_s, frame: self.frames_seen, block_start: 0, raw, smoothed, top, level_db, embedding })
+        Some(Prediction {
+            time_s,
+            frame: self.frames_seen,
+            block_start: 0,
+            raw,
+            other,
+            gated,
+            smoothed,
+            top,
+            level_db,
+            embedding,
+        })
     }
 }
 

@@ -136,7 +136,7 @@ impl OfflineEngine {
 /// Track-level soft vote: the mean of the raw ensemble probabilities over the windows the gate
 /// let through. `None` when every window was gated (silence) or there were none.
 pub fn file_verdict(predictions: &[Prediction]) -> Option<Probs> {
-    soft_vote(predictions.iter().filter(|p| p.top.is_some()).map(|p| &p.raw))
+    soft_vote(predictions.iter().filter(|p| !p.gated).map(|p| &p.raw))
 }
 
 /// Mean embedding over the windows the gate let through (`None` without embeddings).
@@ -158,7 +158,18 @@ mod tests {
     use genrescope_core::labels::NUM_GENRES;
 
     fn pred(top: Option<usize>, raw: Probs, emb: Option<Vec<f32>>) -> Prediction {
-        Prediction { time_s: 0.0, frame: 0, block_start: 0, raw, smoothed: raw, top, level_db: -20.0, embedding: emb }
+        Prediction {
+            time_s: 0.0,
+            frame: 0,
+            block_start: 0,
+            raw,
+            other: 0.0,
+            gated: top.is_none(),
+            smoothed: raw,
+            top,
+            level_db: -20.0,
+            embedding: emb,
+        }
     }
 
     #[test]

@@ -150,6 +150,8 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
                 frame: 0,
                 block_start: 0,
                 raw: probs,
+                other: 0.0,
+                gated: false,
                 smoothed: probs,
                 top: Some(i % 10),
                 level_db: -20.0,

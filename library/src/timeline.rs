@@ -68,6 +68,8 @@ mod tests {
             frame: 0,
             block_start: 0,
             raw,
+            other: 0.0,
+            gated: top.is_none(),
             smoothed: raw,
             top,
             level_db: -20.0,

@@ -21,9 +21,23 @@ pub struct Combiner {
 impl Combiner {
     /// The manifest must be valid (weights shaped and positive per class).
     pub fn new(m: &ModelManifest) -> Self {
-        let (members, classes) = (m.members.len(), m.num_classes());
-        let raw = m.vote.as_ref().and_then(|v| v.weights.clone());
-        let mut weights: Vec<Vec<f64>> = match raw {
+        let temperature = m.calibration.as_ref().map(|c| match c {
+            Calibration::Temperature { temperature } => *temperature,
+        });
+        let weights = m.vote.as_ref().and_then(|v| v.weights.as_deref());
+        Self::from_parts(m.vote.as_ref().map(|v| v.rule), weights, temperature, m.members.len(), m.num_classes())
+    }
+
+    /// The same from its parts (the trainer scores candidate votes with exactly the shipped code):
+    /// `rule` `None` = a manifest without `vote`; `weights` `[member][class]` (None = equal).
+    pub fn from_parts(
+        rule: Option<VoteRule>,
+        weights: Option<&[Vec<f32>]>,
+        temperature: Option<f32>,
+        members: usize,
+        classes: usize,
+    ) -> Self {
+        let mut weights: Vec<Vec<f64>> = match weights {
             Some(w) => w.iter().map(|r| r.iter().map(|&x| x as f64).collect()).collect(),
             None => vec![vec![1.0; classes]; members],
         };
@@ -31,10 +45,7 @@ impl Combiner {
             let total: f64 = weights.iter().map(|r| r[k]).sum();
             weights.iter_mut().for_each(|r| r[k] /= total);
         }
-        let inv_temperature = m.calibration.as_ref().map(|c| match c {
-            Calibration::Temperature { temperature } => 1.0 / *temperature as f64,
-        });
-        Self { rule: m.vote.as_ref().map(|v| v.rule), weights, inv_temperature, classes }
+        Self { rule, weights, inv_temperature: temperature.map(|t| 1.0 / t as f64), classes }
     }
 
     pub fn classes(&self) -> usize {
