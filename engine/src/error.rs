@@ -6,6 +6,7 @@ use genrescope_core::model::ModelError;
 use std::path::PathBuf;
 
 use crate::frontend::FrontEndError;
+use crate::settings::OutOfRange;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -27,9 +28,11 @@ pub enum EngineError {
     /// report it through this error too).
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// An offline run's settings are outside their ranges.
-    #[error("invalid settings: {0}")]
-    Settings(String),
+    /// An offline run's setting is outside its range.
+    #[error("invalid setting {name}: {0}", name = .0.setting.name)]
+    Setting(#[from] OutOfRange<f32>),
+    #[error("invalid settings: the block size must be at least 1")]
+    ZeroBlock,
     #[error("the audio has no channels or no samples")]
     NoAudio,
 }

@@ -75,17 +75,13 @@ impl OfflineEngine {
             return Err(EngineError::NoAudio);
         }
         if s.block == 0 {
-            return Err(EngineError::Settings("block size must be at least 1".into()));
+            return Err(EngineError::ZeroBlock);
         }
         let hop = self.hop_s(s);
-        for (name, v, range) in [
-            ("smoothing", s.smoothing_s, settings::SMOOTHING_S),
-            ("hop", hop, settings::HOP_S),
-            ("gate", s.gate_db, settings::GATE_DB),
-        ] {
-            if !range.contains(v) {
-                return Err(EngineError::Settings(format!("{name} must be between {} and {}", range.min, range.max)));
-            }
+        for (v, setting) in
+            [(s.smoothing_s, settings::SMOOTHING_S), (hop, settings::HOP_S), (s.gate_db, settings::GATE_DB)]
+        {
+            setting.check(v)?;
         }
         let st = &self.shared.settings;
         st.smoothing_s.store(s.smoothing_s, Relaxed);

@@ -4,6 +4,7 @@
 use genrescope_core::audio_file::DecodedAudio;
 use genrescope_core::features::{extract_mel_at_rate, FeatureTransform, FrontEndSpec};
 use genrescope_core::model::Ensemble;
+use genrescope_engine::EngineError::{Setting, ZeroBlock};
 use genrescope_engine::{file_verdict, OfflineEngine, OfflineSettings};
 use genrescope_testkit::{scratch_dir, TinyModel};
 use std::path::Path;
@@ -115,13 +116,16 @@ fn silence_is_gated_and_bad_settings_are_refused() {
     let p = engine.analyze(&silent, &settings(512, Some(1.0))).unwrap();
     assert!(!p.is_empty() && p.iter().all(|p| p.top.is_none() && p.raw == [0.0; 10]));
     assert_eq!(file_verdict(&p), None);
-    for bad in [
-        OfflineSettings { block: 0, ..settings(512, None) },
-        OfflineSettings { hop_s: Some(0.0), ..settings(512, None) },
-        OfflineSettings { smoothing_s: f32::NAN, ..settings(512, None) },
-        OfflineSettings { gate_db: 10.0, ..settings(512, None) },
+    assert!(matches!(engine.analyze(&silent, &OfflineSettings { block: 0, ..settings(512, None) }), Err(ZeroBlock)));
+    for (bad, name) in [
+        (OfflineSettings { hop_s: Some(0.0), ..settings(512, None) }, "Update interval"),
+        (OfflineSettings { smoothing_s: f32::NAN, ..settings(512, None) }, "Smoothing"),
+        (OfflineSettings { gate_db: 10.0, ..settings(512, None) }, "Gate"),
     ] {
-        assert!(engine.analyze(&silent, &bad).is_err(), "{bad:?}");
+        match engine.analyze(&silent, &bad) {
+            Err(Setting(e)) => assert_eq!(e.setting.name, name, "{bad:?}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
     }
     let empty = DecodedAudio { sample_rate: 48000, channels: vec![], warnings: vec![] };
     assert!(engine.analyze(&empty, &settings(512, None)).is_err());
