@@ -1,6 +1,7 @@
 //! `scan`, `find`, `similar` and `stats`: the command-line face of `genrescope-library`.
 use anyhow::{anyhow, Context, Result};
-use genrescope_library::{default_db_path, parse_genre, scan, Library, ScanOptions, ScanSummary};
+use genrescope_library::{default_db_path, parse_genre, scan_with, Library, ScanEvent, ScanOptions, ScanSummary};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,8 +34,8 @@ pub struct ScanArgs {
     dirs: Vec<PathBuf>,
     #[command(flatten)]
     db: DbArg,
-    /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, the bundled model, or
-    /// the workspace's models/.
+    /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, else the bundled model
+    /// beside this program (builds with the dev-paths feature: else the workspace's models/).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// Files analysed at once, one engine each [default: the number of CPU cores].
@@ -119,20 +120,79 @@ pub fn run_scan(args: &ScanArgs) -> Result<bool> {
         })
         .context("cannot install the Ctrl-C handler")?;
     }
-    let mut opts = ScanOptions {
-        progress: true,
-        prune: args.prune,
-        retry_errors: args.retry_errors,
-        cancel,
-        ..Default::default()
-    };
+    let mut opts = ScanOptions { prune: args.prune, retry_errors: args.retry_errors, cancel, ..Default::default() };
     if let Some(j) = args.jobs {
         opts.jobs = j as usize;
     }
-    let summary = scan(&db, &args.dirs, &model, &opts)?;
+    let mut progress = ScanProgress::default();
+    let summary = scan_with(&db, &args.dirs, &model, &opts, &mut |event| progress.show(event));
+    progress.clear();
+    let summary = summary?;
     let out = if args.json { serde_json::to_string_pretty(&summary)? + "\n" } else { scan_text(&summary) };
     write_stdout(&out)?;
     Ok(!summary.interrupted)
+}
+
+/// The scan's progress bar and notes on stderr.
+#[derive(Default)]
+struct ScanProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl ScanProgress {
+    fn show(&mut self, event: ScanEvent<'_>) {
+        match event {
+            ScanEvent::Warning(line) => self.note(&format!("warning: {line}")),
+            ScanEvent::Damaged { path, warnings } => self.note(&format!("warning: {path}: {}", warnings.join("; "))),
+            ScanEvent::Failed { path, error } => self.note(&format!("error: {}", with_path(path, error))),
+            ScanEvent::Started { files, bytes } => {
+                let bar = progress_bar(bytes);
+                bar.set_message(format!("0/{files} files"));
+                self.bar = Some(bar);
+            }
+            ScanEvent::Progress { done, files, bytes_done } => {
+                if let Some(b) = &self.bar {
+                    b.set_position(bytes_done);
+                    b.set_message(format!("{done}/{files} files"));
+                }
+            }
+            ScanEvent::Finished => self.clear(),
+        }
+    }
+
+    /// A line above the bar (which is redrawn below it).
+    fn note(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn progress_bar(total_bytes: u64) -> ProgressBar {
+    // Bytes, not files, so the ETA weighs a long track more than a short one.
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}%  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// A file's error message, prefixed with its path unless it already names it.
+fn with_path(path: &str, error: &str) -> String {
+    if error.contains(path) {
+        error.to_string()
+    } else {
+        format!("{path}: {error}")
+    }
 }
 
 fn scan_text(s: &ScanSummary) -> String {
@@ -334,10 +394,7 @@ pub fn run_stats(args: &StatsArgs) -> Result<()> {
         if !st.error_files.is_empty() {
             o += "\nerrors:\n";
             for e in st.error_files.iter().take(20) {
-                o += &format!(
-                    "  {}\n",
-                    if e.error.contains(&e.path) { e.error.clone() } else { format!("{}: {}", e.path, e.error) }
-                );
+                o += &format!("  {}\n", with_path(&e.path, &e.error));
             }
             if st.error_files.len() > 20 {
                 o += &format!("  ... and {} more (--json lists them all)\n", st.error_files.len() - 20);

@@ -40,8 +40,8 @@ enum Command {
 struct AnalyzeArgs {
     /// Audio file to analyse.
     file: PathBuf,
-    /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, the bundled model, or
-    /// the workspace's models/.
+    /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, else the bundled model
+    /// beside this program (builds with the dev-paths feature: else the workspace's models/).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// Print machine-readable JSON instead of text.
@@ -83,10 +83,26 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(library::INTERRUPTED),
         Err(e) => {
-            eprintln!("Genrescope: error: {e:#}");
+            eprintln!("Genrescope: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, `outer: inner`, leaving out a cause whose text the line
+/// already holds (the engine's and library's errors print their sources in their own message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line += ": ";
+            }
+            line += &text;
+        }
+    }
+    line.replace(['\n', '\r'], " ")
 }
 
 #[derive(Serialize)]
@@ -278,7 +294,8 @@ fn build_report(
     }
 }
 
-/// `--model DIR`, else the default model folder, else an error saying how to name one.
+/// `--model DIR`, else the default model folder (`dev-paths` builds: also the workspace's), else an
+/// error saying how to name one.
 fn resolve_model(model: Option<&Path>) -> Result<PathBuf> {
     match model {
         Some(d) => Ok(d.to_path_buf()),

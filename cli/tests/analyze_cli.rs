@@ -153,6 +153,45 @@ fn missing_model_is_a_clean_error() {
     let wav = write_wav("short.wav", 22050, &music(22050, 1.0, 1));
     let o = cli(&["analyze", wav.to_str().unwrap(), "--model", "/nonexistent/model"]);
     assert_clean_failure(&o, "manifest not found");
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "Genrescope: error: model /nonexistent/model: model manifest not found at /nonexistent/model"
+    );
+}
+
+/// A model whose front end this build cannot compute: refused before anything is loaded.
+#[test]
+fn foreign_front_end_is_a_clean_error() {
+    let dir = temp_dir().join("foreign-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    genrescope_testkit::TinyModel::new(FrontEndSpec::musicnn()).write(&dir).unwrap();
+    let manifest = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("log10_one_plus", "cube_root")).unwrap();
+    let wav = write_wav("short-foreign.wav", 22050, &music(22050, 1.0, 1));
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", dir.to_str().unwrap()]);
+    assert_clean_failure(&o, "cannot compute the features this model needs");
+    assert!(stderr(&o).starts_with(&format!("Genrescope: error: model {}: ", dir.display())), "{}", stderr(&o));
+}
+
+/// An ONNX file the manifest vouches for but ONNX Runtime cannot read: one line naming the file,
+/// each cause said once.
+#[test]
+fn corrupt_onnx_file_is_a_clean_error() {
+    if !ort_available() {
+        return;
+    }
+    let dir = temp_dir().join("corrupt-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut m = genrescope_testkit::TinyModel::new(FrontEndSpec::musicnn()).write(&dir).unwrap();
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(dir.join(&m.members[0].file), &garbage).unwrap();
+    m.members[0].sha256 = genrescope_core::sha256_hex(&garbage);
+    m.write(&dir, "manifest.json").unwrap();
+    let wav = write_wav("short-corrupt.wav", 22050, &music(22050, 1.0, 1));
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", dir.to_str().unwrap()]);
+    assert_clean_failure(&o, &format!("cannot load {}", dir.join(&m.members[0].file).display()));
+    assert_eq!(stderr(&o).matches("cannot load").count(), 1, "{}", stderr(&o));
 }
 
 #[test]
@@ -164,6 +203,8 @@ fn missing_onnx_runtime_is_a_clean_error() {
         .output()
         .unwrap();
     assert_clean_failure(&o, "GENRESCOPE_ORT_LIB");
+    // The engine's message already holds its causes: they are not repeated.
+    assert_eq!(stderr(&o).matches("GENRESCOPE_ORT_LIB").count(), 1, "{}", stderr(&o));
 }
 
 #[test]

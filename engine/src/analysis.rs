@@ -7,7 +7,7 @@
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use genrescope_core::features::FeatureTransform;
 use genrescope_core::labels::{Probs, NUM_GENRES};
-use genrescope_core::model::{top_genre, Ensemble, ModelError, ModelManifest, SessionOptions, MANIFEST_FILE};
+use genrescope_core::model::{top_genre, Ensemble, ManifestError, ModelError, ModelManifest, SessionOptions};
 use genrescope_core::smoothing::ProbabilitySmoother;
 use genrescope_core::window::WindowAssembler;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::error::EngineError;
 use crate::queue::FrameReceiver;
 use crate::settings;
 use crate::shared::{HistoryPoint, SharedState, Status};
@@ -99,46 +100,50 @@ impl Analyzer {
     }
 
     /// Loads the model a manifest describes (slow: checksums, ONNX Runtime sessions, warm-up) and
-    /// takes the frame queue its front end feeds. On failure the error is published, no model is
-    /// left, and queued frames are discarded. Panics inside ONNX Runtime are caught.
-    pub fn load(&mut self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) -> Result<(), String> {
+    /// takes the frame queue its front end feeds. On failure the error is returned and published
+    /// (as text, for the editor), no model is left, and queued frames are discarded. Panics
+    /// inside ONNX Runtime are caught ([`EngineError::LoadCrashed`]).
+    pub fn load(&mut self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) -> Result<(), EngineError> {
         self.load_until(manifest, dir, receiver, &|| false)
     }
 
     /// [`Self::load`], given up between two loading stages once `cancelled()` is true (the
-    /// plugin instance is going away); a cancelled load publishes no error.
+    /// plugin instance is going away); a cancelled load ([`EngineError::is_cancelled`])
+    /// publishes no error.
     pub fn load_until(
         &mut self,
         manifest: ModelManifest,
         dir: PathBuf,
         receiver: FrameReceiver,
         cancelled: &dyn Fn() -> bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), EngineError> {
         self.model = None;
         self.transform = None;
         self.receiver = Some(receiver);
         self.shared.set_status(Status::Loading);
-        let shown = dir.display().to_string();
+        let shown = dir.clone();
         let loaded = catch_unwind(AssertUnwindSafe(|| {
-            let transform = FeatureTransform::new(&manifest.front_end)?;
+            let transform = FeatureTransform::new(&manifest.front_end).map_err(ManifestError::from)?;
             let model = Ensemble::from_manifest_until(manifest, dir, SessionOptions::default(), cancelled)?;
-            Ok::<_, ModelLoadError>((model, transform))
+            Ok::<_, ModelError>((model, transform))
         }));
         let result = match loaded {
             Ok(Ok((model, transform))) => {
                 self.install(model, transform);
                 Ok(())
             }
-            Ok(Err(ModelLoadError::Model(ModelError::Cancelled))) => return Err("model load cancelled".into()),
-            Ok(Err(e)) => Err(format!("model {shown}: {e}")),
-            Err(_) => Err(format!("model {shown}: loading crashed inside ONNX Runtime")),
+            Ok(Err(ModelError::Cancelled)) => {
+                return Err(EngineError::Model { dir: shown, source: ModelError::Cancelled });
+            }
+            Ok(Err(source)) => Err(EngineError::Model { dir: shown, source }),
+            Err(_) => Err(EngineError::LoadCrashed { dir: shown }),
         };
         match &result {
             Ok(()) => {
                 self.shared.clear_error();
                 self.shared.set_status(Status::Listening);
             }
-            Err(msg) => self.shared.set_error(msg.clone()),
+            Err(e) => self.shared.set_error(e.to_string()),
         }
         // Frames queued while the model loaded belong to the stream (an offline render waits for
         // the load and must not lose its first blocks): keep them.
@@ -176,10 +181,6 @@ impl Analyzer {
         self.reset();
     }
 
-    pub fn has_model(&self) -> bool {
-        self.model.is_some()
-    }
-
     pub fn model(&self) -> Option<&Ensemble> {
         self.model.as_ref()
     }
@@ -209,10 +210,14 @@ impl Analyzer {
     }
 
     /// Drains every queued frame, predicting whenever a window is due. Returns the number of
-    /// predictions made (each also published to the shared state and passed to `on_prediction`).
-    pub fn step(&mut self, mut on_prediction: impl FnMut(&Prediction)) -> usize {
-        let Some(mut receiver) = self.receiver.take() else { return 0 };
+    /// predictions made (each also published to the shared state and passed to `on_prediction`),
+    /// or the first inference error of this step ([`EngineError::Inference`]): a window the model
+    /// failed on is skipped, published as the shared error, and the later windows are still
+    /// analysed, so the stream state is the same either way.
+    pub fn step(&mut self, mut on_prediction: impl FnMut(&Prediction)) -> Result<usize, EngineError> {
+        let Some(mut receiver) = self.receiver.take() else { return Ok(0) };
         let mut made = 0;
+        let mut failed = None;
         if self.model.is_none() {
             receiver.clear();
         } else {
@@ -228,21 +233,30 @@ impl Analyzer {
                 self.levels[self.level_pos] = meta.level_db;
                 self.level_pos = (self.level_pos + 1) % self.levels.len();
                 if self.assembler.push(&self.frame) {
-                    if let Some(p) = self.predict() {
-                        on_prediction(&p);
-                        made += 1;
+                    match self.predict() {
+                        Ok(Some(p)) => {
+                            on_prediction(&p);
+                            made += 1;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            failed.get_or_insert(e);
+                        }
                     }
                 }
             }
         }
         self.shared.dropped_frames.store(receiver.dropped(), Relaxed);
         self.receiver = Some(receiver);
-        made
+        match failed {
+            None => Ok(made),
+            Some(e) => Err(e),
+        }
     }
 
-    fn predict(&mut self) -> Option<Prediction> {
-        let model = self.model.as_mut()?;
-        let transform = self.transform.as_mut()?;
+    /// One window: `Ok(None)` without a model.
+    fn predict(&mut self) -> Result<Option<Prediction>, EngineError> {
+        let (Some(model), Some(transform)) = (self.model.as_mut(), self.transform.as_mut()) else { return Ok(None) };
         let dt = ((self.frames_seen - self.last_prediction_frame) as f64 / self.fps) as f32;
         self.last_prediction_frame = self.frames_seen;
         let s = &self.shared.settings;
@@ -274,14 +288,15 @@ impl Analyzer {
                     (out.probs, smoothed, Some(top_genre(&smoothed).0), embedding)
                 }
                 Err(e) => {
+                    let e = EngineError::Inference(e);
                     self.inference_error = true;
-                    self.shared.set_error(format!("inference: {e}"));
-                    return None;
+                    self.shared.set_error(e.to_string());
+                    return Err(e);
                 }
             }
         };
         self.shared.publish(HistoryPoint { time_s, probs: smoothed, top }, level_db);
-        Some(Prediction {
+        Ok(Some(Prediction {
             time_s,
             frame: self.frames_seen,
             block_start: 0,
@@ -292,17 +307,8 @@ impl Analyzer {
             top,
             level_db,
             embedding,
-        })
+        }))
     }
-}
-
-/// What can stop a load inside the unwind guard.
-#[derive(Debug, thiserror::Error)]
-enum ModelLoadError {
-    #[error(transparent)]
-    Spec(#[from] genrescope_core::features::SpecError),
-    #[error(transparent)]
-    Model(#[from] ModelError),
 }
 
 fn hop_frames(fps: f64, hop_s: f32) -> usize {
@@ -466,7 +472,8 @@ fn run(analyzer: Arc<Mutex<Analyzer>>, rx: Receiver<Control>, flags: Flags) {
         }
         if !offline.load(Relaxed) {
             let mut a = lock(&analyzer);
-            // A panic in inference must not take the host down with it.
+            // A panic in inference must not take the host down with it; inference errors are
+            // published by `step` (the editor shows them), nothing else to do with them here.
             if catch_unwind(AssertUnwindSafe(|| a.step(|_| {}))).is_err() {
                 crashed(&mut a);
             }
@@ -476,9 +483,10 @@ fn run(analyzer: Arc<Mutex<Analyzer>>, rx: Receiver<Control>, flags: Flags) {
 }
 
 /// Where a model is looked for when none is given: `GENRESCOPE_MODEL_DIR`, then the model folder
-/// installed beside the plugin (or CLI) binary, then the workspace's `models/` (developer builds).
+/// installed beside the plugin (or CLI) binary, then (`dev-paths` feature only: tests, developer
+/// builds) the workspace's `models/`.
 pub fn default_model_dir() -> Option<PathBuf> {
-    let has_manifest = |d: &Path| d.join(MANIFEST_FILE).is_file();
+    let has_manifest = |d: &Path| d.join(genrescope_core::model::MANIFEST_FILE).is_file();
     if let Some(dir) = std::env::var_os("GENRESCOPE_MODEL_DIR").filter(|v| !v.is_empty()).map(PathBuf::from) {
         return Some(dir);
     }
@@ -488,6 +496,12 @@ pub fn default_model_dir() -> Option<PathBuf> {
             return Some(candidate);
         }
     }
-    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-    has_manifest(&dev).then_some(dev)
+    #[cfg(feature = "dev-paths")]
+    {
+        let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        if has_manifest(&dev) {
+            return Some(dev);
+        }
+    }
+    None
 }

@@ -5,16 +5,17 @@
 //! stepped after every block instead of on its own thread, so the results do not depend on timing.
 use genrescope_core::audio_file::DecodedAudio;
 use genrescope_core::labels::Probs;
-use genrescope_core::model::{soft_vote, ModelManifest};
+use genrescope_core::model::{soft_vote, ModelError, ModelManifest};
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::analysis::{Analyzer, Prediction};
+use crate::error::EngineError;
 use crate::frontend::{queue_capacity, AudioFrontEnd};
 use crate::queue::frame_queue;
 use crate::settings;
-use crate::shared::{SharedState, Status};
+use crate::shared::SharedState;
 
 /// Engine settings for one run (the plugin's parameters, plus the host block size).
 #[derive(Clone, Debug, PartialEq)]
@@ -34,19 +35,6 @@ impl Default for OfflineSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum OfflineError {
-    /// The model folder could not be loaded (missing, invalid, no ONNX Runtime...).
-    #[error("{0}")]
-    Model(String),
-    #[error("{0}")]
-    Inference(String),
-    #[error("invalid settings: {0}")]
-    Settings(String),
-    #[error("the audio has no channels or no samples")]
-    NoAudio,
-}
-
 /// The engine with a loaded model, driven synchronously.
 pub struct OfflineEngine {
     shared: Arc<SharedState>,
@@ -56,13 +44,13 @@ pub struct OfflineEngine {
 
 impl OfflineEngine {
     /// Loads a model folder (or manifest file) the way the plugin does.
-    pub fn new(model: &Path) -> Result<Self, OfflineError> {
-        let (manifest, dir) =
-            ModelManifest::load(model).map_err(|e| OfflineError::Model(format!("model {}: {e}", model.display())))?;
+    pub fn new(model: &Path) -> Result<Self, EngineError> {
+        let (manifest, dir) = ModelManifest::load(model)
+            .map_err(|e| EngineError::Model { dir: model.to_path_buf(), source: ModelError::Manifest(e) })?;
         let shared = Arc::new(SharedState::default());
         let mut analyzer = Analyzer::new(shared.clone());
         let (_, receiver) = frame_queue(manifest.front_end.mel_dim(), 1);
-        analyzer.load(manifest.clone(), dir, receiver).map_err(OfflineError::Model)?;
+        analyzer.load(manifest.clone(), dir, receiver)?;
         Ok(Self { shared, analyzer, manifest })
     }
 
@@ -81,23 +69,19 @@ impl OfflineEngine {
 
     /// Runs one file from a fresh engine state; returns every prediction in stream order.
     /// Trailing audio shorter than a frame's look-ahead is not analysed, as in the plugin.
-    pub fn analyze(&mut self, audio: &DecodedAudio, s: &OfflineSettings) -> Result<Vec<Prediction>, OfflineError> {
+    pub fn analyze(&mut self, audio: &DecodedAudio, s: &OfflineSettings) -> Result<Vec<Prediction>, EngineError> {
         let frames = audio.num_frames();
         if audio.channels.is_empty() || frames == 0 {
-            return Err(OfflineError::NoAudio);
+            return Err(EngineError::NoAudio);
         }
         if s.block == 0 {
-            return Err(OfflineError::Settings("block size must be at least 1".into()));
+            return Err(EngineError::ZeroBlock);
         }
         let hop = self.hop_s(s);
-        for (name, v, range) in [
-            ("smoothing", s.smoothing_s, settings::SMOOTHING_S),
-            ("hop", hop, settings::HOP_S),
-            ("gate", s.gate_db, settings::GATE_DB),
-        ] {
-            if !range.contains(v) {
-                return Err(OfflineError::Settings(format!("{name} must be between {} and {}", range.min, range.max)));
-            }
+        for (v, setting) in
+            [(s.smoothing_s, settings::SMOOTHING_S), (hop, settings::HOP_S), (s.gate_db, settings::GATE_DB)]
+        {
+            setting.check(v)?;
         }
         let st = &self.shared.settings;
         st.smoothing_s.store(s.smoothing_s, Relaxed);
@@ -112,8 +96,7 @@ impl OfflineEngine {
             .ceil() as usize;
         let (sender, receiver) = frame_queue(spec.mel_dim(), queue_capacity(spec).max(block_frames + 8));
         self.analyzer.attach(receiver);
-        let mut frontend = AudioFrontEnd::new(spec, audio.sample_rate as f32, s.block, sender)
-            .map_err(|e| OfflineError::Settings(e.to_string()))?;
+        let mut frontend = AudioFrontEnd::new(spec, audio.sample_rate as f32, s.block, sender)?;
 
         let mut predictions = Vec::new();
         let mut start = 0;
@@ -121,11 +104,7 @@ impl OfflineEngine {
             let end = (start + s.block).min(frames);
             let slices: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
             frontend.process(&slices);
-            self.analyzer.step(|p| predictions.push(Prediction { block_start: start as u64, ..p.clone() }));
-            // The analyzer reports inference failures through the shared state only.
-            if self.shared.status() == Status::Error {
-                return Err(OfflineError::Inference(self.shared.error_text()));
-            }
+            self.analyzer.step(|p| predictions.push(Prediction { block_start: start as u64, ..p.clone() }))?;
             start = end;
         }
         debug_assert_eq!(self.shared.dropped_frames.load(Relaxed), 0);

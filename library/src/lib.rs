@@ -12,12 +12,12 @@ pub mod timeline;
 pub use db::{ModelRow, SCHEMA_VERSION};
 /// The SQLite binding the library uses, for callers that query the file directly.
 pub use rusqlite;
-pub use scan::{scan, FileError, ModelIdentity, ScanOptions, ScanSummary};
+pub use scan::{scan, scan_with, FileError, ModelIdentity, ScanEvent, ScanOptions, ScanSummary};
 
 use genrescope_core::audio_file::decode_file;
 use genrescope_core::labels::{GENRES, NUM_GENRES};
 use genrescope_engine::offline::file_embedding;
-use genrescope_engine::OfflineSettings;
+use genrescope_engine::{EngineError, OfflineSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -38,10 +38,40 @@ pub enum Error {
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot scan {}: {source}", path.display())]
     Root { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Model(String),
-    #[error("{0}")]
-    Message(String),
+    #[error("{}: the path is not valid UTF-8", .0.display())]
+    NotUtf8(PathBuf),
+    /// Loading the model, decoding or analysing a file failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Analysing the file `similar` compares failed.
+    #[error("{}: {source}", path.display())]
+    Analysis { path: PathBuf, source: EngineError },
+    #[error("unknown genre {0:?}: use one of {genres}", genres = GENRES.join(", "))]
+    UnknownGenre(String),
+    #[error("{}: not a file", .0.display())]
+    NotAFile(PathBuf),
+    #[error(
+        "model {name} ({}) has no embedding (its manifest names no `embedding` trunk output): `similar` needs \
+         a model with one, such as the shipped model; pass it with --model DIR",
+        dir.display()
+    )]
+    NoEmbedding { name: String, dir: PathBuf },
+    /// `similar` with a model (or settings) other than the ones the library's rows were made with.
+    #[error(
+        "the library {} was analysed with {}, not with {name} (manifest {manifest}) from {}: pass that \
+         model with --model DIR, or rescan the library with this one",
+        library.display(), used.join(", "), dir.display()
+    )]
+    OtherModel { library: PathBuf, used: Vec<String>, name: String, manifest: String, dir: PathBuf },
+    #[error(
+        "{}: every window is below the level gate (silence) or the file is shorter than one window: nothing \
+         to compare",
+        .0.display()
+    )]
+    NothingToCompare(PathBuf),
+    /// A file's decoder or analysis panicked (caught: the scan goes on).
+    #[error("{}: the {what} crashed on this file", path.display())]
+    Crashed { path: PathBuf, what: &'static str },
 }
 
 fn schema_message(path: &Path, found: i64) -> String {
@@ -64,8 +94,7 @@ pub fn default_db_path() -> Option<PathBuf> {
 
 /// A genre name (case-insensitive) or an error listing the names.
 pub fn parse_genre(name: &str) -> Result<usize> {
-    genrescope_core::labels::genre_index(name)
-        .ok_or_else(|| Error::Message(format!("unknown genre {name:?}: use one of {}", GENRES.join(", "))))
+    genrescope_core::labels::genre_index(name).ok_or_else(|| Error::UnknownGenre(name.to_string()))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -227,17 +256,13 @@ impl Library {
     pub fn similar(&self, query: &Path, model: &Path, top: usize) -> Result<Similar> {
         let query_abs = std::fs::canonicalize(query).map_err(|e| Error::Io { path: query.to_path_buf(), source: e })?;
         if !query_abs.is_file() {
-            return Err(Error::Message(format!("{}: not a file", query.display())));
+            return Err(Error::NotAFile(query.to_path_buf()));
         }
         let settings = OfflineSettings::default();
         let (identity, mut engine) = ModelIdentity::load(model, &settings)?;
         let name = identity.row.name.clone();
         if !identity.has_embedding {
-            return Err(Error::Message(format!(
-                "model {name} ({}) has no embedding (its manifest names no `embedding` trunk output): \
-                 `similar` needs a model with one, such as the shipped model; pass it with --model DIR",
-                model.display()
-            )));
+            return Err(Error::NoEmbedding { name, dir: model.to_path_buf() });
         }
         // Only models that still have comparable rows count.
         let with_embeddings = format!("{PRESENT_OK} AND model_id = ?1 AND embedding IS NOT NULL");
@@ -255,24 +280,21 @@ impl Library {
             }
             let used: Vec<String> =
                 models.iter().map(|m| format!("{} (manifest {})", m.name, &m.manifest_sha256[..12])).collect();
-            return Err(Error::Message(format!(
-                "the library {} was analysed with {}, not with {name} (manifest {}) from {}: pass that model \
-                 with --model DIR, or rescan the library with this one",
-                self.path.display(),
-                used.join(", "),
-                &identity.row.manifest_sha256[..12],
-                model.display()
-            )));
+            return Err(Error::OtherModel {
+                library: self.path.clone(),
+                used,
+                name,
+                manifest: identity.row.manifest_sha256[..12].to_string(),
+                dir: model.to_path_buf(),
+            });
         };
 
-        let audio = decode_file(&query_abs).map_err(|e| Error::Message(e.to_string()))?;
-        let predictions =
-            engine.analyze(&audio, &settings).map_err(|e| Error::Message(format!("{}: {e}", query.display())))?;
+        let audio = decode_file(&query_abs).map_err(EngineError::from)?;
+        let predictions = engine
+            .analyze(&audio, &settings)
+            .map_err(|source| Error::Analysis { path: query.to_path_buf(), source })?;
         let Some(embedding) = file_embedding(&predictions) else {
-            return Err(Error::Message(format!(
-                "{}: every window is below the level gate (silence) or the file is shorter than one window: nothing to compare",
-                query.display()
-            )));
+            return Err(Error::NothingToCompare(query.to_path_buf()));
         };
         let query_top = genrescope_engine::file_verdict(&predictions)
             .map(|v| GENRES[genrescope_core::model::top_genre(&v).0].to_string());

@@ -63,7 +63,7 @@ mod tests {
         let mut raw = [0.0; NUM_GENRES];
         raw[3] = 0.7;
         raw[9] = 0.3;
-        let p = |time_s, top| Prediction {
+        let p = |time_s, top: Option<usize>| Prediction {
             time_s,
             frame: 0,
             block_start: 0,

@@ -16,7 +16,7 @@ pub enum ModelError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error("ONNX Runtime unavailable: {0}")]
-    Runtime(String),
+    Runtime(#[from] crate::runtime::RuntimeError),
     #[error("cannot load {file}: {message}")]
     Load { file: PathBuf, message: String },
     #[error("inference failed: {0}")]
