@@ -57,9 +57,14 @@ pub struct Analyzer {
     model: Option<Ensemble>,
     transform: Option<FeatureTransform>,
     fps: f64,
+    /// The transform runs per frame as frames arrive (a frame-causal normalization): the
+    /// assembler then holds model-input frames; otherwise mel frames, transformed per window.
+    per_frame: bool,
     assembler: WindowAssembler,
     smoother: ProbabilitySmoother,
     frame: Vec<f32>,
+    /// One transformed frame (per-frame transform only).
+    frame_out: Vec<f32>,
     mel_window: Vec<f32>,
     window: Vec<f32>,
     /// Per-frame levels of the current window (a ring in the assembler's order).
@@ -81,9 +86,11 @@ impl Analyzer {
             model: None,
             transform: None,
             fps: 1.0,
+            per_frame: false,
             assembler: WindowAssembler::new(1, 1, 1),
             smoother: ProbabilitySmoother::default(),
             frame: Vec::new(),
+            frame_out: Vec::new(),
             mel_window: Vec::new(),
             window: Vec::new(),
             levels: Vec::new(),
@@ -156,10 +163,13 @@ impl Analyzer {
         let m = model.manifest();
         let (mel_dim, frames) = (m.front_end.mel_dim(), m.input.window_frames);
         self.fps = m.front_end.frames_per_second();
+        self.per_frame = transform.is_frame_causal();
+        let held = if self.per_frame { transform.frame_dim() } else { mel_dim };
         self.assembler =
-            WindowAssembler::new(mel_dim, frames, hop_frames(self.fps, self.shared.settings.hop_s.load(Relaxed)));
+            WindowAssembler::new(held, frames, hop_frames(self.fps, self.shared.settings.hop_s.load(Relaxed)));
         self.frame = vec![0.0; mel_dim];
-        self.mel_window = vec![0.0; mel_dim * frames];
+        self.frame_out = vec![0.0; transform.frame_dim()];
+        self.mel_window = if self.per_frame { Vec::new() } else { vec![0.0; mel_dim * frames] };
         self.window = vec![0.0; m.window_len()];
         self.levels = vec![-200.0; frames];
         let info = format!(
@@ -197,6 +207,12 @@ impl Analyzer {
     /// Forgets the current window and smoothing (host reset seen in the queue).
     fn reset_stream(&mut self) {
         self.assembler.reset();
+        if let Some(t) = self.transform.as_mut() {
+            t.reset();
+        }
+        if let Some(m) = self.model.as_mut() {
+            m.reset_stream();
+        }
         self.smoother.reset();
         self.levels.fill(-200.0);
         // Same ring position as a fresh analyzer, so the level sum adds in the same order.
@@ -232,7 +248,14 @@ impl Analyzer {
                 self.frames_seen += 1;
                 self.levels[self.level_pos] = meta.level_db;
                 self.level_pos = (self.level_pos + 1) % self.levels.len();
-                if self.assembler.push(&self.frame) {
+                let due = match self.transform.as_mut().filter(|_| self.per_frame) {
+                    Some(t) => {
+                        t.push_frame(&self.frame, &mut self.frame_out);
+                        self.assembler.push(&self.frame_out)
+                    }
+                    None => self.assembler.push(&self.frame),
+                };
+                if due {
                     match self.predict() {
                         Ok(Some(p)) => {
                             on_prediction(&p);
@@ -273,9 +296,13 @@ impl Analyzer {
             let smoothed = self.smoother.decay(dt, tau.max(0.05));
             ([0.0; NUM_GENRES], smoothed, None, None)
         } else {
-            self.assembler.copy_window(&mut self.mel_window);
-            transform.apply(&self.mel_window, &mut self.window);
-            match model.run(&self.window) {
+            if self.per_frame {
+                self.assembler.copy_window(&mut self.window);
+            } else {
+                self.assembler.copy_window(&mut self.mel_window);
+                transform.apply(&self.mel_window, &mut self.window);
+            }
+            match model.run_at(&self.window, self.frames_seen) {
                 Ok(out) => {
                     if self.inference_error {
                         self.inference_error = false;

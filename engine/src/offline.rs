@@ -5,7 +5,7 @@
 //! stepped after every block instead of on its own thread, so the results do not depend on timing.
 use genrescope_core::audio_file::DecodedAudio;
 use genrescope_core::labels::Probs;
-use genrescope_core::model::{soft_vote, ModelError, ModelManifest};
+use genrescope_core::model::{soft_vote, Ensemble, ModelError, ModelManifest};
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -60,6 +60,11 @@ impl OfflineEngine {
 
     pub fn num_members(&self) -> usize {
         self.manifest.members.len()
+    }
+
+    /// The loaded model.
+    pub fn ensemble(&self) -> Option<&Ensemble> {
+        self.analyzer.model()
     }
 
     /// The hop a run with `settings` uses, in seconds.

@@ -2,7 +2,7 @@
 //! front end + model compute for the same audio, for any block size, for trunk models too, and
 //! v1 model folders give what the engine that wrote them gave.
 use genrescope_core::audio_file::DecodedAudio;
-use genrescope_core::features::{extract_mel_at_rate, FeatureTransform, FrontEndSpec};
+use genrescope_core::features::{extract_mel_at_rate, FeatureTransform, FrontEndSpec, Normalization};
 use genrescope_core::model::Ensemble;
 use genrescope_engine::EngineError::{Setting, ZeroBlock};
 use genrescope_engine::{file_verdict, OfflineEngine, OfflineSettings};
@@ -38,7 +38,8 @@ fn settings(block: usize, hop_s: Option<f32>) -> OfflineSettings {
 }
 
 /// What the predictions must be: the same frames (host-rate pipeline), windows every `hop`
-/// frames, transform, model.
+/// frames, transform (per window, or over the whole stream for a frame-causal normalization),
+/// model (each window on its own).
 fn reference(model_dir: &Path, audio: &DecodedAudio, hop_frames: usize) -> Vec<[f32; 10]> {
     let mut ens = Ensemble::load(model_dir).unwrap();
     let m = ens.manifest().clone();
@@ -47,15 +48,30 @@ fn reference(model_dir: &Path, audio: &DecodedAudio, hop_frames: usize) -> Vec<[
     let mut t = FeatureTransform::new(spec).unwrap();
     let (dim, frames) = (spec.mel_dim(), m.input.window_frames);
     let n = mel.len() / dim;
+    let stream = t.is_frame_causal().then(|| {
+        let mut all = vec![0.0; n * spec.frame_dim()];
+        t.apply(&mel, &mut all);
+        all
+    });
     let mut window = vec![0.0; m.window_len()];
     let mut out = Vec::new();
     let mut end = frames;
     while end <= n {
-        t.apply(&mel[(end - frames) * dim..end * dim], &mut window);
+        match &stream {
+            Some(all) => window.copy_from_slice(&all[(end - frames) * spec.frame_dim()..end * spec.frame_dim()]),
+            None => t.apply(&mel[(end - frames) * dim..end * dim], &mut window),
+        }
         out.push(ens.predict(&window).unwrap());
         end += hop_frames;
     }
     out
+}
+
+fn running_spec() -> FrontEndSpec {
+    FrontEndSpec {
+        normalization: Normalization::RunningMeanPower { reference: 0.05, max_gain_db: 60.0, tau_s: 3.0 },
+        ..FrontEndSpec::musicnn()
+    }
 }
 
 #[test]
@@ -64,10 +80,15 @@ fn predictions_equal_front_end_plus_model_for_any_block_size() {
         ("mfcc", FrontEndSpec::gtzan_mfcc(), false),
         ("musicnn", FrontEndSpec::musicnn(), false),
         ("musicnn-trunk", FrontEndSpec::musicnn(), true),
+        ("running-streaming-trunk", running_spec(), true),
     ] {
         let dir = scratch_dir(&format!("offline-{name}"));
         let tiny = TinyModel::new(spec.clone());
-        let tiny = if trunk { tiny.with_trunk(3) } else { tiny };
+        let tiny = match (trunk, spec.normalization.is_frame_causal() && spec.normalization != Normalization::Off) {
+            (true, true) => tiny.streaming(3),
+            (true, false) => tiny.with_trunk(3),
+            (false, _) => tiny,
+        };
         let manifest = tiny.write(&dir).unwrap();
         let mut engine = OfflineEngine::new(&dir).unwrap();
         assert_eq!(engine.num_members(), manifest.members.len());
@@ -104,6 +125,68 @@ fn predictions_equal_front_end_plus_model_for_any_block_size() {
         let gap = got[1].time_s - got[0].time_s;
         assert!((gap - window_s).abs() < 0.02, "{name}: hop {gap} vs window {window_s}");
         assert!(file_verdict(&got).is_some());
+    }
+}
+
+/// A streaming trunk (per-frame outputs cached between overlapping windows) gives what the same
+/// model's whole-window trunk gives, window by window: across the windows' edges, after gated
+/// windows (silence in the middle), after a reset (a second file) and at every hop; and it
+/// computes far fewer frames than windows × window length.
+#[test]
+fn streaming_trunk_equals_whole_windows() {
+    let stream_dir = scratch_dir("offline-streaming");
+    let manifest = TinyModel::new(running_spec()).streaming(2).write(&stream_dir).unwrap();
+    assert!(manifest.trunk.as_ref().unwrap().streaming.is_some());
+    // The same folder without the split: the engine falls back to whole windows.
+    let whole_dir = scratch_dir("offline-whole");
+    for f in std::fs::read_dir(&stream_dir).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, whole_dir.join(f.file_name().unwrap())).unwrap();
+    }
+    let mut m = manifest.clone();
+    m.trunk.as_mut().unwrap().streaming = None;
+    m.write(&whole_dir, genrescope_core::model::MANIFEST_FILE).unwrap();
+    let mut streaming = OfflineEngine::new(&stream_dir).unwrap();
+    let mut whole = OfflineEngine::new(&whole_dir).unwrap();
+    assert!(streaming.ensemble().unwrap().is_streaming() && !whole.ensemble().unwrap().is_streaming());
+    // Music, 8 s of near-silence (-65 dBFS noise: gated at -60 dB, so the cache goes stale; judged
+    // at -90 dB, where the running level falls and the gain rises to its cap), music again.
+    let mut audio = music(44100.0, 24.0);
+    for ch in &mut audio.channels {
+        for (i, x) in ch[44100 * 8..44100 * 16].iter_mut().enumerate() {
+            *x = 1e-3 * (((i * 7919) % 101) as f32 / 50.0 - 1.0);
+        }
+    }
+    let w = manifest.input.window_frames as u64;
+    for (hop_s, gate_db) in [(0.5f32, -60.0f32), (0.1, -60.0), (1.0, -60.0), (3.5, -60.0), (0.5, -90.0)] {
+        let s = OfflineSettings { block: 512, smoothing_s: 0.0, hop_s: Some(hop_s), gate_db };
+        for file in 0..2 {
+            let before = streaming.ensemble().unwrap().trunk().unwrap().frame_work().1;
+            let a = streaming.analyze(&audio, &s).unwrap();
+            let b = whole.analyze(&audio, &s).unwrap();
+            let computed = streaming.ensemble().unwrap().trunk().unwrap().frame_work().1 - before;
+            assert_eq!(a.len(), b.len());
+            let judged = a.iter().filter(|p| !p.gated).count() as u64;
+            assert!(
+                judged >= 3 && a.iter().any(|p| p.gated) == (gate_db > -70.0),
+                "hop {hop_s}: {:?}",
+                a.iter().map(|p| (p.time_s, p.gated)).collect::<Vec<_>>()
+            );
+            let mut worst = 0.0f32;
+            for (p, q) in a.iter().zip(&b) {
+                assert_eq!((p.frame, p.gated), (q.frame, q.gated));
+                for (x, y) in
+                    p.raw.iter().zip(&q.raw).chain(p.embedding.iter().flatten().zip(q.embedding.iter().flatten()))
+                {
+                    worst = worst.max((x - y).abs());
+                }
+            }
+            eprintln!("hop {hop_s} s, file {file}: max |streaming - whole| = {worst:.2e}; {computed} frames computed for {judged} windows of {w}");
+            assert!(worst < 1e-5, "hop {hop_s}: streaming differs by {worst}");
+            if hop_s < 1.0 {
+                assert!(computed < judged * w / 2, "hop {hop_s}: {computed} frames for {judged} windows");
+            }
+        }
     }
 }
 

@@ -26,6 +26,9 @@ pub struct Graph {
 /// A dimension of a graph input or output: fixed, or the dynamic batch `N`.
 pub type Dim = Option<i64>;
 
+/// A dimension: fixed (`Ok`), or dynamic with a name (`Err("L")`).
+pub type SymDim<'a> = Result<i64, &'a str>;
+
 impl Graph {
     pub fn new() -> Self {
         Self::default()
@@ -40,6 +43,18 @@ impl Graph {
     /// Declares an existing value as a float graph output (the value must carry this name).
     pub fn output(&mut self, name: &str, dims: &[Dim]) {
         self.outputs.push(value_info(name, dims));
+    }
+
+    /// [`Self::input`] with named dynamic dimensions (`Err("L")`): dimensions of the same name are
+    /// the same size, different names may differ (plain `input` calls every dynamic one `N`).
+    pub fn input_sym(&mut self, name: &str, dims: &[SymDim]) -> String {
+        self.inputs.push(value_info_sym(name, dims));
+        name.into()
+    }
+
+    /// [`Self::output`] with named dynamic dimensions.
+    pub fn output_sym(&mut self, name: &str, dims: &[SymDim]) {
+        self.outputs.push(value_info_sym(name, dims));
     }
 
     /// Adds a node with one output named `<name>.out`; returns that name.
@@ -203,13 +218,18 @@ pub fn float(name: &str, v: f32) -> AttributeProto {
 }
 
 fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
+    let sym: Vec<SymDim> = dims.iter().map(|d| d.ok_or("N")).collect();
+    value_info_sym(name, &sym)
+}
+
+fn value_info_sym(name: &str, dims: &[SymDim]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| {
             let mut dim = tensor_shape_proto::Dimension::new();
             match d {
-                Some(v) => dim.set_dim_value(*v),
-                None => dim.set_dim_param("N".into()),
+                Ok(v) => dim.set_dim_value(*v),
+                Err(p) => dim.set_dim_param((*p).into()),
             }
             dim
         })

@@ -5,13 +5,17 @@
 //! Members (no trunk): window `[N, frames, dim]` → mean over frames → affine → Gemm → Softmax;
 //! with [`TinyModel::int8`], the Gemm in static int8 QDQ form (uint8 input, int8 weights).
 //! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
-//! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. Predictions are
+//! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. With
+//! [`TinyModel::streaming`] the trunk also has a per-frame stage (a 7-frame conv over time, ReLU:
+//! 3 frames of context each side, zero-padded at the window's ends) whose mean and max over the
+//! window join the embedding's input, written whole and as a streaming split. Predictions are
 //! meaningless but deterministic and depend on the input.
 use anyhow::Context;
 use genrescope_core::features::{Compression, FrontEndSpec};
 use genrescope_core::labels::{GENRES, NUM_GENRES};
 use genrescope_core::model::{
-    InputSpec, MemberEntry, ModelManifest, Quantization, TrunkEntry, TrunkOutput, FORMAT_VERSION, MANIFEST_FILE,
+    InputSpec, MemberEntry, ModelFile, ModelManifest, Quantization, StreamingSplit, TrunkEntry, TrunkOutput,
+    FORMAT_VERSION, MANIFEST_FILE,
 };
 use genrescope_onnx_graph::{int, ints, ActParams, Graph};
 use std::path::Path;
@@ -26,14 +30,20 @@ pub struct TinyModel {
     pub trunk: bool,
     /// Members without a trunk are written as int8 QDQ graphs ([`Quantization::Int8Qdq`]).
     pub int8: bool,
+    /// The trunk has a per-frame stage and a streaming split (needs a frame-causal normalization).
+    pub streaming: bool,
     pub seed: u64,
 }
+
+/// The tiny streaming trunk's per-frame stage: channels and context (frames each side).
+pub const TINY_FRAME_CHANNELS: usize = 4;
+pub const TINY_CONTEXT: usize = 3;
 
 impl TinyModel {
     /// Two members on the window, for `spec` with a ~3 s window.
     pub fn new(spec: FrontEndSpec) -> Self {
         let window_frames = (3.0 * spec.frames_per_second()).round().max(1.0) as usize;
-        Self { spec, window_frames, members: 2, trunk: false, int8: false, seed: 1 }
+        Self { spec, window_frames, members: 2, trunk: false, int8: false, streaming: false, seed: 1 }
     }
 
     /// A trunk + `heads` heads, like the musicnn models.
@@ -41,6 +51,12 @@ impl TinyModel {
         self.trunk = true;
         self.members = heads;
         self
+    }
+
+    /// A trunk (+ `heads` heads) with a per-frame stage, written whole and as a streaming split.
+    pub fn streaming(mut self, heads: usize) -> Self {
+        self.streaming = true;
+        self.with_trunk(heads)
     }
 
     /// Members as int8 QDQ graphs (same weights as the fp32 model of the same seed, rounded),
@@ -85,18 +101,70 @@ impl TinyModel {
         let mut members = Vec::new();
         const EMB: usize = 16;
         if self.trunk {
+            let c = if self.streaming { TINY_FRAME_CHANNELS } else { 0 };
+            let emb_in = dim + 2 * c;
+            let w_emb = rng.weights(EMB * emb_in, 1.0 / (emb_in as f32).sqrt());
+            let b_emb = rng.weights(EMB, 0.1);
+            let k = 2 * TINY_CONTEXT + 1;
+            let w_frames = rng.weights(c * k * dim, 1.0 / ((k * dim) as f32).sqrt());
+            let b_frames = rng.weights(c, 0.3);
+            // window [N, T, dim] → per-frame features [N, T, c] (conv over time, 'same' padding).
+            let frame_stage = |g: &mut Graph, x: &str| -> String {
+                let norm = affine(g, x, offset, scale);
+                let axis = g.init_i64("frames.axis1", &[1], &[1]);
+                let x4 = g.node("Unsqueeze", "frames.unsqueeze", &[&norm, &axis], vec![]);
+                let w = g.init_f32("frames.w", &[c as i64, 1, k as i64, dim as i64], &w_frames);
+                let b = g.init_f32("frames.b", &[c as i64], &b_frames);
+                let p = TINY_CONTEXT as i64;
+                let z = g.node("Conv", "frames.conv", &[&x4, &w, &b], vec![ints("pads", &[p, 0, p, 0])]);
+                let axis3 = g.init_i64("frames.axis3", &[1], &[3]);
+                let z = g.node("Squeeze", "frames.squeeze", &[&z, &axis3], vec![]);
+                let r = g.node("Relu", "frames.relu", &[&z], vec![]);
+                g.node("Transpose", "frames.transpose", &[&r], vec![ints("perm", &[0, 2, 1])])
+            };
+            // window + per-frame features → embedding, frame_max.
+            let window_stage = |g: &mut Graph, x: &str, f: Option<&str>| {
+                let mean = g.node("ReduceMean", "mean", &[x], vec![ints("axes", &[1]), int("keepdims", 0)]);
+                let mut feats = affine(g, &mean, offset, scale);
+                if let Some(f) = f {
+                    let fm = g.node("ReduceMean", "frames.mean", &[f], vec![ints("axes", &[1]), int("keepdims", 0)]);
+                    let fx = g.node("ReduceMax", "frames.max", &[f], vec![ints("axes", &[1]), int("keepdims", 0)]);
+                    feats = g.node("Concat", "emb.concat", &[&feats, &fm, &fx], vec![int("axis", 1)]);
+                }
+                let w = g.init_f32("emb.w", &[EMB as i64, emb_in as i64], &w_emb);
+                let b = g.init_f32("emb.b", &[EMB as i64], &b_emb);
+                g.node_named_out("Gemm", "emb", &[&feats, &w, &b], "embedding", vec![int("transB", 1)]);
+                g.node_named_out("ReduceMax", "max", &[x], "frame_max", vec![ints("axes", &[1]), int("keepdims", 0)]);
+                g.output("embedding", &[None, Some(EMB as i64)]);
+                g.output("frame_max", &[None, Some(dim as i64)]);
+            };
             let mut g = Graph::new();
             let x = g.input(input, &[None, Some(frames as i64), Some(dim as i64)]);
-            let mean = g.node("ReduceMean", "mean", &[&x], vec![ints("axes", &[1]), int("keepdims", 0)]);
-            let norm = affine(&mut g, &mean, offset, scale);
-            let w = rng.weights(EMB * dim, 1.0 / (dim as f32).sqrt());
-            let w = g.init_f32("emb.w", &[EMB as i64, dim as i64], &w);
-            let b = g.init_f32("emb.b", &[EMB as i64], &rng.weights(EMB, 0.1));
-            g.node_named_out("Gemm", "emb", &[&norm, &w, &b], "embedding", vec![int("transB", 1)]);
-            g.node_named_out("ReduceMax", "max", &[&x], "frame_max", vec![ints("axes", &[1]), int("keepdims", 0)]);
-            g.output("embedding", &[None, Some(EMB as i64)]);
-            g.output("frame_max", &[None, Some(dim as i64)]);
+            let f = self.streaming.then(|| frame_stage(&mut g, &x));
+            window_stage(&mut g, &x, f.as_deref());
             let sha = write("trunk.onnx", g.finish("tiny_trunk")?)?;
+            let mut streaming = None;
+            if self.streaming {
+                const FRAME_OUT: &str = "frame_features";
+                let mut g = Graph::new();
+                let x = g.input_sym(input, &[Err("N"), Err("L"), Ok(dim as i64)]);
+                let f = frame_stage(&mut g, &x);
+                g.rename(&f, FRAME_OUT);
+                g.output_sym(FRAME_OUT, &[Err("N"), Err("L"), Ok(c as i64)]);
+                let frames_sha = write("trunk_frames.onnx", g.finish("tiny_trunk_frames")?)?;
+                let mut g = Graph::new();
+                let x = g.input(input, &[None, Some(frames as i64), Some(dim as i64)]);
+                let f = g.input(FRAME_OUT, &[None, Some(frames as i64), Some(c as i64)]);
+                window_stage(&mut g, &x, Some(&f));
+                let window_sha = write("trunk_window.onnx", g.finish("tiny_trunk_window")?)?;
+                streaming = Some(StreamingSplit {
+                    frames: ModelFile { file: "trunk_frames.onnx".into(), sha256: frames_sha },
+                    window: ModelFile { file: "trunk_window.onnx".into(), sha256: window_sha },
+                    frame_output: FRAME_OUT.into(),
+                    channels: c,
+                    context: TINY_CONTEXT,
+                });
+            }
             trunk = Some(TrunkEntry {
                 file: "trunk.onnx".into(),
                 sha256: sha,
@@ -106,6 +174,8 @@ impl TinyModel {
                     TrunkOutput { name: "frame_max".into(), dim },
                 ],
                 origin: Some("genrescope-testkit: random weights".into()),
+                quantized_layers: Vec::new(),
+                streaming,
             });
         }
         for m in 0..self.members {
@@ -164,12 +234,12 @@ impl TinyModel {
     }
 }
 
-/// `(x - offset) * scale`.
+/// `(x - offset) * scale` (nodes named after `x`, so a graph can hold several).
 fn affine(g: &mut Graph, x: &str, offset: f32, scale: f32) -> String {
-    let o = g.init_f32("norm.offset", &[], &[offset]);
-    let s = g.init_f32("norm.scale", &[], &[scale]);
-    let c = g.node("Sub", "norm.sub", &[x, &o], vec![]);
-    g.node("Mul", "norm.mul", &[&c, &s], vec![])
+    let o = g.init_f32(&format!("{x}.norm.offset"), &[], &[offset]);
+    let s = g.init_f32(&format!("{x}.norm.scale"), &[], &[scale]);
+    let c = g.node("Sub", &format!("{x}.norm.sub"), &[x, &o], vec![]);
+    g.node("Mul", &format!("{x}.norm.mul"), &[&c, &s], vec![])
 }
 
 /// Deterministic weights without a rand dependency.

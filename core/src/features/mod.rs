@@ -5,8 +5,8 @@
 //!   to the model rate, STFT → power → mel power, librosa-identical ([`FrameAnalyzer`],
 //!   [`StreamingExtractor`] at the model rate, [`FeaturePipeline`] at any host rate,
 //!   [`extract_mel`] offline);
-//! - per window of frames (analysis thread, trainer): normalization → log compression → DCT
-//!   ([`FeatureTransform`]).
+//! - per window of frames, or per frame for a frame-causal normalization (analysis thread,
+//!   trainer): normalization → log compression → DCT ([`FeatureTransform`]).
 //!
 //! librosa 0.11 conventions: periodic Hann, center=True, pad_mode='constant' zeros, Slaney mel
 //! scale and Slaney area norm, mel basis rounded to f32 like librosa's default
@@ -68,7 +68,8 @@ pub fn extract_mel(spec: &FrontEndSpec, signal: &[f32]) -> Result<Vec<f32>, Spec
 }
 
 /// Model-input features of a whole signal at `spec.sample_rate`, the whole signal treated as one
-/// window (so a window normalization uses the whole signal's mean power):
+/// window (so a window normalization uses the whole signal's mean power; a frame-causal one runs
+/// from the signal's start):
 /// `num_frames * frame_dim` values. For tests and tools; models see windows (engine, trainer).
 pub fn extract_features(spec: &FrontEndSpec, signal: &[f32]) -> Result<Vec<f32>, SpecError> {
     let mel = extract_mel(spec, signal)?;

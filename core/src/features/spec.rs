@@ -6,8 +6,9 @@
 //!
 //! The chain is: resample to `sample_rate` → STFT (`n_fft`, `hop_length`, window, centring) →
 //! power spectrum (`power`) → mel filterbank (`mel`) = one *frame* of mel power (what the audio
-//! thread computes and queues) → per window of frames: `normalization` → `compression` →
-//! `output` (log-mel as is, or MFCC via DCT-II) = the model input.
+//! thread computes and queues) → per window of frames (or per frame, as they arrive, when the
+//! normalization is frame-causal): `normalization` → `compression` → `output` (log-mel as is, or
+//! MFCC via DCT-II) = the model input.
 //!
 //! The model's input tensor (name, shape, frames per window) is not part of the spec: it lives in
 //! the manifest, so one spec can serve models with different windows.
@@ -62,7 +63,7 @@ pub struct MelSpec {
     pub norm: MelNorm,
 }
 
-/// Scaling of each window of mel power before compression.
+/// Scaling of mel power before compression, per window or per frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Normalization {
@@ -72,6 +73,21 @@ pub enum Normalization {
     /// the features do not depend on the input level. The gain is capped at `max_gain_db` so
     /// near-silence (which the level gate keeps from the model anyway) is not blown up.
     WindowMeanPower { reference: f32, max_gain_db: f32 },
+    /// Per frame and causal: each frame's mean mel power `p_t` feeds a bias-corrected
+    /// exponential moving average (`m_t = b·m_{t−1} + (1−b)·p_t`, `w_t = b·w_{t−1} + (1−b)`,
+    /// `level_t = m_t / w_t`, `b = exp(−1 / (tau_s · frames per second))`, `m` and `w` start at
+    /// 0 with the stream), and frame `t` is scaled by `min(reference / level_t, max gain)` (the
+    /// max gain when the level is 0). Level-invariant like the window normalization, but a frame's
+    /// value no longer depends on the window it lands in, so overlapping windows can share work.
+    RunningMeanPower { reference: f32, max_gain_db: f32, tau_s: f32 },
+}
+
+impl Normalization {
+    /// Whether each output frame depends only on its own and earlier frames of the stream (not on
+    /// the window it is part of): such frames can be transformed once, as they arrive.
+    pub fn is_frame_causal(&self) -> bool {
+        !matches!(self, Normalization::WindowMeanPower { .. })
+    }
 }
 
 /// Log compression of mel power.
@@ -240,13 +256,19 @@ impl FrontEndSpec {
         }
         match &self.normalization {
             Normalization::Off => {}
-            Normalization::WindowMeanPower { reference, max_gain_db } => {
+            Normalization::WindowMeanPower { reference, max_gain_db }
+            | Normalization::RunningMeanPower { reference, max_gain_db, .. } => {
                 if !(reference.is_finite() && *reference > 0.0) {
                     return err("normalization reference must be > 0");
                 }
                 if !(max_gain_db.is_finite() && *max_gain_db >= 0.0) {
                     return err("normalization max_gain_db must be >= 0");
                 }
+            }
+        }
+        if let Normalization::RunningMeanPower { tau_s, .. } = self.normalization {
+            if !(tau_s.is_finite() && tau_s > 0.0) {
+                return err("normalization tau_s must be > 0");
             }
         }
         match &self.compression {
@@ -314,6 +336,14 @@ mod tests {
                 normalization: Normalization::WindowMeanPower { reference: 0.1, max_gain_db: 40.0 },
                 ..base.clone()
             },
+            FrontEndSpec {
+                normalization: Normalization::RunningMeanPower { reference: 0.1, max_gain_db: 40.0, tau_s: 3.0 },
+                ..base.clone()
+            },
+            FrontEndSpec {
+                normalization: Normalization::RunningMeanPower { reference: 0.1, max_gain_db: 40.0, tau_s: 6.0 },
+                ..base.clone()
+            },
             FrontEndSpec { compression: Compression::Log10OnePlus { scale: 100.0 }, ..base.clone() },
             FrontEndSpec {
                 output: FeatureOutput::Mfcc { n_mfcc: 20, dct_type: 2, dct_norm: DctNorm::Ortho },
@@ -352,6 +382,14 @@ mod tests {
             },
             FrontEndSpec {
                 normalization: Normalization::WindowMeanPower { reference: 0.0, max_gain_db: 40.0 },
+                ..base.clone()
+            },
+            FrontEndSpec {
+                normalization: Normalization::RunningMeanPower { reference: 0.1, max_gain_db: 40.0, tau_s: 0.0 },
+                ..base.clone()
+            },
+            FrontEndSpec {
+                normalization: Normalization::RunningMeanPower { reference: 0.1, max_gain_db: f32::NAN, tau_s: 3.0 },
                 ..base.clone()
             },
         ];

@@ -1,10 +1,12 @@
-//! A loaded model: the trunk (if any) run once per window, then every member, then the soft vote.
+//! A loaded model: the trunk (if any) run once per window (whole, or streaming: `super::trunk`),
+//! then every member, then the soft vote.
 //!
 //! Loading is staged: [`ModelManifest::load`] (pure data), [`ModelManifest::verify_files`]
 //! (checksums), [`super::session::build`] (ORT sessions), then one warm-up run. Runs on the
 //! analysis thread only: `Session::run` allocates.
 use super::manifest::{ManifestError, ModelManifest};
 use super::session::{self, SessionOptions};
+use super::trunk::{infer, TrunkRunner};
 use super::vote::Combiner;
 use crate::labels::{Probs, NUM_GENRES};
 use ort::session::Session;
@@ -60,7 +62,7 @@ pub struct Ensemble {
     manifest: ModelManifest,
     combiner: Combiner,
     dir: PathBuf,
-    trunk: Option<Session>,
+    trunk: Option<TrunkRunner>,
     members: Vec<Member>,
     /// Input shape with batch 1.
     shape: Vec<i64>,
@@ -103,13 +105,15 @@ impl Ensemble {
                 }),
             }
         };
-        let trunk = match (&manifest.trunk, &files.trunk) {
-            (Some(t), Some(file)) => {
+        let trunk = match (&manifest.trunk, &files.trunk, &files.trunk_split) {
+            (Some(t), _, Some((frames, window))) if !opts.whole_window_trunk => {
                 stage()?;
-                let s = session::build(file, opts)?;
-                let outs: Vec<String> = t.outputs.iter().map(|o| o.name.clone()).collect();
-                check(&s, file, std::slice::from_ref(&manifest.input.name), &outs)?;
-                Some(s)
+                let split = t.streaming.as_ref().expect("verified files of the split");
+                Some(TrunkRunner::streaming(frames, window, split, &manifest.input, &t.outputs, opts)?)
+            }
+            (Some(t), Some(file), _) => {
+                stage()?;
+                Some(TrunkRunner::whole(file, &manifest.input, &t.outputs, opts)?)
             }
             _ => None,
         };
@@ -129,6 +133,23 @@ impl Ensemble {
         let warm = vec![0.0f32; e.window_len()];
         e.run(&warm)?;
         Ok(e)
+    }
+
+    /// Whether the trunk runs as a streaming split (frames shared between overlapping windows).
+    pub fn is_streaming(&self) -> bool {
+        self.trunk.as_ref().is_some_and(TrunkRunner::is_streaming)
+    }
+
+    /// The loaded trunk, if any.
+    pub fn trunk(&self) -> Option<&TrunkRunner> {
+        self.trunk.as_ref()
+    }
+
+    /// A new stream starts: a streaming trunk forgets its cached frames.
+    pub fn reset_stream(&mut self) {
+        if let Some(t) = self.trunk.as_mut() {
+            t.reset();
+        }
     }
 
     pub fn manifest(&self) -> &ModelManifest {
@@ -153,10 +174,21 @@ impl Ensemble {
         self.run(window).map(|o| o.probs)
     }
 
-    /// Trunk once, every member, soft vote.
+    /// Trunk once, every member, soft vote, for a window on its own.
     pub fn run(&mut self, window: &[f32]) -> Result<EnsembleOutput, ModelError> {
+        self.run_stream(window, None)
+    }
+
+    /// [`Self::run`] for the window of a stream that ends at frame `end_frame` (frames since the
+    /// stream started, [`Self::reset_stream`]): a streaming trunk reuses what it computed for the
+    /// stream's earlier windows.
+    pub fn run_at(&mut self, window: &[f32], end_frame: u64) -> Result<EnsembleOutput, ModelError> {
+        self.run_stream(window, Some(end_frame))
+    }
+
+    fn run_stream(&mut self, window: &[f32], end_frame: Option<u64>) -> Result<EnsembleOutput, ModelError> {
         with_flush_to_zero(|| {
-            let trunk = self.trunk_outputs(window)?;
+            let trunk = self.trunk_outputs(window, end_frame)?;
             let mut members = Vec::with_capacity(self.members.len());
             for i in 0..self.members.len() {
                 members.push(self.member_probs(i, window, &trunk)?);
@@ -173,7 +205,7 @@ impl Ensemble {
 
     /// The trunk's outputs for one window (empty without a trunk).
     pub fn run_trunk(&mut self, window: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
-        with_flush_to_zero(|| self.trunk_outputs(window))
+        with_flush_to_zero(|| self.trunk_outputs(window, None))
     }
 
     /// One member's class probabilities, given the window and the trunk outputs for it.
@@ -181,30 +213,14 @@ impl Ensemble {
         with_flush_to_zero(|| self.member_probs(member, window, trunk))
     }
 
-    fn trunk_outputs(&mut self, window: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn trunk_outputs(&mut self, window: &[f32], end_frame: Option<u64>) -> Result<Vec<Vec<f32>>, ModelError> {
         if window.len() != self.window_len() {
             return Err(ModelError::InputSize { got: window.len(), expected: self.window_len() });
         }
-        let (Some(session), Some(t)) = (self.trunk.as_mut(), self.manifest.trunk.as_ref()) else {
-            return Ok(Vec::new());
-        };
-        let input = TensorRef::from_array_view((self.shape.clone(), window)).map_err(infer)?;
-        let outputs = session.run(ort::inputs![self.manifest.input.name.as_str() => input]).map_err(infer)?;
-        t.outputs
-            .iter()
-            .map(|o| {
-                let (_, v) = outputs[o.name.as_str()].try_extract_tensor::<f32>().map_err(infer)?;
-                if v.len() != o.dim {
-                    return Err(ModelError::Inference(format!(
-                        "trunk output {} has {} values, manifest says {}",
-                        o.name,
-                        v.len(),
-                        o.dim
-                    )));
-                }
-                Ok(v.to_vec())
-            })
-            .collect()
+        match self.trunk.as_mut() {
+            Some(t) => t.run(window, end_frame),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn member_probs(&mut self, member: usize, window: &[f32], trunk: &[Vec<f32>]) -> Result<Vec<f32>, ModelError> {
@@ -266,8 +282,4 @@ pub fn with_flush_to_zero<T>(f: impl FnOnce() -> T) -> T {
     {
         f()
     }
-}
-
-fn infer(e: impl std::fmt::Display) -> ModelError {
-    ModelError::Inference(e.to_string())
 }

@@ -52,11 +52,49 @@ pub struct TrunkEntry {
     pub file: String,
     /// Lower-case hex SHA-256 of the file.
     pub sha256: String,
+    /// The trunk's numeric format (of `file` and of the streaming split alike).
     pub quantization: Quantization,
     pub outputs: Vec<TrunkOutput>,
     /// Where the trunk's weights come from, and their licence (travels with every copy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// With `Int8Qdq`: the layers that run in int8 (the others stay float).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quantized_layers: Vec<String>,
+    /// The same trunk split so that overlapping windows share work; the engine runs this when it
+    /// is present and `file` (whole windows) otherwise. See [`StreamingSplit`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<StreamingSplit>,
+}
+
+/// A file of the model folder and its checksum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// File name relative to the manifest's folder.
+    pub file: String,
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// The trunk as a per-frame graph and a per-window graph. `window(x, frames(x)) = trunk(x)` for
+/// a window `x`; the per-frame graph is local in time (an output frame depends only on the input
+/// frames within `context` of it, zero-padded past the ends of what it is given, as the trunk
+/// pads a window's ends), so a frame's output inside a window, away from the window's edges, is
+/// the same in every window that holds it: it is computed once, when it arrives, and cached
+/// (`model::trunk`). Needs a frame-causal normalization (a frame must not depend on its window).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamingSplit {
+    /// Per-frame graph: input [`InputSpec::name`] `[1, L, frame_dim]` (any L ≥ 1 consecutive
+    /// frames of model input), output `frame_output` `[1, L, channels]`.
+    pub frames: ModelFile,
+    /// Per-window graph: inputs [`InputSpec::name`] (the window) and `frame_output`
+    /// (`[1, window_frames, channels]`: the per-frame graph's output on that window); outputs
+    /// the trunk's outputs.
+    pub window: ModelFile,
+    pub frame_output: String,
+    pub channels: usize,
+    /// Frames of context on each side of an output frame.
+    pub context: usize,
 }
 
 /// One ensemble member: a graph from the window (or trunk outputs) to class probabilities.
@@ -182,6 +220,8 @@ impl From<SpecError> for ManifestError {
 #[derive(Clone, Debug)]
 pub struct VerifiedFiles {
     pub trunk: Option<PathBuf>,
+    /// The streaming split's per-frame and per-window graphs, if the trunk has one.
+    pub trunk_split: Option<(PathBuf, PathBuf)>,
     pub members: Vec<PathBuf>,
 }
 
@@ -292,6 +332,29 @@ impl ModelManifest {
                     return invalid(format!("trunk output {:?} (dim {}) is empty or repeated", o.name, o.dim));
                 }
             }
+            if !t.quantized_layers.is_empty() && t.quantization != Quantization::Int8Qdq {
+                return invalid("quantized_layers of a trunk that is not int8".into());
+            }
+            if let Some(s) = &t.streaming {
+                check_file_name(&s.frames.file)?;
+                check_file_name(&s.window.file)?;
+                if !self.front_end.normalization.is_frame_causal() {
+                    return invalid("a streaming trunk needs a frame-causal normalization".into());
+                }
+                let frame_dim = self.front_end.frame_dim() as i64;
+                if inp.shape.len() != 3 || inp.shape[1] != inp.window_frames as i64 || inp.shape[2] != frame_dim {
+                    return invalid(format!(
+                        "a streaming trunk reads [batch, frames, {frame_dim}], not {:?}",
+                        inp.shape
+                    ));
+                }
+                if s.frame_output.is_empty() || s.frame_output == inp.name || s.channels == 0 {
+                    return invalid(format!("streaming frame output {:?} ({} channels)", s.frame_output, s.channels));
+                }
+                if 2 * s.context >= inp.window_frames {
+                    return invalid(format!("streaming context {} leaves no frame of the window to share", s.context));
+                }
+            }
         }
         if self.members.is_empty() {
             return invalid("no ensemble members".into());
@@ -359,8 +422,12 @@ impl ModelManifest {
             Ok(path)
         };
         let trunk = self.trunk.as_ref().map(|t| verify(&t.file, &t.sha256)).transpose()?;
+        let trunk_split = match self.trunk.as_ref().and_then(|t| t.streaming.as_ref()) {
+            Some(s) => Some((verify(&s.frames.file, &s.frames.sha256)?, verify(&s.window.file, &s.window.sha256)?)),
+            None => None,
+        };
         let members = self.members.iter().map(|m| verify(&m.file, &m.sha256)).collect::<Result<_, _>>()?;
-        Ok(VerifiedFiles { trunk, members })
+        Ok(VerifiedFiles { trunk, trunk_split, members })
     }
 }
 
@@ -398,6 +465,8 @@ mod tests {
                     TrunkOutput { name: "penultimate".into(), dim: 200 },
                 ],
                 origin: None,
+                quantized_layers: Vec::new(),
+                streaming: None,
             }),
             members: vec![MemberEntry {
                 file: "head_0.onnx".into(),
@@ -428,6 +497,58 @@ mod tests {
         assert_eq!(ModelManifest::parse(&text).unwrap(), m);
         assert_eq!(m.window_len(), 187 * 96);
         assert!((m.window_seconds() - 2.992).abs() < 1e-9);
+    }
+
+    fn streaming_sample() -> ModelManifest {
+        let mut m = sample();
+        m.front_end.normalization =
+            crate::features::Normalization::RunningMeanPower { reference: 0.1, max_gain_db: 60.0, tau_s: 3.0 };
+        m.front_end_hash = m.front_end.hash();
+        let t = m.trunk.as_mut().unwrap();
+        t.quantization = Quantization::Int8Qdq;
+        t.quantized_layers = vec!["timbral_7x38".into()];
+        t.streaming = Some(StreamingSplit {
+            frames: ModelFile { file: "trunk_frames.onnx".into(), sha256: "00".into() },
+            window: ModelFile { file: "trunk_window.onnx".into(), sha256: "00".into() },
+            frame_output: "frame_features".into(),
+            channels: 61,
+            context: 3,
+        });
+        m
+    }
+
+    #[test]
+    fn streaming_split_round_trips_and_is_checked() {
+        let m = streaming_sample();
+        m.validate().unwrap();
+        assert_eq!(ModelManifest::parse(&serde_json::to_string(&m).unwrap()).unwrap(), m);
+        // Without the new fields the JSON is what older builds wrote.
+        let plain = serde_json::to_value(sample()).unwrap();
+        assert!(plain["trunk"].get("streaming").is_none() && plain["trunk"].get("quantized_layers").is_none());
+        let split = |m: &ModelManifest| m.trunk.as_ref().unwrap().streaming.clone().unwrap();
+        // A window normalization makes every frame depend on its window: no sharing.
+        let mut bad = streaming_sample();
+        bad.front_end.normalization =
+            crate::features::Normalization::WindowMeanPower { reference: 0.1, max_gain_db: 60.0 };
+        bad.front_end_hash = bad.front_end.hash();
+        assert!(err_of(&bad).contains("frame-causal"), "{}", err_of(&bad));
+        let mut bad = streaming_sample();
+        bad.trunk.as_mut().unwrap().streaming = Some(StreamingSplit { context: 94, ..split(&bad) });
+        assert!(err_of(&bad).contains("context"));
+        let mut bad = streaming_sample();
+        bad.trunk.as_mut().unwrap().streaming = Some(StreamingSplit { frame_output: "melspec".into(), ..split(&bad) });
+        assert!(err_of(&bad).contains("frame output"));
+        let mut bad = streaming_sample();
+        let s = split(&bad);
+        bad.trunk.as_mut().unwrap().streaming =
+            Some(StreamingSplit { frames: ModelFile { file: "../x.onnx".into(), ..s.frames.clone() }, ..s });
+        assert!(err_of(&bad).contains("inside the model folder"));
+        let mut bad = streaming_sample();
+        bad.input.shape = vec![-1, 187 * 96];
+        assert!(err_of(&bad).contains("streaming trunk reads"), "{}", err_of(&bad));
+        let mut bad = streaming_sample();
+        bad.trunk.as_mut().unwrap().quantization = Quantization::Fp32;
+        assert!(err_of(&bad).contains("quantized_layers"));
     }
 
     #[test]

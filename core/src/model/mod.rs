@@ -3,13 +3,15 @@
 pub mod ensemble;
 pub mod manifest;
 pub mod session;
+pub mod trunk;
 mod v1;
 pub mod vote;
 
 pub use ensemble::{Ensemble, EnsembleOutput, ModelError};
 pub use manifest::{
-    Calibration, InputSpec, ManifestError, MemberEntry, ModelManifest, OutOfSet, Quantization, TrunkEntry, TrunkOutput,
-    VerifiedFiles, Vote, VoteRule, FORMAT_VERSION, MANIFEST_FILE,
+    Calibration, InputSpec, ManifestError, MemberEntry, ModelFile, ModelManifest, OutOfSet, Quantization,
+    StreamingSplit, TrunkEntry, TrunkOutput, VerifiedFiles, Vote, VoteRule, FORMAT_VERSION, MANIFEST_FILE,
 };
 pub use session::SessionOptions;
+pub use trunk::TrunkRunner;
 pub use vote::{soft_vote, top_genre, top_k, Combiner};

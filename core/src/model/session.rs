@@ -11,11 +11,13 @@ pub struct SessionOptions {
     /// Intra-op threads. 1 in the plugin and the CLI (the calling thread does the work, no pool
     /// threads); the trainer may use more for bulk embedding.
     pub threads: usize,
+    /// Run a model's whole-window trunk even when it has a streaming split (benchmarks, tests).
+    pub whole_window_trunk: bool,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { threads: 1 }
+        Self { threads: 1, whole_window_trunk: false }
     }
 }
 
