@@ -118,12 +118,18 @@ impl Graph {
     /// made results depend on the machine (measured: 24/40 vs ≥ 32/40 top-1 agreement on an
     /// AVX2-only EPYC); 7-bit weights cannot saturate.
     pub fn weight_int8(&mut self, name: &str, w: &[f32], dims: &[i64], channels: usize) -> String {
-        let scales = channel_scales(w, channels);
+        self.weight_int8_max(name, w, dims, channels, WEIGHT_MAX)
+    }
+
+    /// [`Self::weight_int8`] with `max_q` as the largest quantized magnitude (63: 7 bits, safe on
+    /// every x86 CPU; 127: 8 bits, only where the CPU's u8·s8 products cannot saturate).
+    pub fn weight_int8_max(&mut self, name: &str, w: &[f32], dims: &[i64], channels: usize, max_q: f32) -> String {
+        let scales = channel_scales_max(w, channels, max_q);
         let per = w.len() / channels;
         let q: Vec<u8> = w
             .iter()
             .enumerate()
-            .map(|(i, &v)| (v / scales[i / per]).round().clamp(-WEIGHT_MAX, WEIGHT_MAX) as i8 as u8)
+            .map(|(i, &v)| (v / scales[i / per]).round().clamp(-max_q, max_q) as i8 as u8)
             .collect();
         let qn = self.init_raw(&format!("{name}.q"), dims, DataType::INT8, q);
         let s = self.init_f32(&format!("{name}.scale"), &[channels as i64], &scales);
@@ -133,7 +139,20 @@ impl Graph {
 
     /// int32 bias with scale `s_in * s_w[c]` (what QLinearConv/QGemm expect) + DequantizeLinear.
     pub fn bias_int32(&mut self, name: &str, b: &[f32], s_in: f32, w: &[f32], channels: usize) -> String {
-        let scales: Vec<f32> = channel_scales(w, channels).iter().map(|s| s * s_in).collect();
+        self.bias_int32_max(name, b, s_in, w, channels, WEIGHT_MAX)
+    }
+
+    /// [`Self::bias_int32`] for weights written by [`Self::weight_int8_max`] with `max_q`.
+    pub fn bias_int32_max(
+        &mut self,
+        name: &str,
+        b: &[f32],
+        s_in: f32,
+        w: &[f32],
+        channels: usize,
+        max_q: f32,
+    ) -> String {
+        let scales: Vec<f32> = channel_scales_max(w, channels, max_q).iter().map(|s| s * s_in).collect();
         let q: Vec<u8> = b
             .iter()
             .zip(&scales)
@@ -180,10 +199,20 @@ impl ActParams {
     /// From a calibrated `[min, max]` range (e.g. min/max over training windows), widened to
     /// include 0 so that zero (a ReLU's floor, padding) is exact.
     pub fn from_range(min: f32, max: f32) -> Self {
+        Self::from_range_levels(min, max, 255)
+    }
+
+    /// [`Self::from_range`] onto `0..=top` only (e.g. 127: 7-bit activations).
+    pub fn from_range_levels(min: f32, max: f32, top: u8) -> Self {
         let (lo, hi) = (min.min(0.0), max.max(0.0));
-        let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
-        let zero_point = (-lo / scale).round().clamp(0.0, 255.0) as u8;
+        let scale = if hi > lo { (hi - lo) / top as f32 } else { 1.0 };
+        let zero_point = (-lo / scale).round().clamp(0.0, top as f32) as u8;
         Self { scale, zero_point }
+    }
+
+    /// The real values `0..=top` stand for: `[scale·(0 − zp), scale·(top − zp)]`.
+    pub fn real_range(&self, top: u8) -> (f32, f32) {
+        (-(self.zero_point as f32) * self.scale, (top as f32 - self.zero_point as f32) * self.scale)
     }
 }
 
@@ -192,12 +221,17 @@ pub const WEIGHT_MAX: f32 = 63.0;
 
 /// Symmetric per-channel weight scales: `max|w_c| / WEIGHT_MAX` (1 for an all-zero channel).
 pub fn channel_scales(w: &[f32], channels: usize) -> Vec<f32> {
+    channel_scales_max(w, channels, WEIGHT_MAX)
+}
+
+/// [`channel_scales`] for another largest quantized magnitude.
+pub fn channel_scales_max(w: &[f32], channels: usize, max_q: f32) -> Vec<f32> {
     let per = w.len() / channels;
     (0..channels)
         .map(|c| {
             let m = w[c * per..(c + 1) * per].iter().fold(0.0f32, |a, v| a.max(v.abs()));
             if m > 0.0 {
-                m / WEIGHT_MAX
+                m / max_q
             } else {
                 1.0
             }
@@ -300,6 +334,12 @@ impl Reader {
             }
             _ => anyhow::bail!("input {name:?} is not a tensor"),
         }
+    }
+
+    /// `(domain, op type, name)` of the graph's nodes, in graph order (e.g. to see what ONNX
+    /// Runtime made of a graph it saved optimized).
+    pub fn nodes(&self) -> Vec<(&str, &str, &str)> {
+        self.model.graph.node.iter().map(|n| (n.domain.as_str(), n.op_type.as_str(), n.name.as_str())).collect()
     }
 
     /// Names of the graph's nodes, in graph order.

@@ -7,7 +7,7 @@ pub mod trunk;
 mod v1;
 pub mod vote;
 
-pub use ensemble::{Ensemble, EnsembleOutput, ModelError};
+pub use ensemble::{with_flush_to_zero, Ensemble, EnsembleOutput, ModelError};
 pub use manifest::{
     Calibration, InputSpec, ManifestError, MemberEntry, ModelFile, ModelManifest, OutOfSet, Quantization,
     StreamingSplit, TrunkEntry, TrunkOutput, VerifiedFiles, Vote, VoteRule, FORMAT_VERSION, MANIFEST_FILE,

@@ -16,7 +16,7 @@
 //! compute, up to how ONNX Runtime rounds a conv on a chunk of another length (tests measure it).
 //! When the cache cannot serve a window (the first window, after a reset, after gated windows,
 //! a hop of a window or more), the whole window is one chunk, which is the whole trunk's work.
-use super::manifest::{InputSpec, StreamingSplit, TrunkOutput};
+use super::manifest::{InputSpec, StreamingSplit, TrunkEntry, TrunkOutput};
 use super::session::{self, SessionOptions};
 use super::ModelError;
 use ort::session::Session;
@@ -57,6 +57,22 @@ struct Streaming {
 }
 
 impl TrunkRunner {
+    /// The trunk a manifest entry describes, its files in `dir` (checksums not verified: for
+    /// tools that just wrote them): the streaming split if it has one and `opts` allows it.
+    pub fn from_entry(
+        entry: &TrunkEntry,
+        dir: &Path,
+        input: &InputSpec,
+        opts: SessionOptions,
+    ) -> Result<Self, ModelError> {
+        match &entry.streaming {
+            Some(s) if !opts.whole_window_trunk => {
+                Self::streaming(&dir.join(&s.frames.file), &dir.join(&s.window.file), s, input, &entry.outputs, opts)
+            }
+            _ => Self::whole(&dir.join(&entry.file), input, &entry.outputs, opts),
+        }
+    }
+
     /// The whole-window trunk `file`.
     pub fn whole(
         file: &Path,

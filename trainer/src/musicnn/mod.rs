@@ -3,6 +3,7 @@
 //! weights (`weights`), the trunk as a burn module (`model`, `train` feature) and as an ONNX
 //! graph (`onnx`), and exact pruning of its dead filters (`prune`).
 pub mod checkpoint;
+pub mod export;
 #[cfg(feature = "train")]
 pub mod model;
 pub mod onnx;
