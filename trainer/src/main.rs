@@ -90,13 +90,24 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         epochs: usize,
     },
-    /// Median single-window latency of a model folder (whole model and trunk), 1 thread; prints JSON.
+    /// Per-prediction latency of a model folder, 1 thread: every `manifest*.json` in it (the
+    /// shipped model and its fp32 twin), streaming and whole windows, at the plugin's default hop
+    /// and with windows side by side; prints a table and, with --json, JSON.
     Latency {
         /// Model folder to time (read only).
         #[arg(long, default_value = "models")]
         model: PathBuf,
+        /// Windows of a single window on its own (the first numbers, for older tools).
         #[arg(long, default_value_t = 200)]
         iters: usize,
+        /// An audio file to stream (default: 30 s of deterministic noise through the model's front end).
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// Passes over the stream (after one untimed pass).
+        #[arg(long, default_value_t = 3)]
+        passes: usize,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -153,9 +164,30 @@ fn main() -> anyhow::Result<()> {
             let t = genrescope_trainer::bench::train_throughput(&o)?;
             println!("{}", serde_json::to_string_pretty(&t)?);
         }
-        Cmd::Latency { model, iters } => {
-            let (whole, trunk) = genrescope_trainer::inference::latency_us(&model, iters)?;
-            println!("{{\"model_us\": {whole:.0}, \"trunk_us\": {trunk:.0}}}");
+        Cmd::Latency { model, iters, audio, passes, json } => {
+            use genrescope_trainer::inference::{cpu_description, latency_table, latency_us};
+            let (whole, trunk) = latency_us(&model, iters)?;
+            let rows = latency_table(&model, audio.as_deref(), &[Some(0.5), None], passes)?;
+            if json {
+                let v = serde_json::json!({
+                    "cpu": cpu_description(), "model_us": whole.round(), "trunk_us": trunk.round(), "rows": rows,
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{} — {}", model.display(), cpu_description());
+                println!("one window on its own: model {:.2} ms, trunk {:.2} ms", whole / 1e3, trunk / 1e3);
+                println!("| manifest | trunk | hop | per prediction | share of a core |\n|---|---|---|---|---|");
+                for r in rows {
+                    println!(
+                        "| {} | {} | {:.2} s | {:.2} ms | {:.2} % |",
+                        r.manifest,
+                        r.trunk,
+                        r.hop_s,
+                        r.us / 1e3,
+                        100.0 * r.core_share
+                    );
+                }
+            }
         }
     }
     Ok(())

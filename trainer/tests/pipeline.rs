@@ -8,8 +8,9 @@
 //! Needs the checkpoint (`cargo xtask musicnn` / `GENRESCOPE_MUSICNN_DIR`; SKIP without it, except
 //! in CI) and ONNX Runtime.
 #![cfg(feature = "train")]
+use genrescope_core::features::Normalization;
 use genrescope_core::labels::GENRES;
-use genrescope_core::model::{Ensemble, ModelManifest};
+use genrescope_core::model::{Ensemble, ModelManifest, Quantization};
 use genrescope_testkit::{scratch_dir, wav_bytes};
 use genrescope_trainer::heads::cv::HeadGrid;
 use genrescope_trainer::heads::run::{run, MusicnnOptions};
@@ -134,6 +135,10 @@ fn train_writes_a_model_the_engine_runs_and_reproduces_it() {
     assert!(fold_sizes(2).0 >= 2 && fold_sizes(2).1 >= 2);
     assert!(r.data.train_windows > r.data.train_segments, "overlapping training windows");
     assert!(r.data.level_reference.is_some_and(|l| l > 0.0));
+    assert!(matches!(r.spec.normalization, Normalization::RunningMeanPower { tau_s: 3.0, .. }));
+    // The MaxPool rewrite gives the ReduceMax graph's numbers; the timbral convs are int8.
+    assert!(r.trunk.rewrite.bit_identical, "{:?}", r.trunk.rewrite);
+    assert_eq!(r.trunk.entry.quantized_layers, ["timbral_7x38", "timbral_7x67"]);
     // Pruning removed filters and changed no output beyond rounding.
     assert!(r.trunk.summary.macs_after < r.trunk.summary.macs_before);
     for (name, d) in &r.trunk.summary.max_rel_diff {
@@ -149,15 +154,23 @@ fn train_writes_a_model_the_engine_runs_and_reproduces_it() {
     let t = r.calibration.temperature;
     assert!(t.is_finite() && (0.05..=20.0).contains(&t), "temperature {t}");
     assert!(r.calibration.ece.iter().any(|e| e.0 == "other-corpus"));
-    // Both folders are complete models the engine runs, with the out-of-set class and calibration.
+    // Both folders are complete models the engine runs, with the out-of-set class and calibration,
+    // an int8 streaming trunk and an fp32 twin with the same heads.
     for dir in [&opts.out, &r.train_only_dir] {
         let (m, _) = ModelManifest::load(dir).unwrap();
+        let t = m.trunk.as_ref().unwrap();
+        assert!(t.streaming.is_some() && t.quantization == Quantization::Int8Qdq);
+        let (fp32, _) = ModelManifest::load(&dir.join("manifest-fp32.json")).unwrap();
+        assert_eq!(fp32.trunk.as_ref().unwrap().quantization, Quantization::Fp32);
+        assert_eq!((&fp32.members, &fp32.front_end), (&m.members, &m.front_end));
+        assert!(Ensemble::load(&dir.join("manifest-fp32.json")).unwrap().is_streaming());
         let zero_shot = usize::from(r.zero_shot.alpha > 0.0);
         assert_eq!(m.members.len(), r.choice.members.len() + zero_shot);
         assert_eq!(m.front_end, r.spec);
         assert_eq!(m.out_of_set.as_ref().map(|o| o.threshold), Some(r.calibration.threshold.threshold));
         assert_eq!(m.num_classes(), 11);
         let mut e = Ensemble::load(dir).unwrap();
+        assert!(e.is_streaming());
         let out = e.run(&vec![1.0; e.window_len()]).unwrap();
         assert!((out.probs.iter().sum::<f32>() + out.other - 1.0).abs() < 1e-4);
     }
@@ -175,6 +188,9 @@ fn train_writes_a_model_the_engine_runs_and_reproduces_it() {
     assert!(report.contains("| other-corpus |"), "a row per corpus");
     assert!(report.contains("## Calibration and \"none of these\""));
     assert!(report.contains("## What looked at what"));
+    assert!(report.contains("## Trunk: int8 and streaming"));
+    assert!(report.contains("| other-corpus | "), "an int8 agreement row per corpus");
+    assert!(report.contains("int8 streaming (shipped)"), "the latency rows");
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(opts.out.join("card.json")).unwrap()).unwrap();
     assert_eq!(card["name"], r.shipped.name.as_str());

@@ -24,10 +24,21 @@ fn shipped_folder_is_the_musicnn_model_and_matches_its_report() {
     assert!(trunk.origin.as_deref().is_some_and(|o| o.contains("musicnn") && o.contains("ISC")));
     assert!(dir.join("LICENSE-musicnn.md").is_file(), "the trunk's licence travels with it");
     assert_eq!(m.embedding.as_deref(), Some("penultimate"));
-    // musicnn's front end, plus the window level normalization.
+    // musicnn's front end, plus a level normalization: per window (the models before issue 18), or
+    // the running one, which comes with the int8 streaming trunk and its fp32 twin.
     let plain = FrontEndSpec { normalization: Normalization::Off, ..m.front_end.clone() };
     assert_eq!(plain, FrontEndSpec::musicnn());
-    assert!(matches!(m.front_end.normalization, Normalization::WindowMeanPower { .. }));
+    match m.front_end.normalization {
+        Normalization::WindowMeanPower { .. } => assert!(trunk.streaming.is_none()),
+        Normalization::RunningMeanPower { .. } => {
+            assert!(trunk.streaming.is_some(), "a running normalization ships with the streaming trunk");
+            assert_eq!(trunk.quantized_layers, ["timbral_7x38", "timbral_7x67"]);
+            let (fp32, _) = ModelManifest::load(&dir.join("manifest-fp32.json")).expect("the fp32 twin");
+            assert_eq!(fp32.members, m.members, "the fp32 twin runs the same heads");
+            Ensemble::load(&dir.join("manifest-fp32.json")).expect("the fp32 twin loads");
+        }
+        ref other => panic!("unexpected normalization {other:?}"),
+    }
     let report = std::fs::read_to_string(dir.join("REPORT.md")).expect("REPORT.md");
     assert!(report.contains(&format!("{} head(s)", m.members.len())), "REPORT.md describes other heads");
     let card: serde_json::Value =

@@ -1,6 +1,8 @@
 //! Windows of model input: the frames of each track cut into fixed-length windows (side by side
 //! for scoring, overlapping for training) through the same `FeatureTransform` as the analysis
-//! thread's, with their labels and tracks.
+//! thread's, with their labels and tracks. A frame-causal normalization runs over the clip's
+//! frames from its start, as over a stream in the engine, before the windows are cut; a window
+//! normalization runs on each window.
 use super::corpus::Clip;
 use super::features::ClipFeatures;
 use genrescope_core::features::{FeatureTransform, FrontEndSpec};
@@ -41,6 +43,9 @@ pub struct Segments {
     pub track_labels: Vec<usize>,
     /// Per track: its index in the clip list the windows were built from (corpus, fold, artist).
     pub track_clip: Vec<usize>,
+    /// Per window: the frame of its track's stream at which it ends (its start + window frames),
+    /// as the engine counts a stream's frames; a track's windows come in stream order.
+    pub ends: Vec<u64>,
     pub window_len: usize,
 }
 
@@ -81,16 +86,28 @@ impl Segments {
         let mut transform = FeatureTransform::new(&input.spec).expect("spec validated by the caller");
         let mut s = Segments { window_len, ..Default::default() };
         let mut window = vec![0.0; window_len];
+        let frame_dim = input.frame_dim();
+        let mut stream = Vec::new();
         for &c in clip_idx {
             let Some(f) = &feats.frames[c] else { continue };
             let t = s.track_ids.len();
             s.track_ids.push(clips[c].id.clone());
             s.track_labels.push(clips[c].label);
             s.track_clip.push(c);
+            if transform.is_frame_causal() {
+                stream.resize(f.len() / mel_dim * frame_dim, 0.0);
+                transform.apply(f, &mut stream);
+            }
             let mut start = 0;
             while start + mel_len <= f.len() {
-                transform.apply(&f[start..start + mel_len], &mut window);
-                s.windows.extend_from_slice(&window);
+                if transform.is_frame_causal() {
+                    let at = start / mel_dim * frame_dim;
+                    s.windows.extend_from_slice(&stream[at..at + window_len]);
+                } else {
+                    transform.apply(&f[start..start + mel_len], &mut window);
+                    s.windows.extend_from_slice(&window);
+                }
+                s.ends.push(((start + mel_len) / mel_dim) as u64);
                 start += hop;
                 s.labels.push(clips[c].label);
                 s.track.push(t);
@@ -113,6 +130,7 @@ impl Segments {
                 s.windows.extend_from_slice(self.window(i));
                 s.labels.push(self.labels[i]);
                 s.track.push(nt);
+                s.ends.push(self.ends[i]);
             }
         }
         s
@@ -153,11 +171,45 @@ mod tests {
         let o1 = o.select_tracks(&folds.1);
         assert_eq!(o1.track_ids, f1.track_ids);
         assert_eq!(o1.len(), per_track * f1.num_tracks());
+        assert_eq!(
+            o.ends[..per_track],
+            (0..per_track).map(|k| (k * hop + input.window_frames) as u64).collect::<Vec<_>>()
+        );
+        assert_eq!(o1.ends.len(), o1.len());
         // Each segment carries its own track's values, through the front end's log compression.
         for i in 0..f1.len() {
             let orig = s.track_ids.iter().position(|t| *t == f1.track_ids[f1.track[i]]).unwrap();
             let want = (1.0 + 10000.0 * mel(orig) as f64).log10() as f32;
             assert!(f1.window(i).iter().all(|&v| (v - want).abs() < 1e-5), "{} vs {want}", f1.window(i)[0]);
         }
+    }
+
+    #[test]
+    fn a_running_normalization_runs_over_the_clip_then_windows_are_cut() {
+        use genrescope_core::features::Normalization;
+        let spec = FrontEndSpec {
+            normalization: Normalization::RunningMeanPower { reference: 0.05, max_gain_db: 60.0, tau_s: 3.0 },
+            ..FrontEndSpec::musicnn()
+        };
+        let input = ModelInput { spec: spec.clone(), window_frames: 8 };
+        let c = test_clips(1);
+        // A level that rises through the clip, so the running level (and the gain) moves.
+        let n = 40;
+        let mel: Vec<f32> = (0..n * 96).map(|i| 1e-3 * (1 + i / 96) as f32 * (1.0 + (i % 96) as f32 / 96.0)).collect();
+        let feats = ClipFeatures { frames: vec![Some(mel.clone())], skipped: vec![] };
+        let s = Segments::build_hop(&c, &feats, &[0], &input, 3);
+        let mut all = vec![0.0; mel.len()];
+        FeatureTransform::new(&spec).unwrap().apply(&mel, &mut all);
+        assert_eq!(s.len(), (n - 8) / 3 + 1);
+        for i in 0..s.len() {
+            let end = s.ends[i] as usize;
+            assert_eq!(s.window(i), &all[(end - 8) * 96..end * 96], "window {i}");
+        }
+        // Not what a window on its own gives: the history counts.
+        let mut alone = vec![0.0; 8 * 96];
+        FeatureTransform::new(&spec)
+            .unwrap()
+            .apply(&mel[(s.ends[5] as usize - 8) * 96..s.ends[5] as usize * 96], &mut alone);
+        assert_ne!(s.window(5), alone.as_slice());
     }
 }

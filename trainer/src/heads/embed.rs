@@ -1,7 +1,10 @@
-//! The heads' inputs: the trunk's outputs for every window of a set (run in ONNX Runtime by
-//! [`crate::inference::run_outputs`]), with the windows' labels and tracks.
+//! The heads' inputs: the trunk's outputs for every window of a set, with the windows' labels and
+//! tracks: through the engine's own trunk runner ([`Embeddings::of_trunk`]: each track's windows
+//! in stream order, a streaming trunk sharing frames between them exactly as the analysis
+//! thread does), or any graph in batches ([`Embeddings::compute`]).
 use crate::data::Segments;
 use crate::inference::run_outputs;
+use genrescope_core::model::{with_flush_to_zero, InputSpec, SessionOptions, TrunkEntry, TrunkRunner};
 use std::path::Path;
 
 /// Trunk outputs of every window of a [`Segments`] set, with its labels and tracks.
@@ -33,6 +36,72 @@ impl Embeddings {
         Ok(Self {
             outputs: outputs.to_vec(),
             stride: outputs.iter().map(|o| o.1).sum(),
+            data,
+            labels: seg.labels.clone(),
+            track: seg.track.clone(),
+            track_ids: seg.track_ids.clone(),
+            track_labels: seg.track_labels.clone(),
+            track_clip: seg.track_clip.clone(),
+        })
+    }
+
+    /// The trunk `entry` (files in `dir`) on every window of `seg`, one window at a time in each
+    /// track's stream order through core's [`TrunkRunner`] (what the engine runs): the
+    /// embeddings the heads train on are the ones the shipped model computes. Tracks are shared
+    /// out over `threads` threads, one runner each; the result does not depend on the split.
+    pub fn of_trunk(
+        entry: &TrunkEntry,
+        dir: &Path,
+        input: &InputSpec,
+        seg: &Segments,
+        threads: usize,
+    ) -> anyhow::Result<Self> {
+        let outputs: Vec<(String, usize)> = entry.outputs.iter().map(|o| (o.name.clone(), o.dim)).collect();
+        let stride: usize = outputs.iter().map(|o| o.1).sum();
+        let n = seg.len();
+        anyhow::ensure!(seg.ends.len() == n, "windows without stream positions");
+        let mut data = vec![0.0f32; n * stride];
+        // Contiguous runs of windows, cut at track boundaries, about n / threads each.
+        let threads = threads.clamp(1, 16);
+        let mut cuts = vec![0];
+        for i in 1..n {
+            if seg.track[i] != seg.track[i - 1] && i >= cuts.last().unwrap() + n.div_ceil(threads) {
+                cuts.push(i);
+            }
+        }
+        cuts.push(n);
+        std::thread::scope(|s| -> anyhow::Result<()> {
+            let mut jobs = Vec::new();
+            let mut rest = data.as_mut_slice();
+            for r in cuts.windows(2) {
+                let (mine, tail) = rest.split_at_mut((r[1] - r[0]) * stride);
+                rest = tail;
+                let range = r[0]..r[1];
+                jobs.push(s.spawn(move || -> anyhow::Result<()> {
+                    let mut t = TrunkRunner::from_entry(entry, dir, input, SessionOptions::default())?;
+                    for (k, i) in range.clone().enumerate() {
+                        if i == range.start || seg.track[i] != seg.track[i - 1] {
+                            t.reset();
+                        }
+                        let out = with_flush_to_zero(|| t.run(seg.window(i), Some(seg.ends[i])))?;
+                        let row = &mut mine[k * stride..(k + 1) * stride];
+                        let mut off = 0;
+                        for v in out {
+                            row[off..off + v.len()].copy_from_slice(&v);
+                            off += v.len();
+                        }
+                    }
+                    Ok(())
+                }));
+            }
+            for j in jobs {
+                j.join().map_err(|_| anyhow::anyhow!("trunk worker thread panicked"))??;
+            }
+            Ok(())
+        })?;
+        Ok(Self {
+            outputs,
+            stride,
             data,
             labels: seg.labels.clone(),
             track: seg.track.clone(),

@@ -18,4 +18,6 @@ pub mod model;
 pub mod report;
 #[cfg(feature = "train")]
 pub mod run;
+#[cfg(feature = "train")]
+pub mod trunk_report;
 pub mod zeroshot;

@@ -37,13 +37,15 @@ pub fn write(o: &MusicnnOptions, r: &Outcome) -> anyhow::Result<()> {
     eprintln!("report: the train-only model through the engine on {} fold-B clips", clips.len());
     let engine = engine_results(&r.train_only_dir, &clips, &d.names, &report_variants(), &scratch(&o.work))?;
     let (whole_us, trunk_us) = latency_us(&o.out.join(MANIFEST_FILE), 200)?;
-    let text = markdown(o, r, &engine, whole_us, trunk_us);
+    let trunk = super::trunk_report::measure(r, &clips, &d.names, &o.work, &o.out)?;
+    let text = markdown(o, r, &engine, whole_us, trunk_us, &trunk);
     std::fs::write(o.out.join("REPORT.md"), text)?;
     std::fs::write(o.out.join("card.json"), serde_json::to_string_pretty(&card(r, &engine, whole_us))? + "\n")?;
     let summary = serde_json::json!({
         "data": r.data, "prune": r.trunk.summary, "cv": r.choice.cv, "members": r.choice.members,
         "size_curve": r.choice.size_curve, "zero_shot": r.zero_shot, "calibration": r.calibration,
-        "engine": engine, "latency_us": {"model": whole_us, "trunk": trunk_us},
+        "engine": engine, "latency_us": {"model": whole_us, "trunk": trunk_us}, "trunk": trunk,
+        "rewrite": r.trunk.rewrite, "int8": format!("{:?}", r.trunk.int8),
     });
     std::fs::write(o.work.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
     Ok(())
@@ -74,7 +76,14 @@ fn as_is<'a>(engine: &'a [VariantResult], corpus: &str) -> Option<&'a CorpusResu
     engine.iter().find(|v| v.variant == Variant::AsIs)?.per_corpus.iter().find(|c| c.corpus == corpus)
 }
 
-fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us: f64, trunk_us: f64) -> String {
+fn markdown(
+    o: &MusicnnOptions,
+    r: &Outcome,
+    engine: &[VariantResult],
+    whole_us: f64,
+    trunk_us: f64,
+    trunk: &super::trunk_report::TrunkReport,
+) -> String {
     let mut s = String::new();
     macro_rules! w { ($($a:tt)*) => {{ let _ = writeln!(s, $($a)*); }}; }
     let d = &r.data;
@@ -86,7 +95,7 @@ fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us:
     w!("**Read this first.** The corpora are small: GTZAN's shared copy has 166 + 80 clips of its artist-filtered split (blues and jazz complete, other genres 0–17 clips; test clips absent and never used), the other corpora have a few dozen clips per genre at most and no pop, metal or disco. One clip moves a small genre's recall by 10–100 %. Everything that was chosen (heads, ensemble, the zero-shot member's weight, the temperature, the out-of-set threshold) was chosen by 2-fold cross-validation that looked at **both** folds, so the fold-B numbers of the train-only model below are optimistic: there is no untouched test set. Not comparable with published GTZAN results (all 1000 clips, usually artist-leaking random splits).\n");
 
     w!("## What ships\n");
-    w!("- `trunk.onnx`: musicnn's MSD_musicnn (Pons & Serra, MTG-UPF; ISC licence, `LICENSE-musicnn.md`), read from its TensorFlow checkpoint, dead front-end filters pruned exactly (below); fp32. Outputs: {}.", r.trunk.outputs.iter().map(|(n, d)| format!("`{n}` ({d})")).collect::<Vec<_>>().join(", "));
+    w!("{}", super::trunk_report::what_ships(r));
     w!(
         "- {} trained head(s) `head_i.onnx`, refit on folds A + B: {}. Each outputs the ten genres and `other` (out-of-set).",
         ch.members.len(),
@@ -100,7 +109,7 @@ fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us:
     w!("- The vote: log-linear pooling (a weighted geometric mean: `score_k = Σ_m w_mk · ln p_mk`) then a **temperature {:.3}** (`p = softmax(score / T)`), fitted on out-of-fold windows: the percentages are calibrated.", cal.temperature);
     w!("- **Out-of-set (\"other\")**: a class of its own, trained on the corpora's out-of-set examples ({}) and generated non-music; a window, meter or track counts as \"other / unsure\" when its calibrated `other` probability reaches **{:.2}** (chosen out of fold: see below).", d.corpora.iter().flat_map(|c| c.out_of_set_labels.iter().map(move |(l, n)| format!("{}: {n} {l}", c.name))).collect::<Vec<_>>().join(", "), cal.threshold.threshold);
     w!("- Front end: 16 kHz, n_fft 512, hop 256, 96 Slaney mels, power 2, `log10(1 + 10000·x)`, windows of 187 frames (2.99 s){}.\n",
-        match d.level_reference { Some(r) => format!("; the level is normalized to {r:.4} (the median mean mel power of fold A's in-set windows) before the log, gain capped at +60 dB, so the verdict does not depend on the level"), None => "; no level normalization".into() });
+        match d.level_reference { Some(r) => format!("; the level is normalized per frame before the log: a running level (time constant {} s) is scaled to {r:.4} (the median mean mel power of fold A's in-set windows), gain capped at +60 dB, so the verdict does not depend on the level", super::run::LEVEL_TAU_S), None => "; no level normalization".into() });
     w!("Latency (ONNX Runtime 1.31, 1 thread, one window, median; this machine, see BENCHMARKS.md for its CPU): whole model **{:.2} ms** per prediction, of which the trunk {:.2} ms.\n", whole_us / 1e3, trunk_us / 1e3);
 
     w!("## Targets (issue #21), train-only model through the engine on each corpus's fold B\n");
@@ -220,6 +229,7 @@ fn markdown(o: &MusicnnOptions, r: &Outcome, engine: &[VariantResult], whole_us:
         r.trunk.summary.max_rel_diff.iter().map(|(n, v)| format!("{n} {v:.1e}")).collect::<Vec<_>>().join(", ")
     );
 
+    s.push_str(&super::trunk_report::markdown(r, trunk));
     w!("## Head selection: artist-disjoint 2-fold CV, scored per corpus\n");
     w!("Every candidate trains on one fold of every corpus (early stopping on 20 % of that fold's tracks, then refit on all of it for that many epochs; cross entropy over the ten genres and `other`, each class weighing the same within a corpus, the corpora by size or equally: a grid dimension) and predicts the other fold. **Selection score = the mean over the corpora of the track-level balanced accuracy over the genres** (corpora without in-set tracks, like the generated non-music, do not count), averaged over both directions: a model cannot win one corpus by losing another silently. Cells: balanced accuracy A→B / B→A.\n");
     let scored: Vec<&String> = names

@@ -3,12 +3,14 @@
 //! 1. [`load_data`]: every corpus (GTZAN-layout folders, `tracks.csv` collections) plus generated
 //!    non-music, each clip in one of two artist-disjoint folds (A, B), labelled with a genre or
 //!    out-of-set;
-//! 2. [`front_end`]: musicnn's front end with a level normalization whose reference is the median
-//!    mean mel power of fold A's in-set windows;
+//! 2. [`front_end`]: musicnn's front end with a running (per-frame, causal) level normalization
+//!    whose reference is the median mean mel power of fold A's in-set windows;
 //! 3. [`windows`]: training windows every `train_hop` frames and non-overlapping scoring segments;
 //! 4. [`prune_trunk`]: the checkpoint's trunk, dead front-end filters found on fold A's windows and
-//!    removed exactly, checked on fold B;
-//! 5. [`embed`]: the pruned trunk's outputs (the exact trunk that ships) for every window;
+//!    removed exactly, checked on fold B; the timbral convs calibrated for int8 on fold A's windows;
+//!    the shipped graphs (whole windows + streaming split, int8, and their fp32 twin);
+//! 5. [`embed`]: the shipped trunk's outputs for every window, through the engine's trunk runner
+//!    (each clip a stream, frames shared between overlapping windows as in the plugin);
 //! 6. [`choose_heads`]: head grid by 2-fold artist-disjoint CV scored per corpus, greedy ensemble;
 //! 7. [`choose_zero_shot`]: the zero-shot tag member's scale and vote weight, by CV;
 //! 8. [`calibrate`]: the vote's temperature on out-of-fold windows, the out-of-set threshold on
@@ -30,8 +32,9 @@ use crate::data::{NUM_CLASSES, OUT_OF_SET};
 use crate::inference::run_outputs;
 use crate::metrics::{track_probs, Probs};
 use crate::musicnn::checkpoint::Checkpoint;
+use crate::musicnn::export::{self, TrunkGraphs, INPUT_TOP, WEIGHT_MAX};
 use crate::musicnn::onnx::{
-    trunk_outputs, trunk_to_onnx, TrunkOnnxOptions, INPUT_NAME, INPUT_SHAPE, PENULTIMATE, TAGGRAM,
+    trunk_outputs, trunk_to_onnx, Int8Timbral, TrunkOnnxOptions, INPUT_NAME, INPUT_SHAPE, PENULTIMATE, TAGGRAM,
 };
 use crate::musicnn::prune::{probe_outputs, prune, Liveness};
 use crate::musicnn::weights::{MusicnnWeights, PATCH_FRAMES};
@@ -40,8 +43,8 @@ use anyhow::Context;
 use genrescope_core::features::{FrontEndSpec, Normalization};
 use genrescope_core::labels::GENRES;
 use genrescope_core::model::{
-    Calibration, InputSpec, MemberEntry, ModelManifest, OutOfSet, Quantization, TrunkEntry, TrunkOutput, Vote,
-    VoteRule, FORMAT_VERSION, MANIFEST_FILE,
+    Calibration, InputSpec, MemberEntry, ModelManifest, OutOfSet, Quantization, TrunkEntry, Vote, VoteRule,
+    FORMAT_VERSION, MANIFEST_FILE,
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -119,8 +122,13 @@ pub fn load_data(o: &MusicnnOptions) -> anyhow::Result<Dataset> {
     Ok(Dataset { corpora, clips, clip_corpus, fold_a, fold_b, names })
 }
 
-/// Step 2: musicnn's front end, level-normalized with the median mean mel power of `frames`'
-/// non-overlapping windows as the reference (typical clips keep their level), capped at +60 dB.
+/// Time constant of the running level normalization: accuracy was the same at 1.5, 3 and 6 s
+/// (lead's measurement on the shipped trunk, GTZAN + non-GTZAN, linear heads).
+pub const LEVEL_TAU_S: f32 = 3.0;
+
+/// Step 2: musicnn's front end, level-normalized per frame by a running level (time constant
+/// [`LEVEL_TAU_S`]) to the median mean mel power of `frames`' non-overlapping windows (typical
+/// clips keep their level), gain capped at +60 dB. Frame-causal: the trunk can stream.
 pub fn front_end(frames: &[&Vec<f32>], normalize: bool) -> anyhow::Result<(FrontEndSpec, Option<f64>)> {
     let spec = FrontEndSpec::musicnn();
     if !normalize {
@@ -137,7 +145,11 @@ pub fn front_end(frames: &[&Vec<f32>], normalize: bool) -> anyhow::Result<(Front
     means.sort_by(f64::total_cmp);
     let reference = means[means.len() / 2];
     let spec = FrontEndSpec {
-        normalization: Normalization::WindowMeanPower { reference: reference as f32, max_gain_db: 60.0 },
+        normalization: Normalization::RunningMeanPower {
+            reference: reference as f32,
+            max_gain_db: 60.0,
+            tau_s: LEVEL_TAU_S,
+        },
         ..spec
     };
     spec.validate()?;
@@ -177,16 +189,65 @@ pub struct PruneSummary {
     pub probe_windows: usize,
 }
 
-/// The shipped trunk's ONNX bytes and outputs.
-pub struct Trunk {
-    pub weights: MusicnnWeights,
-    pub onnx: Vec<u8>,
-    pub outputs: Vec<(String, usize)>,
-    pub summary: PruneSummary,
+/// The MaxPool rewrite ([`TrunkOnnxOptions::maxpool`]) against the ReduceMax graph it replaces.
+#[derive(Clone, Debug, Serialize)]
+pub struct RewriteCheck {
+    pub windows: usize,
+    /// Per output: largest |rewrite − ReduceMax| over the windows.
+    pub max_abs_diff: Vec<(String, f32)>,
+    pub bit_identical: bool,
 }
 
-/// Step 4: probe the full trunk on fold A's training windows, prune, check on fold B.
-pub fn prune_trunk(checkpoint: &Path, w: &Windows, work: &Path, threads: usize) -> anyhow::Result<Trunk> {
+/// The shipped trunk: its weights and outputs, its graphs (int8 and the fp32 twin), and where the
+/// shipped graphs were written for the embeddings.
+pub struct Trunk {
+    pub weights: MusicnnWeights,
+    pub outputs: Vec<(String, usize)>,
+    pub summary: PruneSummary,
+    pub rewrite: RewriteCheck,
+    /// The timbral convs' int8 parameters (calibrated on fold A's training windows).
+    pub int8: Int8Timbral,
+    pub shipped: TrunkGraphs,
+    pub fp32: TrunkGraphs,
+    /// Whether the model folders name the streaming split (the normalization is frame-causal).
+    pub streaming: bool,
+    /// The shipped graphs in the work folder, and their manifest entry.
+    pub dir: PathBuf,
+    pub entry: TrunkEntry,
+    /// The fp32 twin's entry (same folder).
+    pub fp32_entry: TrunkEntry,
+}
+
+/// The manifest's model input: a `[N, 187, 96]` log-mel window.
+pub fn input_spec() -> InputSpec {
+    InputSpec { name: INPUT_NAME.into(), shape: vec![-1, INPUT_SHAPE[0], INPUT_SHAPE[1]], window_frames: PATCH_FRAMES }
+}
+
+/// Where the trunk's weights come from; travels in every manifest.
+fn origin(quantization: Quantization) -> String {
+    let int8 = match quantization {
+        Quantization::Int8Qdq => {
+            "; timbral convs in int8 (static QDQ: u8 activations, the input on 7 bits, s8 per-channel weights; \
+             calibrated on fold A)"
+        }
+        Quantization::Fp32 => "",
+    };
+    format!(
+        "musicnn 0.1.0 MSD_musicnn (J. Pons, X. Serra, Music Technology Group, Universitat Pompeu Fabra), ISC \
+         licence (LICENSE-musicnn.md); dead front-end filters pruned exactly by genrescope-trainer{int8}"
+    )
+}
+
+/// Step 4: probe the full trunk on fold A's training windows, prune, check on fold B; the MaxPool
+/// rewrite checked against the ReduceMax graph on fold B; int8 calibration of the timbral convs on
+/// fold A's training windows; the shipped graphs (split for streaming when `spec` allows).
+pub fn prune_trunk(
+    checkpoint: &Path,
+    w: &Windows,
+    spec: &FrontEndSpec,
+    work: &Path,
+    threads: usize,
+) -> anyhow::Result<Trunk> {
     let ckpt = Checkpoint::open(checkpoint)
         .with_context(|| format!("musicnn checkpoint {} (run `cargo xtask musicnn`)", checkpoint.display()))?;
     let full = MusicnnWeights::from_checkpoint(&ckpt)?;
@@ -238,7 +299,54 @@ pub fn prune_trunk(checkpoint: &Path, w: &Windows, work: &Path, threads: usize) 
         summary.macs_after as f64 / 1e6,
         summary.max_rel_diff
     );
-    Ok(Trunk { outputs: po, weights: pruned.weights, onnx, summary })
+    // The MaxPool rewrite (the pruned graph above) against the ReduceMax layout, on fold B.
+    let reducemax_file = work.join("trunk_reducemax.onnx");
+    let plain = TrunkOnnxOptions { maxpool: false, ..Default::default() };
+    std::fs::write(&reducemax_file, trunk_to_onnx(&pruned.weights, &plain)?)?;
+    let c = run_outputs(&reducemax_file, INPUT_NAME, &INPUT_SHAPE, &po, &seg.windows, seg.window_len, threads)?;
+    let rewrite = rewrite_check(&po, &b, &c);
+    eprintln!("trunk: MaxPool rewrite vs ReduceMax on fold B: {rewrite:?}");
+    // int8: the timbral convs, calibrated on fold A's training windows.
+    let fit = &w.train_fit;
+    let int8 = export::calibrate(&pruned.weights, &fit.windows, fit.window_len, work, threads, WEIGHT_MAX, INPUT_TOP)?;
+    eprintln!("trunk: int8 timbral convs, input {:?}, outputs {:?}", int8.input, int8.outputs);
+    let shipped = export::graphs(&pruned.weights, Some(&int8))?;
+    let fp32 = export::graphs(&pruned.weights, None)?;
+    let streaming = spec.normalization.is_frame_causal();
+    let dir = work.join("trunk");
+    let entry = shipped.write(&dir, "trunk", &po, Some(origin(shipped.quantization)), streaming)?;
+    let fp32_entry = fp32.write(&dir, "trunk_fp32", &po, Some(origin(fp32.quantization)), streaming)?;
+    Ok(Trunk {
+        outputs: po,
+        weights: pruned.weights,
+        summary,
+        rewrite,
+        int8,
+        shipped,
+        fp32,
+        streaming,
+        dir,
+        entry,
+        fp32_entry,
+    })
+}
+
+/// Compares two runs' outputs (rows of `outputs` concatenated) value by value.
+fn rewrite_check(outputs: &[(String, usize)], a: &[f32], b: &[f32]) -> RewriteCheck {
+    let stride: usize = outputs.iter().map(|o| o.1).sum();
+    let mut off = 0;
+    let mut max_abs_diff = Vec::new();
+    for (name, dim) in outputs {
+        let d = a
+            .chunks_exact(stride)
+            .zip(b.chunks_exact(stride))
+            .flat_map(|(x, y)| x[off..off + dim].iter().zip(&y[off..off + dim]).map(|(p, q)| (p - q).abs()))
+            .fold(0.0f32, f32::max);
+        max_abs_diff.push((name.clone(), d));
+        off += dim;
+    }
+    let bit_identical = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+    RewriteCheck { windows: a.len() / stride.max(1), max_abs_diff, bit_identical }
 }
 
 /// Step 5: embeddings of every window set with the shipped trunk.
@@ -249,8 +357,11 @@ pub struct Embedded {
     pub valid_score: Embeddings,
 }
 
-pub fn embed(trunk_file: &Path, outputs: &[(String, usize)], w: &Windows, threads: usize) -> anyhow::Result<Embedded> {
-    let e = |s: &Segments| Embeddings::compute(trunk_file, INPUT_NAME, &INPUT_SHAPE, outputs, s, threads);
+/// Every window set through the shipped trunk as the engine runs it (core's trunk runner; each
+/// clip's windows in stream order, so a streaming trunk shares frames between them).
+pub fn embed(trunk: &Trunk, w: &Windows, threads: usize) -> anyhow::Result<Embedded> {
+    let input = input_spec();
+    let e = |s: &Segments| Embeddings::of_trunk(&trunk.entry, &trunk.dir, &input, s, threads);
     eprintln!(
         "embeddings: {} + {} training windows, {} + {} scoring segments",
         w.train_fit.len(),
@@ -454,7 +565,11 @@ pub fn write_model(
     notes: String,
 ) -> anyhow::Result<ModelManifest> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("trunk.onnx"), &trunk.onnx)?;
+    let streaming = spec.normalization.is_frame_causal();
+    let trunk_entry =
+        trunk.shipped.write(dir, "trunk", &trunk.outputs, Some(origin(trunk.shipped.quantization)), streaming)?;
+    let fp32_entry =
+        trunk.fp32.write(dir, "trunk_fp32", &trunk.outputs, Some(origin(Quantization::Fp32)), streaming)?;
     let mut members = Vec::new();
     for (i, (w, cv, epochs)) in heads.iter().enumerate() {
         let bytes = w.to_onnx()?;
@@ -501,22 +616,8 @@ pub fn write_model(
         labels,
         front_end: spec.clone(),
         front_end_hash: spec.hash(),
-        input: InputSpec {
-            name: INPUT_NAME.into(),
-            shape: vec![-1, INPUT_SHAPE[0], INPUT_SHAPE[1]],
-            window_frames: PATCH_FRAMES,
-        },
-        trunk: Some(TrunkEntry {
-            file: "trunk.onnx".into(),
-            sha256: genrescope_core::sha256_hex(&trunk.onnx),
-            quantization: Quantization::Fp32,
-            outputs: trunk.outputs.iter().map(|(n, d)| TrunkOutput { name: n.clone(), dim: *d }).collect(),
-            origin: Some(
-                "musicnn 0.1.0 MSD_musicnn (J. Pons, X. Serra, Music Technology Group, Universitat Pompeu Fabra), \
-                 ISC licence (LICENSE-musicnn.md); dead front-end filters pruned exactly by genrescope-trainer"
-                    .into(),
-            ),
-        }),
+        input: input_spec(),
+        trunk: Some(trunk_entry),
         members,
         embedding: Some(PENULTIMATE.into()),
         out_of_set: calibration.map(|c| OutOfSet { label: OTHER_LABEL.into(), threshold: c.threshold.threshold }),
@@ -525,8 +626,16 @@ pub fn write_model(
         notes: Some(notes),
     };
     manifest.write(dir, MANIFEST_FILE)?;
+    // The same model on the fp32 trunk, for CPUs where int8 is not faster (`--model
+    // <dir>/manifest-fp32.json`); its heads were trained on the int8 trunk's outputs (REPORT.md
+    // gives the agreement).
+    let fp32 = ModelManifest { name: format!("{name} (fp32 trunk)"), trunk: Some(fp32_entry), ..manifest.clone() };
+    fp32.write(dir, FP32_MANIFEST_FILE)?;
     Ok(manifest)
 }
+
+/// The manifest of a model folder's fp32-trunk twin (same heads).
+pub const FP32_MANIFEST_FILE: &str = "manifest-fp32.json";
 
 /// Refits the chosen configs on `train` (member `i` with seed `seed + 1000·(i+1)`).
 pub fn refit(
@@ -638,9 +747,8 @@ pub fn run(o: &MusicnnOptions) -> anyhow::Result<Outcome> {
         train_hop_frames: o.train_hop,
         level_reference,
     };
-    let trunk = prune_trunk(&o.checkpoint, &w, &o.work, o.threads)?;
-    let trunk_file = o.work.join("trunk_pruned.onnx");
-    let embedded = embed(&trunk_file, &trunk.outputs, &w, o.threads)?;
+    let trunk = prune_trunk(&o.checkpoint, &w, &spec, &o.work, o.threads)?;
+    let embedded = embed(&trunk, &w, o.threads)?;
     let groups = d.groups();
     let choice = choose_heads(&embedded, groups, o.grid, o.seed, o.max_epochs, o.max_members)?;
     let zero_shot = choose_zero_shot(&embedded, groups, &choice)?;
