@@ -4,8 +4,9 @@
 //!   trunk alone;
 //! - offline `analyze` of a 30 s clip (GTZAN blues.00042 if present, else synthetic).
 //!
-//! Models: the shipped `models/` (when `models/manifest.json` exists) and testkit's tiny
-//! random-weight models (plumbing cost only). Run pinned to one core, short:
+//! Models: the shipped `models/` (when `models/manifest.json` exists; `GENRESCOPE_BENCH_MODEL` names
+//! another folder or manifest) and testkit's tiny random-weight models (plumbing cost only). Run
+//! pinned to one core, short:
 //! `taskset -c 1 cargo bench -p genrescope --bench engine -- --measurement-time 3 --warm-up-time 1`
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use genrescope::midi::{MidiConfig, MidiOut};
@@ -94,8 +95,11 @@ fn models() -> Vec<(String, PathBuf)> {
         t.write(&dir).unwrap();
         v.push((label.to_string(), dir));
     }
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-    if shipped.join("manifest.json").is_file() {
+    // GENRESCOPE_BENCH_MODEL: another model folder (or manifest file) in place of models/.
+    let shipped = std::env::var_os("GENRESCOPE_BENCH_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    if shipped.is_file() || shipped.join("manifest.json").is_file() {
         v.push(("shipped".into(), shipped));
     } else {
         eprintln!("models/manifest.json absent: only random-weight models measured");

@@ -7,6 +7,8 @@
 //!   copy `libonnxruntime.so` and the shipped `models/` (as `genrescope-model/`) next to the plugin binary.
 //! - `cargo xtask test [cargo test args]`: fmt and clippy gates, the CLAP tests against a debug bundle,
 //!   then `cargo test --workspace --release` against the release bundle (see `Cmd::Test`).
+//! - `cargo xtask bench-model [--model DIR] [--audio FILE] [--json]`: per-prediction latency of a model
+//!   folder on this CPU (every `manifest*.json`, streaming and whole windows; see BENCHMARKS.md).
 //! - anything else is handed to nice-plug-xtask unchanged.
 mod musicnn;
 mod ort;
@@ -56,6 +58,14 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Per-prediction latency of a model folder (default `models/`) on this CPU, 1 thread: the
+    /// trainer's `latency` (every manifest*.json, streaming and whole windows, at the plugin's
+    /// default hop and windows side by side). Extra ARGS go to it (`--audio FILE`, `--json`, ...).
+    /// Pin it to one core for steadier numbers: `taskset -c 1 cargo xtask bench-model`.
+    BenchModel {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Any other command is passed to nice-plug-xtask.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -75,6 +85,15 @@ fn main() -> Result<()> {
             bundle(&root, &args)?;
         }
         Cmd::Test { args } => test(&root, &args)?,
+        Cmd::BenchModel { args } => {
+            ort::ensure(&root)?;
+            let mut cmd = Command::new(cargo());
+            cmd.current_dir(&root).args(["run", "--release", "-q", "-p", "genrescope-trainer", "--", "latency"]);
+            if !args.iter().any(|a| a == "--model" || a.starts_with("--model=")) {
+                cmd.arg("--model").arg(root.join("models"));
+            }
+            run(cmd.args(&args), "the trainer's `latency`")?;
+        }
         Cmd::Other(args) => nice_plug_xtask::main_with_args("cargo xtask", args)?,
     }
     Ok(())
