@@ -350,8 +350,8 @@ pub fn choose_zero_shot(e: &Embedded, groups: Groups, c: &Choice) -> anyhow::Res
     let f = folds(e);
     let mut tried = Vec::new();
     let mut best = (0.0f32, 1.0f32, f32::MIN);
-    for &scale in &[1.0f32, 3.0] {
-        for &alpha in &[0.0f32, 0.25, 0.5] {
+    for &scale in &[1.0f32, 3.0, 10.0] {
+        for &alpha in &[0.0f32, 0.25, 0.5, 0.75] {
             let z = ZeroShotChoice { alpha, scale, tried: Vec::new() };
             let s = vote_score(&vote_held_out(e, c, &z, None)?, &f, groups);
             eprintln!("zero-shot member: weight {alpha} scale {scale}: CV score {s:.3}");
