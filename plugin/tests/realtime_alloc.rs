@@ -26,6 +26,8 @@ fn counting() -> bool {
     COUNTING.try_with(Cell::get).unwrap_or(false)
 }
 
+// unsafe: a counting allocator is a GlobalAlloc, an unsafe trait.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if counting() {

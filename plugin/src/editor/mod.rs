@@ -246,6 +246,8 @@ mod tests {
     /// A host that takes parameter changes and does nothing with them.
     struct NoHost;
 
+    // The trait's parameter setters are `unsafe fn` by nice-plug's design; ours ignore the pointer.
+    #[allow(unsafe_code)]
     impl nice_plug::context::gui::GuiContextInner for NoHost {
         fn plugin_api(&self) -> nice_plug::context::PluginApi {
             nice_plug::context::PluginApi::Clap

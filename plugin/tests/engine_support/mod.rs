@@ -117,6 +117,8 @@ pub fn rss_kib() -> u64 {
 }
 
 /// CPU time (user + system) of this process in seconds.
+// unsafe: getrusage has no std wrapper.
+#[allow(unsafe_code)]
 pub fn process_cpu_s() -> f64 {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: plain syscall writing into a zeroed struct we own.
@@ -126,6 +128,8 @@ pub fn process_cpu_s() -> f64 {
 }
 
 /// CPU time (user + system) of the threads whose name starts with `name` (from /proc/self/task/*/stat), seconds.
+// unsafe: sysconf (the clock tick) has no std wrapper.
+#[allow(unsafe_code)]
 pub fn threads_cpu_s(name: &str) -> f64 {
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
