@@ -153,6 +153,8 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
                 other: 0.0,
                 gated: false,
                 smoothed: probs,
+                smoothed_other: 0.0,
+                out_of_set: false,
                 top: Some(i % 10),
                 level_db: -20.0,
                 embedding: None,
