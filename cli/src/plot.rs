@@ -170,32 +170,42 @@ pub fn draw_timeline(
     Ok(())
 }
 
-/// Horizontal bars: tracks per top genre, in the genre colours, with counts and shares.
-pub fn draw_genre_bars(out: &Path, title: &str, counts: &[i64]) -> Result<()> {
+/// Horizontal bars: tracks per top genre, in the genre colours, with counts and shares; with
+/// `other` (tracks judged "other / unsure"; only when there are any), a grey eleventh bar, and the
+/// shares are of all tracks with a verdict.
+pub fn draw_genre_bars(out: &Path, title: &str, counts: &[i64], other: i64) -> Result<()> {
     const W: u32 = 900;
-    const H: u32 = 420;
     const LABEL_W: i32 = 110;
     const ROW: i32 = 34;
+    let rows: Vec<(&str, i64, RGBColor)> = counts
+        .iter()
+        .take(NUM_GENRES)
+        .enumerate()
+        .map(|(g, &n)| (GENRES[g], n, COLORS[g]))
+        .chain((other > 0).then_some(("other", other, OTHER_COLOR)))
+        .collect();
+    // 420 px for the ten genres, as before; a row more for "other".
+    let h = 420 + if other > 0 { ROW as u32 } else { 0 };
     let text = Text::new()?;
-    let root = BitMapBackend::new(out, (W, H)).into_drawing_area();
+    let root = BitMapBackend::new(out, (W, h)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     text.draw(&root, title, (20, 14), 20.0, &BLACK, Align::Left)?;
-    let total: i64 = counts.iter().sum();
-    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    let total: i64 = rows.iter().map(|r| r.1).sum();
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
     let x0 = 20 + LABEL_W;
     let bar_w = W as i32 - x0 - 150;
-    for (g, &n) in counts.iter().enumerate().take(NUM_GENRES) {
-        let y = 56 + g as i32 * ROW;
-        text.draw(&root, GENRES[g], (x0 - 10, y + 6), 15.0, &BLACK, Align::Right)?;
+    for (i, &(label, n, colour)) in rows.iter().enumerate() {
+        let y = 56 + i as i32 * ROW;
+        text.draw(&root, label, (x0 - 10, y + 6), 15.0, &BLACK, Align::Right)?;
         let len = (n as f64 / max as f64 * bar_w as f64).round() as i32;
         if len > 0 {
-            root.draw(&Rectangle::new([(x0, y), (x0 + len, y + ROW - 8)], COLORS[g].filled())).map_err(err)?;
+            root.draw(&Rectangle::new([(x0, y), (x0 + len, y + ROW - 8)], colour.filled())).map_err(err)?;
         }
         let share = if total > 0 { n as f64 / total as f64 * 100.0 } else { 0.0 };
         text.draw(&root, &format!("{n}  ({share:.1}%)"), (x0 + len + 8, y + 6), 14.0, &BLACK, Align::Left)?;
     }
     if total == 0 {
-        text.draw(&root, "no track has a verdict yet", (W as i32 / 2, H as i32 / 2), 16.0, &BLACK, Align::Center)?;
+        text.draw(&root, "no track has a verdict yet", (W as i32 / 2, h as i32 / 2), 16.0, &BLACK, Align::Center)?;
     }
     root.present().map_err(err)?;
     Ok(())

@@ -167,6 +167,8 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
             windows,
             gated_windows: 0,
             verdict: Some(probs),
+            other: Some(0.0),
+            out_of_set: false,
             timeline: genrescope_library::timeline::encode(&preds),
             embedding: Some((0..DIM).map(|_| rng.next().max(0.0)).collect()),
             warnings: vec![],
