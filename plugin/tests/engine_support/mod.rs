@@ -63,6 +63,22 @@ pub fn test_model() -> &'static Path {
     })
 }
 
+/// [`test_model`] with the out-of-set class (threshold 0.5): bright tones
+/// ([`genrescope_testkit::bright_tones`]) are "other", [`music`] is not.
+pub fn oos_test_model() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch_dir("model-oos");
+        TinyModel::new(FrontEndSpec::musicnn())
+            .with_trunk(2)
+            .seed(11)
+            .out_of_set(0.5)
+            .write(&dir)
+            .expect("write test model");
+        dir
+    })
+}
+
 /// A test model with the first models' front end (MFCC at 22050 Hz, no trunk).
 pub fn mfcc_test_model() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
