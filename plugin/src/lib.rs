@@ -19,7 +19,7 @@ pub mod render;
 
 use midi::MidiOut;
 use params::GenrescopeParams;
-use render::{RenderWatch, TransportWatch};
+use render::{Render, RenderWatch, TransportWatch};
 
 pub struct Genrescope {
     params: Arc<GenrescopeParams>,
@@ -202,15 +202,20 @@ impl Plugin for Genrescope {
             // Playback (or an export) starts here: so does the analysis, as for a file.
             self.reset();
         }
-        let offline = self.render.block(samples);
+        let render = self.render.block(samples);
         if let Some(fe) = &mut self.frontend {
             fe.process(buffer.as_slice_immutable());
             if let Some(a) = &self.analysis {
-                if offline {
-                    // Not real time: waiting for the model and allocating are allowed here.
-                    nice_plug::util::permit_alloc(|| a.step_blocking());
-                } else {
-                    a.set_realtime();
+                // Not real time: allocating is allowed here; only a declared render may wait
+                // (see `render`).
+                match render {
+                    Render::Declared => {
+                        nice_plug::util::permit_alloc(|| a.step_blocking());
+                    }
+                    Render::Detected => {
+                        nice_plug::util::permit_alloc(|| a.try_step());
+                    }
+                    Render::Realtime => a.set_realtime(),
                 }
             }
         }
@@ -240,3 +245,37 @@ impl Vst3Plugin for Genrescope {
 
 nice_export_clap!(Genrescope);
 nice_export_vst3!(Genrescope);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use genrescope_core::features::FrontEndSpec;
+    use genrescope_engine::Status;
+    use genrescope_testkit::hostile::hostile_models;
+    use genrescope_testkit::{scratch_dir, TinyModel};
+
+    fn plan(dir: &std::path::Path) -> (Genrescope, ModelPlan) {
+        let p = Genrescope::default();
+        *p.params.model_dir.write().unwrap() = Some(dir.display().to_string());
+        let plan = p.plan_model();
+        (p, plan)
+    }
+
+    /// What activation decides for each hostile folder: no model, and an error in the shared
+    /// state (what the editor shows) that names the problem. Nothing is allocated from a refused
+    /// manifest: activation builds the frame queue only from a `ModelPlan` with a manifest.
+    #[test]
+    fn hostile_models_are_refused_at_activation_with_a_visible_error() {
+        let good = scratch_dir("plan-good");
+        TinyModel::new(FrontEndSpec::musicnn()).with_trunk(2).write(&good).unwrap();
+        assert!(matches!(plan(&good).1, ModelPlan::New(..)));
+        for h in hostile_models(&good, &scratch_dir("plan-hostile")) {
+            let (p, plan) = plan(&h.dir);
+            assert!(matches!(plan, ModelPlan::Unusable), "{}", h.what);
+            assert_eq!(p.shared.status(), Status::Error, "{}", h.what);
+            let text = p.shared.error_text();
+            assert!(text.to_lowercase().contains(&h.error.to_lowercase()), "{}: {text}", h.what);
+            assert!(text.ends_with("audio passes through unanalysed"), "{}: {text}", h.what);
+        }
+    }
+}

@@ -7,6 +7,8 @@
 //! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
 //! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. Predictions are
 //! meaningless but deterministic and depend on the input.
+pub mod hostile;
+
 use anyhow::Context;
 use genrescope_core::features::{Compression, FrontEndSpec};
 use genrescope_core::labels::{GENRES, NUM_GENRES};

@@ -73,7 +73,7 @@ pub fn check_limits(m: &ModelManifest) -> Result<(), ManifestError> {
     let fe = &m.front_end;
     usize_limit(limits::MAX_WINDOW_FRAMES, m.input.window_frames)?;
     let per_frame = fe.frame_dim().max(fe.mel_dim());
-    let values = m.input.window_frames.checked_mul(per_frame).unwrap_or(usize::MAX);
+    let values = m.input.window_frames.saturating_mul(per_frame);
     usize_limit(limits::MAX_WINDOW_VALUES, values)?;
     let queue = (limits::queue_frames(fe.frames_per_second()) as u64)
         .saturating_mul(fe.mel_dim() as u64 + 2)
@@ -223,7 +223,8 @@ mod tests {
 
     #[test]
     fn each_limit_is_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut ModelManifest)>)> = vec![
+        type Edit = Box<dyn Fn(&mut ModelManifest)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("ensemble members", Box::new(|m| m.members = vec![m.members[0].clone(); 65])),
             ("frames per model window", Box::new(|m| set_window(m, 8193))),
             (
