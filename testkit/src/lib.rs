@@ -7,6 +7,7 @@
 //! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
 //! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. Predictions are
 //! meaningless but deterministic and depend on the input.
+pub mod bad_input;
 pub mod hostile;
 
 use anyhow::Context;
