@@ -119,6 +119,12 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     let target = target_dir(root)?;
     if !picks_packages {
         run(Command::new(cargo()).current_dir(root).args(["fmt", "--all", "--check"]), "`cargo fmt --check`")?;
+        // Unused dependencies (workspace lint policy). cargo-machete reads the sources, no build;
+        // scripts/setup.sh installs it.
+        run(
+            Command::new(cargo()).current_dir(root).args(["machete", "--with-metadata"]),
+            "`cargo machete` (unused dependencies; install with scripts/setup.sh)",
+        )?;
         // Release profile: the debug-only `assert_process_allocs` allocator would clash with the
         // counting allocator of plugin/tests/realtime_alloc.rs.
         run(
