@@ -12,11 +12,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The plugin GUI (baseview/egui) loads X11/xcb/GL at run time only (x11-dl, x11rb): no headers needed
 # to build; the runtime libraries below are for opening the editor.
 # Ardour 7.3 (its headless `ardour7-lua`) + sox: the DAW test (plugin/tests/ardour.rs).
+# The trainer: espeak-ng (speech among the generated out-of-set examples, so `train` reproduces the
+# shipped model), ffmpeg (REPORT's codec rows), libclang-dev (bindgen for the augmentation's stretcher).
 PACKAGES=(
   build-essential pkg-config ca-certificates
   python3 python3-pip
   libx11-6 libx11-xcb1 libxcb1 libxcursor1 libgl1
   ardour sox libsox-fmt-all
+  espeak-ng ffmpeg libclang-dev
 )
 
 missing=()
@@ -58,6 +61,12 @@ for c in rustfmt clippy; do
     fi
   fi
 done
+
+# `cargo xtask test` checks for unused dependencies (a crate from crates.io, pinned).
+if ! cargo machete --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-machete"
+  cargo install --locked cargo-machete --version 0.9.2
+fi
 
 cargo xtask ort
 cargo xtask musicnn

@@ -9,7 +9,11 @@
 //!   then `cargo test --workspace --release` against the release bundle (see `Cmd::Test`).
 //! - `cargo xtask bench-model [--model DIR] [--audio FILE] [--json]`: per-prediction latency of a model
 //!   folder on this CPU (every `manifest*.json`, streaming and whole windows; see BENCHMARKS.md).
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: every fuzz target of `fuzz/` (or those named) for N
+//!   seconds each with `cargo fuzz` (libFuzzer), one at a time, growing `fuzz/corpus/<target>/`;
+//!   crashes land in `fuzz/artifacts/<target>/` (see `fuzz::run`).
 //! - anything else is handed to nice-plug-xtask unchanged.
+mod fuzz;
 mod musicnn;
 mod ort;
 mod wheel;
@@ -66,6 +70,16 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run the fuzz targets (cargo fuzz + libFuzzer; nightly if installed, else stable with
+    /// RUSTC_BOOTSTRAP=1) for SECONDS each, one after the other; prints each target's executions
+    /// and fails if any crashed (the input is in fuzz/artifacts/<target>/). `cargo test -p
+    /// genrescope-fuzz` replays the kept corpus without libFuzzer.
+    Fuzz {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets to run (default: all of fuzz/Cargo.toml's).
+        targets: Vec<String>,
+    },
     /// Any other command is passed to nice-plug-xtask.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -94,6 +108,7 @@ fn main() -> Result<()> {
             }
             run(cmd.args(&args), "the trainer's `latency`")?;
         }
+        Cmd::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets)?,
         Cmd::Other(args) => nice_plug_xtask::main_with_args("cargo xtask", args)?,
     }
     Ok(())
@@ -123,6 +138,12 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     let target = target_dir(root)?;
     if !picks_packages {
         run(Command::new(cargo()).current_dir(root).args(["fmt", "--all", "--check"]), "`cargo fmt --check`")?;
+        // Unused dependencies (workspace lint policy). cargo-machete reads the sources, no build;
+        // scripts/setup.sh installs it.
+        run(
+            Command::new(cargo()).current_dir(root).args(["machete", "--with-metadata"]),
+            "`cargo machete` (unused dependencies; install with scripts/setup.sh)",
+        )?;
         // Release profile: the debug-only `assert_process_allocs` allocator would clash with the
         // counting allocator of plugin/tests/realtime_alloc.rs.
         run(
