@@ -80,6 +80,27 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         epochs: usize,
     },
+    /// What augmenting the training audio does: the heads trained with and without augmented
+    /// copies, 2-fold artist-disjoint CV, scored as is and on re-rendered held-out audio; writes
+    /// augment-cv.md and augment-cv.json into --out.
+    #[cfg(feature = "train")]
+    AugmentCv {
+        #[command(flatten)]
+        common: ExperimentArgs,
+        /// Rows: comma-separated sets of kinds joined by '+' (gain, eq, lowpass, pitch, stretch,
+        /// noise, reverb; `none` = baseline, `all` = every kind).
+        #[arg(long, default_value = "none,gain,eq,lowpass,pitch,stretch,noise,reverb,all")]
+        rows: String,
+        /// Augmented copies per clip and kind.
+        #[arg(long, default_value_t = 1)]
+        copies: usize,
+        #[arg(long, value_enum, default_value = "small")]
+        grid: genrescope_trainer::heads::cv::HeadGrid,
+        #[arg(long, default_value_t = 5)]
+        max_members: usize,
+        #[arg(long, default_value = "target/augment-cv")]
+        out: PathBuf,
+    },
     /// Median single-window latency of a model folder (whole model and trunk), 1 thread; prints JSON.
     Latency {
         /// Model folder to time (read only).
@@ -88,6 +109,55 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         iters: usize,
     },
+}
+
+/// Options every experiment shares (the `train` run's first steps).
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+struct ExperimentArgs {
+    /// Dataset root in GTZAN layout (with splits/train.txt and splits/valid.txt).
+    #[arg(long)]
+    data: PathBuf,
+    /// A tracks.csv corpus (e.g. ../shared/datasets/non-gtzan) scored as an unseen test set.
+    #[arg(long)]
+    extra: Option<PathBuf>,
+    #[arg(long, default_value = "target/musicnn-work")]
+    work: PathBuf,
+    #[arg(long, default_value = "target/trainer-cache")]
+    cache: PathBuf,
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    #[arg(long, default_value_t = 62)]
+    train_hop_frames: usize,
+    #[arg(long, default_value_t = 200)]
+    max_epochs: usize,
+}
+
+#[cfg(feature = "train")]
+fn checkpoint_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("GENRESCOPE_MUSICNN_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.musicnn/MSD_musicnn"))
+}
+
+#[cfg(feature = "train")]
+impl ExperimentArgs {
+    fn options(self) -> genrescope_trainer::experiments::CommonOptions {
+        genrescope_trainer::experiments::CommonOptions {
+            data: self.data,
+            extra: self.extra,
+            work: self.work,
+            cache: self.cache,
+            checkpoint: checkpoint_dir(self.checkpoint),
+            seed: self.seed,
+            threads: self.threads,
+            train_hop: self.train_hop_frames,
+            max_epochs: self.max_epochs,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -138,6 +208,19 @@ fn main() -> anyhow::Result<()> {
             let o = genrescope_trainer::bench::BenchOptions { windows, dim, hidden, epochs };
             let t = genrescope_trainer::bench::train_throughput(&o)?;
             println!("{}", serde_json::to_string_pretty(&t)?);
+        }
+        #[cfg(feature = "train")]
+        Cmd::AugmentCv { common, rows, copies, grid, max_members, out } => {
+            let o = genrescope_trainer::experiments::augment_cv::AugmentCvOptions {
+                common: common.options(),
+                rows: genrescope_trainer::experiments::augment_cv::parse_rows(&rows)?,
+                copies,
+                grid,
+                max_members,
+                out,
+            };
+            let r = genrescope_trainer::experiments::augment_cv::run(&o)?;
+            print!("{}", genrescope_trainer::experiments::augment_cv::markdown(&r));
         }
         Cmd::Latency { model, iters } => {
             let (whole, trunk) = genrescope_trainer::inference::latency_us(&model, iters)?;

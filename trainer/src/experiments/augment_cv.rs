@@ -1,0 +1,407 @@
+//! `augment-cv`: what each augmentation of the training audio does, by the `train` run's 2-fold
+//! artist-disjoint CV (train on fold A, score fold B, and the other way round).
+//!
+//! Each row trains the same heads on a fold's training windows plus the windows of augmented copies
+//! of that fold's clips (`data::augment`, one or more kinds; a copy's windows join its original's
+//! track, so early stopping's track split keeps them together), and scores the held-out fold:
+//! - as is (the CV score: mean over both directions of the track-level balanced accuracy);
+//! - re-rendered at −20 dB and +10 dB, through an mp3 encoder at 96 kbit/s (ffmpeg), and with
+//!   each augmentation kind applied (one seeded draw per clip, the same for every row): robustness;
+//! - optionally a `tracks.csv` corpus's in-set clips (`--extra`), by both directions' models
+//!   (none of it is trained on here, so both of its halves are unseen).
+//!
+//! Head sets: the soft-voting ensemble that `train`'s CV picks on the baseline (its configs, refit
+//! per row; picked on the same folds, so the baseline has a slight edge), and one fixed linear head
+//! on taggram + penultimate that no selection touched.
+use super::{embed_cached, hash_f32, prepare, tracks_csv_in_set, with_copies, CommonOptions, Prepared};
+use crate::audio::load_mono;
+use crate::data::augment::{
+    featurize_augmented, featurize_renders, plan, plan_clips, Augment, AugmentedClip, Transform,
+};
+use crate::data::{featurize, Clip, Segments};
+use crate::heads::cv::{candidates, cross_validate, fit_head, select_ensemble, Fold, HeadGrid};
+use crate::heads::embed::Embeddings;
+use crate::heads::fit::{predict, HeadConfig};
+use crate::heads::head::HeadWeights;
+use crate::heads::run::base_config;
+use crate::metrics::{argmax, evaluate, track_probs, Probs};
+use crate::musicnn::onnx::{PENULTIMATE, TAGGRAM};
+use genrescope_core::model::soft_vote;
+use genrescope_core::sha256_hex;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+pub struct AugmentCvOptions {
+    pub common: CommonOptions,
+    /// One row per entry: the kinds whose copies are added (empty: the baseline).
+    pub rows: Vec<Vec<Augment>>,
+    /// Augmented copies per clip and kind.
+    pub copies: usize,
+    pub grid: HeadGrid,
+    pub max_members: usize,
+    /// Folder for `augment-cv.md` and `augment-cv.json`.
+    pub out: PathBuf,
+}
+
+/// `none,gain,eq+noise,all` → rows (`none` = baseline, `all` = every kind, `+` joins kinds).
+pub fn parse_rows(s: &str) -> anyhow::Result<Vec<Vec<Augment>>> {
+    use clap::ValueEnum;
+    s.split(',')
+        .map(|row| match row.trim() {
+            "none" => Ok(vec![]),
+            "all" => Ok(Augment::ALL.to_vec()),
+            r => r
+                .split('+')
+                .map(|k| Augment::from_str(k.trim(), true).map_err(|e| anyhow::anyhow!("augmentation {k:?}: {e}")))
+                .collect(),
+        })
+        .collect()
+}
+
+fn row_name(kinds: &[Augment]) -> String {
+    if kinds.is_empty() {
+        "none (baseline)".into()
+    } else if kinds.len() == Augment::ALL.len() {
+        "all".into()
+    } else {
+        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join("+")
+    }
+}
+
+/// How held-out audio is changed before scoring.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Variant {
+    AsIs,
+    Gain(f32),
+    /// ffmpeg libmp3lame at this many kbit/s and back.
+    Mp3(u32),
+    /// One draw of an augmentation kind per clip.
+    Augmented(Augment),
+}
+
+impl Variant {
+    pub fn label(&self) -> String {
+        match self {
+            Variant::AsIs => "as is (CV)".into(),
+            Variant::Gain(db) => format!("{db:+} dB"),
+            Variant::Mp3(k) => format!("mp3 {k}k"),
+            Variant::Augmented(a) => a.name().into(),
+        }
+    }
+}
+
+/// Scored sets: per GTZAN variant the two folds' scoring segments, and the extra corpus.
+struct EvalSet {
+    name: String,
+    /// `[fold A, fold B]` for GTZAN variants (direction d scores fold 1 − d); one set scored by
+    /// both directions for an extra corpus.
+    sets: Vec<Embeddings>,
+}
+
+/// One cell: a set scored by a head set, over both directions.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    pub set: String,
+    /// Mean over the directions of the track-level balanced accuracy.
+    pub balanced: f32,
+    pub accuracy: f32,
+    pub tracks: usize,
+    /// Per scored track (both directions, in order): right or wrong; for paired comparisons.
+    pub correct: Vec<bool>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RowResult {
+    pub row: String,
+    pub heads: String,
+    pub training_windows: [usize; 2],
+    pub cells: Vec<Cell>,
+    pub fit_seconds: f32,
+}
+
+#[derive(Serialize)]
+pub struct AugmentCvReport {
+    pub heads: Vec<(String, Vec<HeadConfig>)>,
+    pub rows: Vec<RowResult>,
+    pub notes: Vec<String>,
+}
+
+fn mp3_render(clip: &Clip, kbps: u32, tmp: &Path, i: usize) -> anyhow::Result<(Vec<f32>, u32)> {
+    let enc = tmp.join(format!("variant-{i}.mp3"));
+    let st = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(&clip.path)
+        .args(["-c:a", "libmp3lame", "-b:a", &format!("{kbps}k")])
+        .arg(&enc)
+        .status()?;
+    anyhow::ensure!(st.success(), "ffmpeg failed on {}", clip.path.display());
+    let r = load_mono(&enc);
+    let _ = std::fs::remove_file(&enc);
+    r
+}
+
+/// Scoring segments of `clips` under `variant` (a fresh draw per clip for augmentation kinds).
+fn variant_embeddings(p: &Prepared, o: &AugmentCvOptions, clips: &[Clip], v: &Variant) -> anyhow::Result<Embeddings> {
+    let c = &o.common;
+    let all = |n: usize| (0..n).collect::<Vec<_>>();
+    let (vclips, feats) = match v {
+        Variant::AsIs => (clips.to_vec(), featurize(clips, &p.input, Some(&c.cache), c.threads)),
+        Variant::Gain(db) => {
+            let pl: Vec<AugmentedClip> = (0..clips.len())
+                .map(|i| AugmentedClip {
+                    clip: i,
+                    kind: Augment::Gain,
+                    transform: Transform::Gain { db: *db },
+                    seed: 0,
+                })
+                .collect();
+            (plan_clips(clips, &pl), featurize_augmented(clips, &pl, &p.input, Some(&c.cache), c.threads))
+        }
+        Variant::Mp3(kbps) => {
+            let tmp = c.dir().join("tmp");
+            std::fs::create_dir_all(&tmp)?;
+            let items: Vec<(usize, String)> =
+                (0..clips.len()).map(|i| (i, format!("ffmpeg libmp3lame {kbps}k"))).collect();
+            let f = featurize_renders(
+                clips,
+                &items,
+                |i| mp3_render(&clips[i], *kbps, &tmp, i),
+                &p.input,
+                Some(&c.cache),
+                c.threads,
+            );
+            (clips.to_vec(), f)
+        }
+        Variant::Augmented(kind) => {
+            // Another seed than the training copies': held-out clips get draws of their own.
+            let pl = plan(clips, &[*kind], 1, c.seed ^ 0x6576_616c);
+            (plan_clips(clips, &pl), featurize_augmented(clips, &pl, &p.input, Some(&c.cache), c.threads))
+        }
+    };
+    for (path, why) in &feats.skipped {
+        eprintln!("{}: skipped {}: {why}", v.label(), path.display());
+    }
+    let seg = Segments::build(&vclips, &feats, &all(vclips.len()), &p.input);
+    embed_cached(&p.trunk_file, &p.outputs, &seg, &c.dir(), c.threads)
+}
+
+/// Training windows of `copies` augmented copies of `clips` for `kind`.
+fn copy_embeddings(p: &Prepared, o: &AugmentCvOptions, clips: &[Clip], kind: Augment) -> anyhow::Result<Embeddings> {
+    let c = &o.common;
+    let pl = plan(clips, &[kind], o.copies, c.seed);
+    let feats = featurize_augmented(clips, &pl, &p.input, Some(&c.cache), c.threads);
+    for (path, why) in &feats.skipped {
+        eprintln!("copies {}: skipped {}: {why}", kind.name(), path.display());
+    }
+    let pc = plan_clips(clips, &pl);
+    let seg = Segments::build_hop(&pc, &feats, &(0..pc.len()).collect::<Vec<_>>(), &p.input, c.train_hop);
+    embed_cached(&p.trunk_file, &p.outputs, &seg, &c.dir(), c.threads)
+}
+
+/// The ensemble `train`'s CV picks on the baseline folds (cached by data and settings).
+fn chosen_heads(p: &Prepared, o: &AugmentCvOptions) -> anyhow::Result<Vec<HeadConfig>> {
+    let c = &o.common;
+    let key = sha256_hex(
+        format!(
+            "heads-v1\n{:?} {} {} {}\n{}",
+            o.grid,
+            o.max_members,
+            c.seed,
+            c.max_epochs,
+            hash_f32(&[&p.train_fit.data, &p.valid_fit.data, &p.train_score.data, &p.valid_score.data])
+        )
+        .as_bytes(),
+    );
+    let file = c.dir().join(format!("heads-{}.json", &key[..16]));
+    if let Some(v) = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+        return Ok(v);
+    }
+    let cands = candidates(o.grid, &base_config(c.seed, c.max_epochs));
+    let folds = [
+        Fold { name: "train→valid", train: &p.train_fit, test: &p.valid_score },
+        Fold { name: "valid→train", train: &p.valid_fit, test: &p.train_score },
+    ];
+    let cv = cross_validate(&cands, &folds)?;
+    let (members, curve) = select_ensemble(&cv, &folds, o.max_members);
+    eprintln!("heads: ensemble of {} (CV by size {curve:?})", members.len());
+    let chosen: Vec<HeadConfig> = members.iter().map(|&m| cv[m].config.clone()).collect();
+    std::fs::write(&file, serde_json::to_vec_pretty(&chosen)?)?;
+    Ok(chosen)
+}
+
+fn ensemble_probs(heads: &[HeadWeights], e: &Embeddings) -> anyhow::Result<Vec<Probs>> {
+    let per: Vec<Vec<Probs>> = heads
+        .iter()
+        .map(|w| {
+            let names: Vec<String> = w.inputs.iter().map(|i| i.0.clone()).collect();
+            Ok(predict(w, &e.features(&names)?.0))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok((0..e.len()).map(|i| soft_vote(per.iter().map(|p| &p[i])).expect("members")).collect())
+}
+
+/// Track-level scores of `heads[d]` (direction d's heads) on the set.
+fn score_set(heads: &[Vec<HeadWeights>; 2], set: &EvalSet) -> anyhow::Result<Cell> {
+    let (mut bal, mut acc, mut tracks, mut correct) = (0.0, 0.0, 0, Vec::new());
+    for (d, h) in heads.iter().enumerate() {
+        let e = if set.sets.len() == 2 { &set.sets[1 - d] } else { &set.sets[0] };
+        let probs = ensemble_probs(h, e)?;
+        let tp = track_probs(&probs, &e.track, e.num_tracks());
+        let ev = evaluate(&tp, &e.track_labels);
+        bal += ev.balanced_accuracy / 2.0;
+        acc += ev.accuracy / 2.0;
+        tracks += e.num_tracks();
+        correct.extend(tp.iter().zip(&e.track_labels).map(|(p, &l)| argmax(p) == l));
+    }
+    Ok(Cell { set: set.name.clone(), balanced: bal, accuracy: acc, tracks, correct })
+}
+
+pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
+    let c = &o.common;
+    let p = prepare(c)?;
+    let mut notes = Vec::new();
+    let chosen = chosen_heads(&p, o)?;
+    let fixed = HeadConfig { inputs: vec![TAGGRAM.into(), PENULTIMATE.into()], ..base_config(c.seed, c.max_epochs) };
+    let head_sets = vec![("CV ensemble".to_string(), chosen), ("linear taggram+penultimate".to_string(), vec![fixed])];
+
+    // Scored sets.
+    let mut variants = vec![Variant::AsIs, Variant::Gain(-20.0), Variant::Gain(10.0)];
+    if crate::heads::evaluate::ffmpeg_version().is_some() {
+        variants.push(Variant::Mp3(96));
+    } else {
+        notes.push("ffmpeg not installed: no mp3 column".into());
+    }
+    variants.extend(Augment::ALL.map(Variant::Augmented));
+    let mut sets = Vec::new();
+    for v in &variants {
+        let t = Instant::now();
+        let folds = match v {
+            Variant::AsIs => vec![p.train_score.clone(), p.valid_score.clone()],
+            _ => vec![variant_embeddings(&p, o, &p.clips.train, v)?, variant_embeddings(&p, o, &p.clips.valid, v)?],
+        };
+        eprintln!("scored set {}: {:.0} s", v.label(), t.elapsed().as_secs_f32());
+        sets.push(EvalSet { name: v.label(), sets: folds });
+    }
+    if let Some(extra) = &c.extra {
+        let (train, valid) = tracks_csv_in_set(extra)?;
+        let name = extra.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for (half, clips) in [("valid", valid), ("train", train)] {
+            let e = variant_embeddings(&p, o, &clips, &Variant::AsIs)?;
+            sets.push(EvalSet { name: format!("{name} {half} ({} tracks)", e.num_tracks()), sets: vec![e] });
+        }
+        notes.push(format!("{name}: its in-set clips only (out-of-set rows skipped); trained on by no row"));
+    }
+
+    // Augmented copies of each fold's clips, per kind used by any row.
+    let kinds: BTreeSet<Augment> = o.rows.iter().flatten().copied().collect();
+    let mut copies = std::collections::HashMap::new();
+    for &k in &kinds {
+        let t = Instant::now();
+        let a = copy_embeddings(&p, o, &p.clips.train, k)?;
+        let b = copy_embeddings(&p, o, &p.clips.valid, k)?;
+        eprintln!("copies {}: {} + {} windows, {:.0} s", k.name(), a.len(), b.len(), t.elapsed().as_secs_f32());
+        copies.insert(k, [a, b]);
+    }
+
+    let mut rows = Vec::new();
+    for kinds in &o.rows {
+        let mut train = [p.train_fit.clone(), p.valid_fit.clone()];
+        for k in kinds {
+            for (f, t) in train.iter_mut().enumerate() {
+                *t = with_copies(t, &copies[k][f]);
+            }
+        }
+        for (hname, cfgs) in &head_sets {
+            let t = Instant::now();
+            let fit = |d: usize| {
+                cfgs.iter()
+                    .enumerate()
+                    .map(|(i, cfg)| {
+                        let cfg = HeadConfig { seed: c.seed.wrapping_add(1000 * (i as u64 + 1)), ..cfg.clone() };
+                        fit_head(&cfg, &train[d]).map(|w| w.0)
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            };
+            let heads = [fit(0)?, fit(1)?];
+            let fit_seconds = t.elapsed().as_secs_f32();
+            let cells = sets.iter().map(|s| score_set(&heads, s)).collect::<anyhow::Result<Vec<_>>>()?;
+            let r = RowResult {
+                row: row_name(kinds),
+                heads: hname.clone(),
+                training_windows: [train[0].len(), train[1].len()],
+                cells,
+                fit_seconds,
+            };
+            eprintln!(
+                "{} / {}: {}",
+                r.row,
+                r.heads,
+                r.cells.iter().map(|c| format!("{} {:.3}", c.set, c.balanced)).collect::<Vec<_>>().join(", ")
+            );
+            rows.push(r);
+        }
+    }
+    let report = AugmentCvReport { heads: head_sets, rows, notes };
+    std::fs::create_dir_all(&o.out)?;
+    std::fs::write(o.out.join("augment-cv.json"), serde_json::to_vec_pretty(&report)?)?;
+    std::fs::write(o.out.join("augment-cv.md"), markdown(&report))?;
+    Ok(report)
+}
+
+/// One table per head set: balanced accuracy per scored set, and the paired change against the
+/// baseline row in tracks (`+fixed −broken`) for the CV column.
+pub fn markdown(r: &AugmentCvReport) -> String {
+    let mut s = String::from("# augment-cv\n\nTrack-level balanced accuracy, mean over both CV directions.\n\n");
+    for (hname, cfgs) in &r.heads {
+        s += &format!("## {hname}\n\nConfigs: {}\n\n", cfgs.iter().map(|c| c.label()).collect::<Vec<_>>().join("; "));
+        let rows: Vec<&RowResult> = r.rows.iter().filter(|x| &x.heads == hname).collect();
+        let Some(first) = rows.first() else { continue };
+        let base = rows.iter().find(|x| x.row.starts_with("none"));
+        s += "| added copies | ";
+        s += &first.cells.iter().map(|c| c.set.clone()).collect::<Vec<_>>().join(" | ");
+        s += " | vs baseline (CV tracks) | mean of variants |\n|---|";
+        s += &"---|".repeat(first.cells.len() + 2);
+        s += "\n";
+        for row in &rows {
+            let cells: Vec<String> = row.cells.iter().map(|c| format!("{:.3}", c.balanced)).collect();
+            let paired = match base {
+                Some(b) if b.cells[0].correct.len() == row.cells[0].correct.len() => {
+                    let (b, x) = (&b.cells[0].correct, &row.cells[0].correct);
+                    let fixed = b.iter().zip(x).filter(|(b, x)| !**b && **x).count();
+                    let broken = b.iter().zip(x).filter(|(b, x)| **b && !**x).count();
+                    format!("+{fixed} −{broken}")
+                }
+                _ => "-".into(),
+            };
+            // Robustness summary: the GTZAN variant columns (all but "as is" and extra corpora).
+            let var: Vec<f32> =
+                row.cells.iter().skip(1).filter(|c| !c.set.contains("tracks)")).map(|c| c.balanced).collect();
+            let mean = var.iter().sum::<f32>() / var.len().max(1) as f32;
+            s += &format!("| {} | {} | {paired} | {mean:.3} |\n", row.row, cells.join(" | "));
+        }
+        s += "\n";
+    }
+    for n in &r.notes {
+        s += &format!("- {n}\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_parse_kinds_joined_by_plus() {
+        let r = parse_rows("none,gain,eq+noise,all").unwrap();
+        assert_eq!(r[0], vec![]);
+        assert_eq!(r[1], vec![Augment::Gain]);
+        assert_eq!(r[2], vec![Augment::Eq, Augment::Noise]);
+        assert_eq!(r[3], Augment::ALL.to_vec());
+        assert!(parse_rows("gain,wobble").is_err());
+        assert_eq!(row_name(&r[2]), "eq+noise");
+    }
+}
