@@ -101,6 +101,40 @@ enum Cmd {
         #[arg(long, default_value = "target/augment-cv")]
         out: PathBuf,
     },
+    /// Fine-tuning the trunk's back end (mid end + dense layers + a genre head; front end frozen,
+    /// its outputs cached) against the frozen trunk + heads, 2-fold artist-disjoint CV; writes
+    /// finetune-cv.md and finetune-cv.json into --out.
+    #[cfg(feature = "train")]
+    FinetuneCv {
+        #[command(flatten)]
+        common: ExperimentArgs,
+        /// Learning rates to try (Adam), comma-separated; one fine-tuning run each.
+        #[arg(long, default_value = "1e-4", value_delimiter = ',')]
+        lr: Vec<f64>,
+        #[arg(long, default_value_t = 1e-4)]
+        weight_decay: f32,
+        #[arg(long, default_value_t = 0.5)]
+        dropout: f64,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Most fine-tuning epochs (early stopping on 20 % of the fold's tracks).
+        #[arg(long, default_value_t = 30)]
+        ft_epochs: usize,
+        #[arg(long, default_value_t = 4)]
+        patience: usize,
+        /// Keep the mid end frozen too (train only the back end's BN, dense layer and BN, and the head).
+        #[arg(long)]
+        back_only: bool,
+        #[arg(long, value_enum, default_value = "small")]
+        grid: genrescope_trainer::heads::cv::HeadGrid,
+        #[arg(long, default_value_t = 5)]
+        max_members: usize,
+        #[arg(long, default_value = "target/finetune-cv")]
+        out: PathBuf,
+        /// cpu, or cuda / cuda:N (the `cuda` feature): where fine-tuning and front ends run.
+        #[arg(long, default_value = "cpu")]
+        device: genrescope_trainer::backend::Backend,
+    },
     /// Median single-window latency of a model folder (whole model and trunk), 1 thread; prints JSON.
     Latency {
         /// Model folder to time (read only).
@@ -221,6 +255,46 @@ fn main() -> anyhow::Result<()> {
             };
             let r = genrescope_trainer::experiments::augment_cv::run(&o)?;
             print!("{}", genrescope_trainer::experiments::augment_cv::markdown(&r));
+        }
+        #[cfg(feature = "train")]
+        Cmd::FinetuneCv {
+            common,
+            lr,
+            weight_decay,
+            dropout,
+            batch_size,
+            ft_epochs,
+            patience,
+            back_only,
+            grid,
+            max_members,
+            out,
+            device,
+        } => {
+            genrescope_trainer::backend::select(device)?;
+            let common = common.options();
+            let configs = lr
+                .iter()
+                .map(|&lr| genrescope_trainer::musicnn::finetune::FineTuneConfig {
+                    lr,
+                    weight_decay,
+                    batch_size,
+                    max_epochs: ft_epochs,
+                    patience,
+                    dropout,
+                    train_mid: !back_only,
+                    seed: common.seed,
+                })
+                .collect();
+            let o = genrescope_trainer::experiments::finetune_cv::FinetuneCvOptions {
+                common,
+                configs,
+                grid,
+                max_members,
+                out,
+            };
+            let r = genrescope_trainer::experiments::finetune_cv::run(&o)?;
+            print!("{}", genrescope_trainer::experiments::finetune_cv::markdown(&r));
         }
         Cmd::Latency { model, iters } => {
             let (whole, trunk) = genrescope_trainer::inference::latency_us(&model, iters)?;

@@ -13,21 +13,21 @@
 //! Head sets: the soft-voting ensemble that `train`'s CV picks on the baseline (its configs, refit
 //! per row; picked on the same folds, so the baseline has a slight edge), and one fixed linear head
 //! on taggram + penultimate that no selection touched.
-use super::{embed_cached, hash_f32, prepare, tracks_csv_in_set, with_copies, CommonOptions, Prepared};
+use super::{
+    cv_ensemble, embed_cached, ensemble_probs, prepare, track_eval, tracks_csv_in_set, with_copies, CommonOptions,
+    Prepared,
+};
 use crate::audio::load_mono;
 use crate::data::augment::{
     featurize_augmented, featurize_renders, plan, plan_clips, Augment, AugmentedClip, Transform,
 };
 use crate::data::{featurize, Clip, Segments};
-use crate::heads::cv::{candidates, cross_validate, fit_head, select_ensemble, Fold, HeadGrid};
+use crate::heads::cv::{fit_head, HeadGrid};
 use crate::heads::embed::Embeddings;
-use crate::heads::fit::{predict, HeadConfig};
+use crate::heads::fit::HeadConfig;
 use crate::heads::head::HeadWeights;
 use crate::heads::run::base_config;
-use crate::metrics::{argmax, evaluate, track_probs, Probs};
 use crate::musicnn::onnx::{PENULTIMATE, TAGGRAM};
-use genrescope_core::model::soft_vote;
-use genrescope_core::sha256_hex;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -201,60 +201,16 @@ fn copy_embeddings(p: &Prepared, o: &AugmentCvOptions, clips: &[Clip], kind: Aug
     embed_cached(&p.trunk_file, &p.outputs, &seg, &c.dir(), c.threads)
 }
 
-/// The ensemble `train`'s CV picks on the baseline folds (cached by data and settings).
-fn chosen_heads(p: &Prepared, o: &AugmentCvOptions) -> anyhow::Result<Vec<HeadConfig>> {
-    let c = &o.common;
-    let key = sha256_hex(
-        format!(
-            "heads-v1\n{:?} {} {} {}\n{}",
-            o.grid,
-            o.max_members,
-            c.seed,
-            c.max_epochs,
-            hash_f32(&[&p.train_fit.data, &p.valid_fit.data, &p.train_score.data, &p.valid_score.data])
-        )
-        .as_bytes(),
-    );
-    let file = c.dir().join(format!("heads-{}.json", &key[..16]));
-    if let Some(v) = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
-        return Ok(v);
-    }
-    let cands = candidates(o.grid, &base_config(c.seed, c.max_epochs));
-    let folds = [
-        Fold { name: "train→valid", train: &p.train_fit, test: &p.valid_score },
-        Fold { name: "valid→train", train: &p.valid_fit, test: &p.train_score },
-    ];
-    let cv = cross_validate(&cands, &folds)?;
-    let (members, curve) = select_ensemble(&cv, &folds, o.max_members);
-    eprintln!("heads: ensemble of {} (CV by size {curve:?})", members.len());
-    let chosen: Vec<HeadConfig> = members.iter().map(|&m| cv[m].config.clone()).collect();
-    std::fs::write(&file, serde_json::to_vec_pretty(&chosen)?)?;
-    Ok(chosen)
-}
-
-fn ensemble_probs(heads: &[HeadWeights], e: &Embeddings) -> anyhow::Result<Vec<Probs>> {
-    let per: Vec<Vec<Probs>> = heads
-        .iter()
-        .map(|w| {
-            let names: Vec<String> = w.inputs.iter().map(|i| i.0.clone()).collect();
-            Ok(predict(w, &e.features(&names)?.0))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok((0..e.len()).map(|i| soft_vote(per.iter().map(|p| &p[i])).expect("members")).collect())
-}
-
 /// Track-level scores of `heads[d]` (direction d's heads) on the set.
 fn score_set(heads: &[Vec<HeadWeights>; 2], set: &EvalSet) -> anyhow::Result<Cell> {
     let (mut bal, mut acc, mut tracks, mut correct) = (0.0, 0.0, 0, Vec::new());
     for (d, h) in heads.iter().enumerate() {
         let e = if set.sets.len() == 2 { &set.sets[1 - d] } else { &set.sets[0] };
-        let probs = ensemble_probs(h, e)?;
-        let tp = track_probs(&probs, &e.track, e.num_tracks());
-        let ev = evaluate(&tp, &e.track_labels);
+        let (ev, right) = track_eval(&ensemble_probs(h, e)?, &e.track, &e.track_labels);
         bal += ev.balanced_accuracy / 2.0;
         acc += ev.accuracy / 2.0;
         tracks += e.num_tracks();
-        correct.extend(tp.iter().zip(&e.track_labels).map(|(p, &l)| argmax(p) == l));
+        correct.extend(right);
     }
     Ok(Cell { set: set.name.clone(), balanced: bal, accuracy: acc, tracks, correct })
 }
@@ -263,7 +219,7 @@ pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
     let c = &o.common;
     let p = prepare(c)?;
     let mut notes = Vec::new();
-    let chosen = chosen_heads(&p, o)?;
+    let chosen = cv_ensemble(&p, o.grid, o.max_members, c)?;
     let fixed = HeadConfig { inputs: vec![TAGGRAM.into(), PENULTIMATE.into()], ..base_config(c.seed, c.max_epochs) };
     let head_sets = vec![("CV ensemble".to_string(), chosen), ("linear taggram+penultimate".to_string(), vec![fixed])];
 

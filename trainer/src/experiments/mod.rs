@@ -7,15 +7,22 @@
 //! Everything expensive is cached on disk: mel frames (`--cache`), the pruned trunk and trunk
 //! outputs (`<work>/experiments`, keyed by the data they were computed from).
 pub mod augment_cv;
+pub mod finetune_cv;
 
 use crate::data::{featurize, Clip, ModelInput, Segments};
+use crate::heads::cv::{candidates, cross_validate, select_ensemble, Fold, HeadGrid};
 use crate::heads::embed::Embeddings;
+use crate::heads::fit::{predict, HeadConfig};
+use crate::heads::head::HeadWeights;
+use crate::heads::run::base_config;
 use crate::heads::run::{front_end, load_clips, prune_trunk, windows, Clips, Windows};
+use crate::metrics::{argmax, evaluate, track_probs, Evaluation, Probs};
 use crate::musicnn::onnx::{trunk_outputs, trunk_to_onnx, TrunkOnnxOptions, INPUT_NAME, INPUT_SHAPE};
 use crate::musicnn::weights::{MusicnnWeights, PATCH_FRAMES};
 use anyhow::Context;
 use genrescope_core::features::FrontEndSpec;
 use genrescope_core::labels::genre_index;
+use genrescope_core::model::soft_vote;
 use genrescope_core::sha256_hex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -170,6 +177,61 @@ pub fn prepare(o: &CommonOptions) -> anyhow::Result<Prepared> {
         valid_fit,
         valid_score,
     })
+}
+
+/// The ensemble `train`'s CV picks on the baseline folds (cached by data and settings).
+pub fn cv_ensemble(
+    p: &Prepared,
+    grid: HeadGrid,
+    max_members: usize,
+    c: &CommonOptions,
+) -> anyhow::Result<Vec<HeadConfig>> {
+    let key = sha256_hex(
+        format!(
+            "heads-v1\n{:?} {} {} {}\n{}",
+            grid,
+            max_members,
+            c.seed,
+            c.max_epochs,
+            hash_f32(&[&p.train_fit.data, &p.valid_fit.data, &p.train_score.data, &p.valid_score.data])
+        )
+        .as_bytes(),
+    );
+    let file = c.dir().join(format!("heads-{}.json", &key[..16]));
+    if let Some(v) = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+        return Ok(v);
+    }
+    let cands = candidates(grid, &base_config(c.seed, c.max_epochs));
+    let folds = [
+        Fold { name: "train→valid", train: &p.train_fit, test: &p.valid_score },
+        Fold { name: "valid→train", train: &p.valid_fit, test: &p.train_score },
+    ];
+    let cv = cross_validate(&cands, &folds)?;
+    let (members, curve) = select_ensemble(&cv, &folds, max_members);
+    eprintln!("heads: ensemble of {} (CV by size {curve:?})", members.len());
+    let chosen: Vec<HeadConfig> = members.iter().map(|&m| cv[m].config.clone()).collect();
+    std::fs::write(&file, serde_json::to_vec_pretty(&chosen)?)?;
+    Ok(chosen)
+}
+
+/// Soft vote of `heads` on every window of `e`.
+pub fn ensemble_probs(heads: &[HeadWeights], e: &Embeddings) -> anyhow::Result<Vec<Probs>> {
+    let per: Vec<Vec<Probs>> = heads
+        .iter()
+        .map(|w| {
+            let names: Vec<String> = w.inputs.iter().map(|i| i.0.clone()).collect();
+            Ok(predict(w, &e.features(&names)?.0))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok((0..e.len()).map(|i| soft_vote(per.iter().map(|p| &p[i])).expect("members")).collect())
+}
+
+/// Track-level evaluation of window probabilities (soft vote per track) and, per track, whether
+/// its verdict is right (for paired comparisons).
+pub fn track_eval(probs: &[Probs], track: &[usize], track_labels: &[usize]) -> (Evaluation, Vec<bool>) {
+    let tp = track_probs(probs, track, track_labels.len());
+    let right = tp.iter().zip(track_labels).map(|(p, &l)| argmax(p) == l).collect();
+    (evaluate(&tp, track_labels), right)
 }
 
 /// The in-set clips of a `tracks.csv` corpus (`file,genre,split,artist,...`), by split:
