@@ -94,6 +94,9 @@ enum Cmd {
         /// Augmented copies per clip and kind.
         #[arg(long, default_value_t = 1)]
         copies: usize,
+        /// Head trainings (seeds) per row; scores are their mean.
+        #[arg(long, default_value_t = 3)]
+        head_seeds: usize,
         #[arg(long, value_enum, default_value = "small")]
         grid: genrescope_trainer::heads::cv::HeadGrid,
         #[arg(long, default_value_t = 5)]
@@ -244,11 +247,12 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&t)?);
         }
         #[cfg(feature = "train")]
-        Cmd::AugmentCv { common, rows, copies, grid, max_members, out } => {
+        Cmd::AugmentCv { common, rows, copies, head_seeds, grid, max_members, out } => {
             let o = genrescope_trainer::experiments::augment_cv::AugmentCvOptions {
                 common: common.options(),
                 rows: genrescope_trainer::experiments::augment_cv::parse_rows(&rows)?,
                 copies,
+                head_seeds,
                 grid,
                 max_members,
                 out,

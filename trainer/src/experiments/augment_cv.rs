@@ -40,6 +40,8 @@ pub struct AugmentCvOptions {
     pub rows: Vec<Vec<Augment>>,
     /// Augmented copies per clip and kind.
     pub copies: usize,
+    /// Head trainings per row (seeds): scores are their mean, the CV column also gives their spread.
+    pub head_seeds: usize,
     pub grid: HeadGrid,
     pub max_members: usize,
     /// Folder for `augment-cv.md` and `augment-cv.json`.
@@ -111,6 +113,8 @@ pub struct Cell {
     pub tracks: usize,
     /// Per scored track (both directions, in order): right or wrong; for paired comparisons.
     pub correct: Vec<bool>,
+    /// `balanced` of each head seed (`balanced` is their mean).
+    pub seeds: Vec<f32>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -201,6 +205,18 @@ fn copy_embeddings(p: &Prepared, o: &AugmentCvOptions, clips: &[Clip], kind: Aug
     embed_cached(&p.trunk_file, &p.outputs, &seg, &c.dir(), c.threads)
 }
 
+/// Cells averaged over head seeds (the per-track verdicts are the first seed's).
+fn mean_over_seeds(per_seed: Vec<Vec<Cell>>) -> Vec<Cell> {
+    let n = per_seed.len() as f32;
+    let mut out = per_seed[0].clone();
+    for (j, cell) in out.iter_mut().enumerate() {
+        cell.seeds = per_seed.iter().map(|s| s[j].balanced).collect();
+        cell.balanced = cell.seeds.iter().sum::<f32>() / n;
+        cell.accuracy = per_seed.iter().map(|s| s[j].accuracy).sum::<f32>() / n;
+    }
+    out
+}
+
 /// Track-level scores of `heads[d]` (direction d's heads) on the set.
 fn score_set(heads: &[Vec<HeadWeights>; 2], set: &EvalSet) -> anyhow::Result<Cell> {
     let (mut bal, mut acc, mut tracks, mut correct) = (0.0, 0.0, 0, Vec::new());
@@ -212,7 +228,7 @@ fn score_set(heads: &[Vec<HeadWeights>; 2], set: &EvalSet) -> anyhow::Result<Cel
         tracks += e.num_tracks();
         correct.extend(right);
     }
-    Ok(Cell { set: set.name.clone(), balanced: bal, accuracy: acc, tracks, correct })
+    Ok(Cell { set: set.name.clone(), balanced: bal, accuracy: acc, tracks, correct, seeds: vec![bal] })
 }
 
 pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
@@ -272,18 +288,23 @@ pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
         }
         for (hname, cfgs) in &head_sets {
             let t = Instant::now();
-            let fit = |d: usize| {
-                cfgs.iter()
-                    .enumerate()
-                    .map(|(i, cfg)| {
-                        let cfg = HeadConfig { seed: c.seed.wrapping_add(1000 * (i as u64 + 1)), ..cfg.clone() };
-                        fit_head(&cfg, &train[d]).map(|w| w.0)
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()
-            };
-            let heads = [fit(0)?, fit(1)?];
+            let mut per_seed: Vec<Vec<Cell>> = Vec::new();
+            for s in 0..o.head_seeds.max(1) {
+                let seed = c.seed.wrapping_add(7919 * s as u64);
+                let fit = |d: usize| {
+                    cfgs.iter()
+                        .enumerate()
+                        .map(|(i, cfg)| {
+                            let cfg = HeadConfig { seed: seed.wrapping_add(1000 * (i as u64 + 1)), ..cfg.clone() };
+                            fit_head(&cfg, &train[d]).map(|w| w.0)
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()
+                };
+                let heads = [fit(0)?, fit(1)?];
+                per_seed.push(sets.iter().map(|s| score_set(&heads, s)).collect::<anyhow::Result<Vec<_>>>()?);
+            }
             let fit_seconds = t.elapsed().as_secs_f32();
-            let cells = sets.iter().map(|s| score_set(&heads, s)).collect::<anyhow::Result<Vec<_>>>()?;
+            let cells = mean_over_seeds(per_seed);
             let r = RowResult {
                 row: row_name(kinds),
                 heads: hname.clone(),
@@ -310,7 +331,10 @@ pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
 /// One table per head set: balanced accuracy per scored set, and the paired change against the
 /// baseline row in tracks (`+fixed −broken`) for the CV column.
 pub fn markdown(r: &AugmentCvReport) -> String {
-    let mut s = String::from("# augment-cv\n\nTrack-level balanced accuracy, mean over both CV directions.\n\n");
+    let mut s = String::from(
+        "# augment-cv\n\nTrack-level balanced accuracy, mean over both CV directions and the head seeds (± their \
+         standard deviation over seeds in the CV column; paired track changes from the first seed).\n\n",
+    );
     for (hname, cfgs) in &r.heads {
         s += &format!("## {hname}\n\nConfigs: {}\n\n", cfgs.iter().map(|c| c.label()).collect::<Vec<_>>().join("; "));
         let rows: Vec<&RowResult> = r.rows.iter().filter(|x| &x.heads == hname).collect();
@@ -322,7 +346,12 @@ pub fn markdown(r: &AugmentCvReport) -> String {
         s += &"---|".repeat(first.cells.len() + 2);
         s += "\n";
         for row in &rows {
-            let cells: Vec<String> = row.cells.iter().map(|c| format!("{:.3}", c.balanced)).collect();
+            let mut cells: Vec<String> = row.cells.iter().map(|c| format!("{:.3}", c.balanced)).collect();
+            if row.cells[0].seeds.len() > 1 {
+                let c = &row.cells[0];
+                let var = c.seeds.iter().map(|v| (v - c.balanced).powi(2)).sum::<f32>() / (c.seeds.len() - 1) as f32;
+                cells[0] = format!("{:.3} ± {:.3}", c.balanced, var.sqrt());
+            }
             let paired = match base {
                 Some(b) if b.cells[0].correct.len() == row.cells[0].correct.len() => {
                     let (b, x) = (&b.cells[0].correct, &row.cells[0].correct);

@@ -5,6 +5,7 @@
 //! - frozen trunk + the soft-voting ensemble `train`'s CV picks (refit on the whole fold);
 //! - frozen trunk + a linear head on `penultimate` (refit on the whole fold): what fine-tuning
 //!   starts from;
+//! - that head fitted on 80 % of the fold's tracks (the fine-tuning start, scored as is);
 //! - per fine-tuning config: the linear head fitted on 80 % of the fold's tracks, then back end (+
 //!   mid end) and head fine-tuned on those tracks with early stopping on the other 20 %; scored
 //!   as is (its own head) and with the ensemble's configs refit on the fine-tuned trunk's
@@ -205,6 +206,7 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
 
     let mut frozen_ens = Acc::new("frozen trunk + CV ensemble".into());
     let mut frozen_lin = Acc::new("frozen trunk + linear head on penultimate".into());
+    let mut frozen_start = Acc::new("frozen trunk + linear head on penultimate, 80 % of tracks (the start)".into());
     let mut tuned: Vec<(Acc, Acc)> = o
         .configs
         .iter()
@@ -237,6 +239,9 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
         // Fine-tuning: linear head on 80 % of the tracks, fine-tune there, stop on the other 20 %.
         let (fit_t, stop_t) = inner_split(&fe.track_labels, 0.2, c.seed ^ 0x6674);
         let start = fit_all(std::slice::from_ref(&linear), &fe.select_tracks(&fit_t), c.seed)?.remove(0);
+        let st = std::slice::from_ref(&start);
+        frozen_start
+            .add(track_eval(&ensemble_probs(st, te)?, &te.track, &te.track_labels), score_extra(st, &extra_emb)?);
         let (ff, fs) = (fit_fronts[d].select_tracks(&fit_t), fit_fronts[d].select_tracks(&stop_t));
         for (k, cfg) in o.configs.iter().enumerate() {
             let cfg = FineTuneConfig { seed: c.seed.wrapping_add(d as u64), ..cfg.clone() };
@@ -278,7 +283,7 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
             eprintln!("direction {d}, config {k}: own head {:.3}, ensemble refit {:.3}", a.dirs[d], b.dirs[d]);
         }
     }
-    let mut methods = vec![frozen_ens.finish(), frozen_lin.finish()];
+    let mut methods = vec![frozen_ens.finish(), frozen_lin.finish(), frozen_start.finish()];
     for (a, b) in tuned {
         methods.push(a.finish());
         methods.push(b.finish());
