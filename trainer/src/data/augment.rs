@@ -226,7 +226,7 @@ pub fn power(x: &[f32]) -> f64 {
 /// noise is Paul Kellet's "refined" filter (accurate to ±0.05 dB above 9.2 Hz at 44.1 kHz), a few
 /// lines; no crate was worth the dependency.
 pub fn noise(n: usize, color: NoiseColor, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x6e6f_6973_65);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x006e_6f69_7365);
     let white = (0..n).map(|_| rng.random_range(-1.0f64..1.0));
     match color {
         NoiseColor::White => white.map(|v| v as f32).collect(),

@@ -267,7 +267,7 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
             a.sec.push(ft.seconds_per_epoch);
             // How it would ship: the fine-tuned trunk's embeddings, the ensemble's heads refit on them.
             let (trunk_file, emb) =
-                embed_fine_tuned(&ft, &p, o, d, k, &[&p.windows.train_fit, &p.windows.valid_fit][d])?;
+                embed_fine_tuned(&ft, &p, o, d, k, [&p.windows.train_fit, &p.windows.valid_fit][d])?;
             let test_seg = [&p.windows.valid_score, &p.windows.train_score][d];
             let te2 = embed_cached(&trunk_file, &p.outputs, test_seg, &dir, c.threads)?;
             let heads2 = fit_all(&ensemble, &emb, c.seed)?;
