@@ -1,6 +1,7 @@
 //! `scan`, `find`, `similar` and `stats`: the command-line face of `genrescope-library`.
 use anyhow::{anyhow, Context, Result};
-use genrescope_library::{default_db_path, parse_genre, scan, Library, ScanOptions, ScanSummary};
+use genrescope_library::{default_db_path, parse_genre, scan_with, Library, ScanEvent, ScanOptions, ScanSummary};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,8 +34,8 @@ pub struct ScanArgs {
     dirs: Vec<PathBuf>,
     #[command(flatten)]
     db: DbArg,
-    /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, the bundled model, or
-    /// the workspace's models/.
+    /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, else the bundled model
+    /// beside this program (builds with the dev-paths feature: else the workspace's models/).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// Files analysed at once, one engine each [default: the number of CPU cores].
@@ -54,9 +55,13 @@ pub struct ScanArgs {
 #[derive(clap::Args)]
 pub struct FindArgs {
     /// Genre: blues, classical, country, disco, hiphop, jazz, metal, pop, reggae or rock.
-    #[arg(long, value_name = "G")]
-    genre: String,
-    /// Lowest whole-file probability of the genre, 0 to 1.
+    #[arg(long, value_name = "G", required_unless_present = "other", conflicts_with = "other")]
+    genre: Option<String>,
+    /// Instead of a genre: the tracks judged "other / unsure" (none of the genres), by their
+    /// out-of-set probability (needs a model with an out-of-set class).
+    #[arg(long)]
+    other: bool,
+    /// Lowest whole-file probability of the genre (or, with --other, the out-of-set one), 0 to 1.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     min: f32,
     /// Most tracks to list [default: 50, or all with --m3u].
@@ -119,20 +124,79 @@ pub fn run_scan(args: &ScanArgs) -> Result<bool> {
         })
         .context("cannot install the Ctrl-C handler")?;
     }
-    let mut opts = ScanOptions {
-        progress: true,
-        prune: args.prune,
-        retry_errors: args.retry_errors,
-        cancel,
-        ..Default::default()
-    };
+    let mut opts = ScanOptions { prune: args.prune, retry_errors: args.retry_errors, cancel, ..Default::default() };
     if let Some(j) = args.jobs {
         opts.jobs = j as usize;
     }
-    let summary = scan(&db, &args.dirs, &model, &opts)?;
+    let mut progress = ScanProgress::default();
+    let summary = scan_with(&db, &args.dirs, &model, &opts, &mut |event| progress.show(event));
+    progress.clear();
+    let summary = summary?;
     let out = if args.json { serde_json::to_string_pretty(&summary)? + "\n" } else { scan_text(&summary) };
     write_stdout(&out)?;
     Ok(!summary.interrupted)
+}
+
+/// The scan's progress bar and notes on stderr.
+#[derive(Default)]
+struct ScanProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl ScanProgress {
+    fn show(&mut self, event: ScanEvent<'_>) {
+        match event {
+            ScanEvent::Warning(line) => self.note(&format!("warning: {line}")),
+            ScanEvent::Damaged { path, warnings } => self.note(&format!("warning: {path}: {}", warnings.join("; "))),
+            ScanEvent::Failed { path, error } => self.note(&format!("error: {}", with_path(path, error))),
+            ScanEvent::Started { files, bytes } => {
+                let bar = progress_bar(bytes);
+                bar.set_message(format!("0/{files} files"));
+                self.bar = Some(bar);
+            }
+            ScanEvent::Progress { done, files, bytes_done } => {
+                if let Some(b) = &self.bar {
+                    b.set_position(bytes_done);
+                    b.set_message(format!("{done}/{files} files"));
+                }
+            }
+            ScanEvent::Finished => self.clear(),
+        }
+    }
+
+    /// A line above the bar (which is redrawn below it).
+    fn note(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn progress_bar(total_bytes: u64) -> ProgressBar {
+    // Bytes, not files, so the ETA weighs a long track more than a short one.
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}%  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// A file's error message, prefixed with its path unless it already names it.
+fn with_path(path: &str, error: &str) -> String {
+    if error.contains(path) {
+        error.to_string()
+    } else {
+        format!("{path}: {error}")
+    }
 }
 
 fn scan_text(s: &ScanSummary) -> String {
@@ -182,13 +246,17 @@ fn fmt_duration(s: f64) -> String {
 }
 
 pub fn run_find(args: &FindArgs) -> Result<()> {
-    let genre = parse_genre(&args.genre)?;
+    // Clap makes sure there is exactly one of --genre and --other.
+    let genre = args.genre.as_deref().map(parse_genre).transpose()?;
     if !(0.0..=1.0).contains(&args.min) {
         return Err(anyhow!("--min {} is outside 0 to 1", args.min));
     }
     let lib = Library::open(&args.db.path()?)?;
     let limit = args.limit.unwrap_or(if args.m3u.is_some() { usize::MAX } else { DEFAULT_FIND_LIMIT });
-    let found = lib.find(genre, args.min, limit)?;
+    let found = match genre {
+        Some(g) => lib.find(g, args.min, limit)?,
+        None => lib.find_other(args.min, limit)?,
+    };
     if let Some(out) = &args.m3u {
         let entries: Vec<(&str, f64, String)> = found
             .tracks
@@ -298,7 +366,8 @@ pub fn run_stats(args: &StatsArgs) -> Result<()> {
     if let Some(png) = &args.plot {
         let title = format!("{} tracks by top genre - {}", st.tracks, st.model.as_deref().unwrap_or("no model"));
         let counts: Vec<i64> = st.by_top_genre.iter().map(|g| g.tracks).collect();
-        plot::draw_genre_bars(png, &title, &counts).with_context(|| format!("cannot write plot {}", png.display()))?;
+        plot::draw_genre_bars(png, &title, &counts, st.other)
+            .with_context(|| format!("cannot write plot {}", png.display()))?;
     }
     let o = if args.json {
         serde_json::to_string_pretty(&st)? + "\n"
@@ -331,13 +400,21 @@ pub fn run_stats(args: &StatsArgs) -> Result<()> {
                 crate::bar(g.share as f32, 20)
             );
         }
+        if st.other > 0 {
+            // "None of these": the rest of the tracks with a verdict.
+            let share = 1.0 - st.by_top_genre.iter().map(|g| g.share).sum::<f64>();
+            o += &format!(
+                "{:<10} {:>7}  {:>5.1}%  {}\n",
+                "other",
+                st.other,
+                share * 100.0,
+                crate::bar(share as f32, 20)
+            );
+        }
         if !st.error_files.is_empty() {
             o += "\nerrors:\n";
             for e in st.error_files.iter().take(20) {
-                o += &format!(
-                    "  {}\n",
-                    if e.error.contains(&e.path) { e.error.clone() } else { format!("{}: {}", e.path, e.error) }
-                );
+                o += &format!("  {}\n", with_path(&e.path, &e.error));
             }
             if st.error_files.len() > 20 {
                 o += &format!("  ... and {} more (--json lists them all)\n", st.error_files.len() - 20);

@@ -30,6 +30,23 @@ fn model_dir() -> &'static Path {
     })
 }
 
+/// The same model with the out-of-set class (threshold 0.5): the test kit's rule calls bright
+/// tones "other" and `music` not.
+fn oos_model_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = temp_dir().join("model-oos");
+        std::fs::create_dir_all(&d).unwrap();
+        genrescope_testkit::TinyModel::new(FrontEndSpec::musicnn())
+            .with_trunk(2)
+            .seed(7)
+            .out_of_set(0.5)
+            .write(&d)
+            .unwrap();
+        d
+    })
+}
+
 fn ort_available() -> bool {
     match genrescope_core::runtime::init_onnx_runtime() {
         Ok(_) => true,
@@ -153,6 +170,45 @@ fn missing_model_is_a_clean_error() {
     let wav = write_wav("short.wav", 22050, &music(22050, 1.0, 1));
     let o = cli(&["analyze", wav.to_str().unwrap(), "--model", "/nonexistent/model"]);
     assert_clean_failure(&o, "manifest not found");
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "Genrescope: error: model /nonexistent/model: model manifest not found at /nonexistent/model"
+    );
+}
+
+/// A model whose front end this build cannot compute: refused before anything is loaded.
+#[test]
+fn foreign_front_end_is_a_clean_error() {
+    let dir = temp_dir().join("foreign-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    genrescope_testkit::TinyModel::new(FrontEndSpec::musicnn()).write(&dir).unwrap();
+    let manifest = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("log10_one_plus", "cube_root")).unwrap();
+    let wav = write_wav("short-foreign.wav", 22050, &music(22050, 1.0, 1));
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", dir.to_str().unwrap()]);
+    assert_clean_failure(&o, "cannot compute the features this model needs");
+    assert!(stderr(&o).starts_with(&format!("Genrescope: error: model {}: ", dir.display())), "{}", stderr(&o));
+}
+
+/// An ONNX file the manifest vouches for but ONNX Runtime cannot read: one line naming the file,
+/// each cause said once.
+#[test]
+fn corrupt_onnx_file_is_a_clean_error() {
+    if !ort_available() {
+        return;
+    }
+    let dir = temp_dir().join("corrupt-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut m = genrescope_testkit::TinyModel::new(FrontEndSpec::musicnn()).write(&dir).unwrap();
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(dir.join(&m.members[0].file), &garbage).unwrap();
+    m.members[0].sha256 = genrescope_core::sha256_hex(&garbage);
+    m.write(&dir, "manifest.json").unwrap();
+    let wav = write_wav("short-corrupt.wav", 22050, &music(22050, 1.0, 1));
+    let o = cli(&["analyze", wav.to_str().unwrap(), "--model", dir.to_str().unwrap()]);
+    assert_clean_failure(&o, &format!("cannot load {}", dir.join(&m.members[0].file).display()));
+    assert_eq!(stderr(&o).matches("cannot load").count(), 1, "{}", stderr(&o));
 }
 
 #[test]
@@ -164,6 +220,8 @@ fn missing_onnx_runtime_is_a_clean_error() {
         .output()
         .unwrap();
     assert_clean_failure(&o, "GENRESCOPE_ORT_LIB");
+    // The engine's message already holds its causes: they are not repeated.
+    assert_eq!(stderr(&o).matches("GENRESCOPE_ORT_LIB").count(), 1, "{}", stderr(&o));
 }
 
 #[test]
@@ -291,6 +349,73 @@ fn text_output_and_plot() {
 
     let o = cli(&["analyze", wav.to_str().unwrap(), "--model", model, "--plot", "/nonexistent/dir/x.png"]);
     assert_clean_failure(&o, "x.png");
+}
+
+#[test]
+fn json_and_text_say_other_for_out_of_set_audio() {
+    if !ort_available() {
+        return;
+    }
+    let rate = 22050;
+    let bright = genrescope_testkit::bright_tones(rate, 10.0, 1);
+    let tones = write_wav("bright.wav", rate, &bright);
+    let mut mixed = music(rate, 10.0, 1);
+    mixed[0].extend(&bright[0]);
+    mixed[0].extend(vec![0.0; rate as usize * 5]);
+    let mixed = write_wav("music-bright-silence.wav", rate, &mixed);
+    let model = oos_model_dir().to_str().unwrap();
+
+    let v = run_json(&["analyze", tones.to_str().unwrap(), "--model", model, "--json", "--smoothing", "0"]);
+    assert_eq!(v["model"]["out_of_set"], serde_json::json!({"label": "other", "threshold": 0.5}));
+    for p in v["predictions"].as_array().unwrap() {
+        assert!(p["top"].is_null() && p["gated"] == false && p["out_of_set"] == true, "{p}");
+        assert!(p["other"].as_f64().unwrap() > 0.9 && p["smoothed_other"] == p["other"]);
+    }
+    let verdict = &v["verdict"];
+    assert_eq!(verdict["claim"], "other");
+    assert!(verdict["other"].as_f64().unwrap() > 0.9);
+    assert_eq!(verdict["top"].as_array().unwrap().len(), 3, "the genres are still listed");
+    let sum = verdict["probs"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum::<f64>();
+    assert!((sum + verdict["other"].as_f64().unwrap() - 1.0).abs() < 1e-3);
+    assert_eq!(verdict["other_windows"], v["predictions"].as_array().unwrap().len());
+
+    // Music, tones, silence: a genre, "other" (distinct from gated), then gated.
+    let v = run_json(&["analyze", mixed.to_str().unwrap(), "--model", model, "--json", "--hop", "0.5"]);
+    let preds = v["predictions"].as_array().unwrap();
+    let kind = |p: &serde_json::Value| match (p["gated"].as_bool().unwrap(), p["out_of_set"].as_bool().unwrap()) {
+        (true, false) => "gated",
+        (false, true) => "other",
+        (false, false) if p["top"].is_string() => "genre",
+        _ => panic!("inconsistent prediction {p}"),
+    };
+    let mut kinds: Vec<&str> = preds.iter().map(kind).collect();
+    kinds.dedup();
+    assert_eq!(kinds, vec!["genre", "other", "gated"]);
+    let gated = preds.iter().filter(|p| p["gated"] == true).count();
+    assert_eq!(v["verdict"]["gated_windows"], gated);
+    assert!(v["verdict"]["other_windows"].as_u64().unwrap() > 0);
+    // The file's mean out-of-set probability, over the ungated windows.
+    let judged: Vec<&serde_json::Value> = preds.iter().filter(|p| p["gated"] == false).collect();
+    let mean = judged.iter().map(|p| p["other"].as_f64().unwrap()).sum::<f64>() / judged.len() as f64;
+    assert!((v["verdict"]["other"].as_f64().unwrap() - mean).abs() < 1e-5);
+
+    let png = temp_dir().join("timeline-other.png");
+    let o = cli(&["analyze", tones.to_str().unwrap(), "--model", model, "--plot", png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("out-of-set class \"other\": other / unsure at 50% or more"), "{text}");
+    assert!(text.contains("verdict: other / unsure (out of set"), "{text}");
+    assert!(text.lines().any(|l| l.split_whitespace().nth(1) == Some("other")), "rows name other: {text}");
+    assert!(std::fs::read(&png).unwrap().len() > 10_000);
+
+    // A model without the class: no out-of-set fields say anything, the claim is a genre.
+    let v = run_json(&["analyze", tones.to_str().unwrap(), "--model", model_dir().to_str().unwrap(), "--json"]);
+    assert!(v["model"]["out_of_set"].is_null());
+    assert!(v["verdict"]["claim"].as_str().is_some_and(|c| c != "other"));
+    assert_eq!((v["verdict"]["other"].as_f64(), v["verdict"]["other_windows"].as_u64()), (Some(0.0), Some(0)));
+    let o = cli(&["analyze", tones.to_str().unwrap(), "--model", model_dir().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains("other"), "{text}");
 }
 
 /// The driver itself, at odd block sizes (the CLI test above covers 64 vs 4096).

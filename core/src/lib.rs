@@ -1,13 +1,17 @@
 //! Genrescope core: everything shared by the engine, the plugin, the CLI and the trainer.
 //!
-//! Data flows one way: `audio_file` (decoding) → `features` (front end described by the model's
-//! spec) → `window` (frames into model windows) → `model` (manifest, ONNX Runtime: trunk once,
-//! heads, soft vote) → `smoothing` (over time, level gate).
+//! Data flows one way: `audio_file` (decoding, `decode` feature) → `features` (everything the
+//! audio thread runs: downmix, resampling, streaming frames; and the per-window transform, all
+//! described by the model's spec) → `window` (frames into model windows) → `model` (manifest,
+//! ONNX Runtime: trunk once, heads, soft vote) → `smoothing` (over time, level gate).
+//!
+//! Cargo features: `decode` (symphonia: [`audio_file::decode_file`]; the plugin leaves it off),
+//! `dev-paths` (the workspace's `.ort/` as a last fallback for ONNX Runtime, for tests and
+//! developer tools; never in a shipped binary, see [`runtime`]).
 pub mod audio_file;
 pub mod features;
 pub mod labels;
 pub mod model;
-pub mod resample;
 pub mod runtime;
 pub mod smoothing;
 pub mod window;

@@ -4,7 +4,9 @@
 //! 1. `$GENRESCOPE_ORT_LIB` (if set, it must point at the library: no fallback);
 //! 2. `libonnxruntime.so` beside the module that contains this code (the plugin binary when
 //!    loaded by a host, the executable otherwise), found with `dladdr`;
-//! 3. `<workspace>/.ort/libonnxruntime.so` (developer fallback, written by `cargo xtask ort`).
+//! 3. `<workspace>/.ort/libonnxruntime.so` (developer fallback, written by `cargo xtask ort`),
+//!    only with the `dev-paths` feature (tests, the trainer): a shipped binary holds no path of
+//!    the machine that built it.
 //!
 //! Loading and the single ORT [`Environment`] happen once per process and are shared by all plugin
 //! instances; a failure is cached too, so every later call returns the same error quickly.
@@ -96,15 +98,19 @@ fn load_from(path: &Path) -> Result<Runtime, RuntimeError> {
     Ok(Runtime { path: path.to_path_buf(), env })
 }
 
-/// Candidates after the environment variable: beside this module, then the workspace's `.ort/`.
+/// Candidates after the environment variable: beside this module, then (`dev-paths` only) the
+/// workspace's `.ort/`.
 pub fn default_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for dir in module_dirs() {
         push_unique(&mut out, dir.join(ORT_LIB_NAME));
     }
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ws = ws.parent().unwrap_or(ws);
-    push_unique(&mut out, ws.join(".ort").join(ORT_LIB_NAME));
+    #[cfg(feature = "dev-paths")]
+    {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = ws.parent().unwrap_or(ws);
+        push_unique(&mut out, ws.join(".ort").join(ORT_LIB_NAME));
+    }
     out
 }
 
@@ -149,6 +155,8 @@ fn check_file(p: &Path) -> Result<(), String> {
 
 /// Path of the shared object (or executable) that contains this code, via `dladdr`.
 /// As a plugin this is the `.clap` / VST3 `.so`; in tests and CLIs it is the executable.
+// unsafe: dladdr is the only way to ask the loader which file this code was mapped from.
+#[allow(unsafe_code)]
 pub fn module_path() -> Option<PathBuf> {
     #[cfg(unix)]
     {
@@ -188,6 +196,8 @@ pub fn module_path() -> Option<PathBuf> {
 /// even if the host unloads it: a thread of ours that must outlive its plugin object (a model
 /// load still running when the plugin is dropped) then never runs unmapped code. ONNX Runtime is
 /// never unloaded either, so this costs nothing a host would notice.
+// unsafe: dlopen(RTLD_NOLOAD | RTLD_NODELETE) on our own, already loaded module.
+#[allow(unsafe_code)]
 pub fn pin_this_module() {
     #[cfg(unix)]
     {

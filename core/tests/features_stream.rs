@@ -3,10 +3,10 @@
 mod features_common;
 
 use features_common::*;
+use genrescope_core::features::resample::StreamResampler;
 use genrescope_core::features::{
     num_frames, FeaturePipeline, FrontEndSpec, MelFilterbank, MelSpec, StreamingExtractor,
 };
-use genrescope_core::resample::StreamResampler;
 
 /// Streams `signal` in blocks; returns the mel power frames.
 fn stream(cfg: &FrontEndSpec, signal: &[f32], block: usize) -> Vec<f32> {
@@ -256,7 +256,7 @@ fn resampled_sine_keeps_its_mel_peak() {
             }
             // Length: input * ratio, less what sits in the FIFO and the removed filter delay.
             let ratio = SR / rate;
-            let slack = (genrescope_core::resample::CHUNK + 128) as f64 * ratio.max(1.0) + 2.0;
+            let slack = (genrescope_core::features::resample::CHUNK + 128) as f64 * ratio.max(1.0) + 2.0;
             let expect = host.len() as f64 * ratio;
             assert!((out.len() as f64 - expect).abs() < slack, "{rate}: {} samples", out.len());
             let want = peak_band(&features(&as_logmel(&cfg), &sine(freq, SR, 22050, 0.5)), 128);

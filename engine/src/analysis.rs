@@ -7,7 +7,7 @@
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use genrescope_core::features::FeatureTransform;
 use genrescope_core::labels::{Probs, NUM_GENRES};
-use genrescope_core::model::{top_genre, Ensemble, ModelError, ModelManifest, SessionOptions, MANIFEST_FILE};
+use genrescope_core::model::{top_genre, Ensemble, ManifestError, ModelError, ModelManifest, SessionOptions};
 use genrescope_core::smoothing::ProbabilitySmoother;
 use genrescope_core::window::WindowAssembler;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,9 +17,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::error::EngineError;
 use crate::queue::FrameReceiver;
 use crate::settings;
-use crate::shared::{HistoryPoint, SharedState, Status};
+use crate::shared::{Claim, HistoryPoint, SharedState, Status};
 
 /// One prediction, as the CLI's timeline and the library see it.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,10 +32,22 @@ pub struct Prediction {
     /// Offline driver only (0 otherwise): the host sample at which the block after which this
     /// prediction was made starts, i.e. where the plugin sends its MIDI for it.
     pub block_start: u64,
-    /// Soft-voted ensemble output for this window (before smoothing); zeros when gated.
+    /// The ensemble's (calibrated) genre probabilities for this window, before smoothing; zeros
+    /// when gated.
     pub raw: Probs,
+    /// The window's out-of-set ("other") probability, before smoothing; 0 when gated or when the
+    /// model has no out-of-set class. With `raw` it sums to 1.
+    pub other: f32,
+    /// The level gate was closed (silence): the model did not judge this window.
+    pub gated: bool,
     pub smoothed: Probs,
-    /// `None` when the gate was closed (silence).
+    /// The out-of-set probability smoothed like the genres (same smoother, same time constant).
+    pub smoothed_other: f32,
+    /// "Other / unsure": `smoothed_other` reached the model's out-of-set threshold, so no genre
+    /// is claimed (`top` is `None`). Never while gated; never for a model without the class.
+    pub out_of_set: bool,
+    /// The genre claimed: the top smoothed probability; `None` when the gate was closed
+    /// (silence) or the window is out of set.
     pub top: Option<usize>,
     /// Mean input level over the window, dBFS.
     pub level_db: f32,
@@ -42,6 +55,20 @@ pub struct Prediction {
     /// and if the window was not gated.
     pub embedding: Option<Vec<f32>>,
 }
+
+impl Prediction {
+    /// What this prediction claims: a genre, "other / unsure", or nothing (gated).
+    pub fn claim(&self) -> Claim {
+        match self.top {
+            Some(g) => Claim::Genre(g),
+            None if self.out_of_set => Claim::Other,
+            None => Claim::Nothing,
+        }
+    }
+}
+
+/// Classes the analyzer smooths: the genres, then the out-of-set class (0 without one).
+const SMOOTHED: usize = NUM_GENRES + 1;
 
 /// The analysis state of one stream: the loaded model, its frame queue, the window being filled.
 pub struct Analyzer {
@@ -51,7 +78,9 @@ pub struct Analyzer {
     transform: Option<FeatureTransform>,
     fps: f64,
     assembler: WindowAssembler,
-    smoother: ProbabilitySmoother,
+    smoother: ProbabilitySmoother<SMOOTHED>,
+    /// The loaded model's out-of-set threshold, if it has the class.
+    other_threshold: Option<f32>,
     frame: Vec<f32>,
     mel_window: Vec<f32>,
     window: Vec<f32>,
@@ -76,6 +105,7 @@ impl Analyzer {
             fps: 1.0,
             assembler: WindowAssembler::new(1, 1, 1),
             smoother: ProbabilitySmoother::default(),
+            other_threshold: None,
             frame: Vec::new(),
             mel_window: Vec::new(),
             window: Vec::new(),
@@ -93,46 +123,51 @@ impl Analyzer {
     }
 
     /// Loads the model a manifest describes (slow: checksums, ONNX Runtime sessions, warm-up) and
-    /// takes the frame queue its front end feeds. On failure the error is published, no model is
-    /// left, and queued frames are discarded. Panics inside ONNX Runtime are caught.
-    pub fn load(&mut self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) -> Result<(), String> {
+    /// takes the frame queue its front end feeds. On failure the error is returned and published
+    /// (as text, for the editor), no model is left, and queued frames are discarded. Panics
+    /// inside ONNX Runtime are caught ([`EngineError::LoadCrashed`]).
+    pub fn load(&mut self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) -> Result<(), EngineError> {
         self.load_until(manifest, dir, receiver, &|| false)
     }
 
     /// [`Self::load`], given up between two loading stages once `cancelled()` is true (the
-    /// plugin instance is going away); a cancelled load publishes no error.
+    /// plugin instance is going away); a cancelled load ([`EngineError::is_cancelled`])
+    /// publishes no error.
     pub fn load_until(
         &mut self,
         manifest: ModelManifest,
         dir: PathBuf,
         receiver: FrameReceiver,
         cancelled: &dyn Fn() -> bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), EngineError> {
         self.model = None;
         self.transform = None;
+        self.set_other_threshold(None);
         self.receiver = Some(receiver);
         self.shared.set_status(Status::Loading);
-        let shown = dir.display().to_string();
+        let shown = dir.clone();
         let loaded = catch_unwind(AssertUnwindSafe(|| {
-            let transform = FeatureTransform::new(&manifest.front_end)?;
+            let transform = FeatureTransform::new(&manifest.front_end).map_err(ManifestError::from)?;
             let model = Ensemble::from_manifest_until(manifest, dir, SessionOptions::default(), cancelled)?;
-            Ok::<_, ModelLoadError>((model, transform))
+            Ok::<_, ModelError>((model, transform))
         }));
         let result = match loaded {
             Ok(Ok((model, transform))) => {
                 self.install(model, transform);
                 Ok(())
             }
-            Ok(Err(ModelLoadError::Model(ModelError::Cancelled))) => return Err("model load cancelled".into()),
-            Ok(Err(e)) => Err(format!("model {shown}: {e}")),
-            Err(_) => Err(format!("model {shown}: loading crashed inside ONNX Runtime")),
+            Ok(Err(ModelError::Cancelled)) => {
+                return Err(EngineError::Model { dir: shown, source: ModelError::Cancelled });
+            }
+            Ok(Err(source)) => Err(EngineError::Model { dir: shown, source }),
+            Err(_) => Err(EngineError::LoadCrashed { dir: shown }),
         };
         match &result {
             Ok(()) => {
                 self.shared.clear_error();
                 self.shared.set_status(Status::Listening);
             }
-            Err(msg) => self.shared.set_error(msg.clone()),
+            Err(e) => self.shared.set_error(e.to_string()),
         }
         // Frames queued while the model loaded belong to the stream (an offline render waits for
         // the load and must not lose its first blocks): keep them.
@@ -160,18 +195,20 @@ impl Analyzer {
             model.dir().display()
         );
         self.shared.set_model_info(info);
+        self.set_other_threshold(m.out_of_set.as_ref().map(|o| o.threshold));
         self.transform = Some(transform);
         self.model = Some(model);
+    }
+
+    fn set_other_threshold(&mut self, threshold: Option<f32>) {
+        self.other_threshold = threshold;
+        self.shared.other_threshold.store(threshold.unwrap_or(0.0), Relaxed);
     }
 
     /// Takes a new frame queue for the loaded model (a new stream: everything is reset).
     pub fn attach(&mut self, receiver: FrameReceiver) {
         self.receiver = Some(receiver);
         self.reset();
-    }
-
-    pub fn has_model(&self) -> bool {
-        self.model.is_some()
     }
 
     pub fn model(&self) -> Option<&Ensemble> {
@@ -203,10 +240,14 @@ impl Analyzer {
     }
 
     /// Drains every queued frame, predicting whenever a window is due. Returns the number of
-    /// predictions made (each also published to the shared state and passed to `on_prediction`).
-    pub fn step(&mut self, mut on_prediction: impl FnMut(&Prediction)) -> usize {
-        let Some(mut receiver) = self.receiver.take() else { return 0 };
+    /// predictions made (each also published to the shared state and passed to `on_prediction`),
+    /// or the first inference error of this step ([`EngineError::Inference`]): a window the model
+    /// failed on is skipped, published as the shared error, and the later windows are still
+    /// analysed, so the stream state is the same either way.
+    pub fn step(&mut self, mut on_prediction: impl FnMut(&Prediction)) -> Result<usize, EngineError> {
+        let Some(mut receiver) = self.receiver.take() else { return Ok(0) };
         let mut made = 0;
+        let mut failed = None;
         if self.model.is_none() {
             receiver.clear();
         } else {
@@ -222,21 +263,30 @@ impl Analyzer {
                 self.levels[self.level_pos] = meta.level_db;
                 self.level_pos = (self.level_pos + 1) % self.levels.len();
                 if self.assembler.push(&self.frame) {
-                    if let Some(p) = self.predict() {
-                        on_prediction(&p);
-                        made += 1;
+                    match self.predict() {
+                        Ok(Some(p)) => {
+                            on_prediction(&p);
+                            made += 1;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            failed.get_or_insert(e);
+                        }
                     }
                 }
             }
         }
         self.shared.dropped_frames.store(receiver.dropped(), Relaxed);
         self.receiver = Some(receiver);
-        made
+        match failed {
+            None => Ok(made),
+            Some(e) => Err(e),
+        }
     }
 
-    fn predict(&mut self) -> Option<Prediction> {
-        let model = self.model.as_mut()?;
-        let transform = self.transform.as_mut()?;
+    /// One window: `Ok(None)` without a model.
+    fn predict(&mut self) -> Result<Option<Prediction>, EngineError> {
+        let (Some(model), Some(transform)) = (self.model.as_mut(), self.transform.as_mut()) else { return Ok(None) };
         let dt = ((self.frames_seen - self.last_prediction_frame) as f64 / self.fps) as f32;
         self.last_prediction_frame = self.frames_seen;
         let s = &self.shared.settings;
@@ -246,10 +296,12 @@ impl Analyzer {
         let mean_power = self.levels.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>() / self.levels.len() as f32;
         let level_db = 10.0 * mean_power.max(1e-20).log10();
         let time_s = self.frames_seen as f64 / self.fps;
-        let (raw, smoothed, top, embedding) = if level_db < gate_db {
+        let gated = level_db < gate_db;
+        let mut other = 0.0;
+        let (raw, state, claim, embedding) = if gated {
             self.shared.set_status(Status::Silence);
-            let smoothed = self.smoother.decay(dt, tau.max(0.05));
-            ([0.0; NUM_GENRES], smoothed, None, None)
+            let state = self.smoother.decay(dt, tau.max(0.05));
+            ([0.0; NUM_GENRES], state, Claim::Nothing, None)
         } else {
             self.assembler.copy_window(&mut self.mel_window);
             transform.apply(&self.mel_window, &mut self.window);
@@ -259,30 +311,50 @@ impl Analyzer {
                         self.inference_error = false;
                         self.shared.clear_error();
                     }
-                    self.shared.set_status(Status::Analysing);
-                    let smoothed = self.smoother.update(&out.probs, dt, tau);
+                    let mut classes = [0.0; SMOOTHED];
+                    classes[..NUM_GENRES].copy_from_slice(&out.probs);
+                    classes[NUM_GENRES] = out.other;
+                    let state = self.smoother.update(&classes, dt, tau);
+                    let claim = match self.other_threshold {
+                        Some(t) if state[NUM_GENRES] >= t => Claim::Other,
+                        _ => Claim::Genre(top_genre(&genres_of(&state)).0),
+                    };
+                    self.shared.set_status(if claim == Claim::Other { Status::Other } else { Status::Analysing });
                     let embedding = out.embedding(model.manifest()).map(<[f32]>::to_vec);
-                    (out.probs, smoothed, Some(top_genre(&smoothed).0), embedding)
+                    other = out.other;
+                    (out.probs, state, claim, embedding)
                 }
                 Err(e) => {
+                    let e = EngineError::Inference(e);
                     self.inference_error = true;
-                    self.shared.set_error(format!("inference: {e}"));
-                    return None;
+                    self.shared.set_error(e.to_string());
+                    return Err(e);
                 }
             }
         };
-        self.shared.publish(HistoryPoint { time_s, probs: smoothed, top }, level_db);
-        Some(Prediction { time_s, frame: self.frames_seen, block_start: 0, raw, smoothed, top, level_db, embedding })
+        let (smoothed, smoothed_other) = (genres_of(&state), state[NUM_GENRES]);
+        self.shared.publish(HistoryPoint { time_s, probs: smoothed, other: smoothed_other, claim }, level_db);
+        Ok(Some(Prediction {
+            time_s,
+            frame: self.frames_seen,
+            block_start: 0,
+            raw,
+            other,
+            gated,
+            smoothed,
+            smoothed_other,
+            out_of_set: claim == Claim::Other,
+            top: claim.genre(),
+            level_db,
+            embedding,
+        }))
     }
 }
 
-/// What can stop a load inside the unwind guard.
-#[derive(Debug, thiserror::Error)]
-enum ModelLoadError {
-    #[error(transparent)]
-    Spec(#[from] genrescope_core::features::SpecError),
-    #[error(transparent)]
-    Model(#[from] ModelError),
+fn genres_of(state: &[f32; SMOOTHED]) -> Probs {
+    let mut p = [0.0; NUM_GENRES];
+    p.copy_from_slice(&state[..NUM_GENRES]);
+    p
 }
 
 fn hop_frames(fps: f64, hop_s: f32) -> usize {
@@ -410,6 +482,7 @@ fn lock(a: &Mutex<Analyzer>) -> MutexGuard<'_, Analyzer> {
 fn crashed(a: &mut Analyzer) {
     a.shared.set_error("analysis crashed; audio passes through".into());
     a.model = None;
+    a.set_other_threshold(None);
 }
 
 /// Back to real time: the analysis thread steps again.
@@ -446,7 +519,8 @@ fn run(analyzer: Arc<Mutex<Analyzer>>, rx: Receiver<Control>, flags: Flags) {
         }
         if !offline.load(Relaxed) {
             let mut a = lock(&analyzer);
-            // A panic in inference must not take the host down with it.
+            // A panic in inference must not take the host down with it; inference errors are
+            // published by `step` (the editor shows them), nothing else to do with them here.
             if catch_unwind(AssertUnwindSafe(|| a.step(|_| {}))).is_err() {
                 crashed(&mut a);
             }
@@ -456,9 +530,10 @@ fn run(analyzer: Arc<Mutex<Analyzer>>, rx: Receiver<Control>, flags: Flags) {
 }
 
 /// Where a model is looked for when none is given: `GENRESCOPE_MODEL_DIR`, then the model folder
-/// installed beside the plugin (or CLI) binary, then the workspace's `models/` (developer builds).
+/// installed beside the plugin (or CLI) binary, then (`dev-paths` feature only: tests, developer
+/// builds) the workspace's `models/`.
 pub fn default_model_dir() -> Option<PathBuf> {
-    let has_manifest = |d: &Path| d.join(MANIFEST_FILE).is_file();
+    let has_manifest = |d: &Path| d.join(genrescope_core::model::MANIFEST_FILE).is_file();
     if let Some(dir) = std::env::var_os("GENRESCOPE_MODEL_DIR").filter(|v| !v.is_empty()).map(PathBuf::from) {
         return Some(dir);
     }
@@ -468,6 +543,12 @@ pub fn default_model_dir() -> Option<PathBuf> {
             return Some(candidate);
         }
     }
-    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-    has_manifest(&dev).then_some(dev)
+    #[cfg(feature = "dev-paths")]
+    {
+        let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        if has_manifest(&dev) {
+            return Some(dev);
+        }
+    }
+    None
 }

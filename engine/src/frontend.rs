@@ -2,10 +2,19 @@
 //!
 //! Built off the audio thread (activate, or per file offline) from the model's front-end spec;
 //! after that real-time safe: no allocation, lock, log call or file access.
-use genrescope_core::audio_file::downmix;
-use genrescope_core::features::{FeaturePipeline, FrontEndSpec, SpecError};
+use genrescope_core::features::{downmix, FeaturePipeline, FrontEndSpec, SpecError};
 
 use crate::queue::FrameSender;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrontEndError {
+    /// The frame queue was made for another front end (a bug in the caller, not bad input).
+    #[error("frame queue carries {queue} values per frame, the front end makes {front_end}")]
+    QueueMismatch { queue: usize, front_end: usize },
+    /// The spec or the host sample rate is unusable (e.g. a rate outside 1 kHz to 768 kHz).
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+}
 
 /// Frames the queue holds: ~12 s of audio, so a busy analysis thread rarely drops any.
 pub fn queue_capacity(spec: &FrontEndSpec) -> usize {
@@ -20,24 +29,20 @@ pub struct AudioFrontEnd {
 
 impl AudioFrontEnd {
     /// `max_block` is the host's largest block (longer blocks are split, never allocated for).
-    pub fn new(spec: &FrontEndSpec, host_rate: f32, max_block: usize, sender: FrameSender) -> Result<Self, SpecError> {
+    pub fn new(
+        spec: &FrontEndSpec,
+        host_rate: f32,
+        max_block: usize,
+        sender: FrameSender,
+    ) -> Result<Self, FrontEndError> {
         if sender.frame_dim() != spec.mel_dim() {
-            return Err(SpecError(format!(
-                "frame queue carries {} values per frame, the front end makes {}",
-                sender.frame_dim(),
-                spec.mel_dim()
-            )));
+            return Err(FrontEndError::QueueMismatch { queue: sender.frame_dim(), front_end: spec.mel_dim() });
         }
         Ok(Self {
             pipeline: FeaturePipeline::new(spec, host_rate)?,
             sender,
             mono: vec![0.0; max_block.clamp(1, 1 << 16)],
         })
-    }
-
-    /// Gives the queue's sender back (to build a front end for a new sample rate).
-    pub fn into_sender(self) -> FrameSender {
-        self.sender
     }
 
     /// Host reset (transport jump): forget the audio so far; later frames start a new epoch.

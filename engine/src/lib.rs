@@ -4,8 +4,12 @@
 //! frames) → [`queue`] (lock-free, typed) → [`analysis`] (analysis thread: windows → model →
 //! smoothing → gate) → [`shared`] (atomics the editor, MIDI output and CLI read). [`offline`]
 //! drives exactly the same code synchronously, for files. [`settings`] holds the one definition
-//! of every user setting's default and range.
+//! of every user setting's default and range. Every fallible call returns an [`EngineError`].
+//!
+//! Cargo feature `dev-paths`: [`default_model_dir`] falls back to the workspace's `models/`
+//! (tests, developer builds; never in a shipped binary).
 pub mod analysis;
+pub mod error;
 pub mod frontend;
 pub mod offline;
 pub mod queue;
@@ -13,7 +17,8 @@ pub mod settings;
 pub mod shared;
 
 pub use analysis::{default_model_dir, AnalysisThread, Analyzer, Prediction};
-pub use frontend::AudioFrontEnd;
-pub use offline::{file_verdict, OfflineEngine, OfflineError, OfflineSettings};
+pub use error::EngineError;
+pub use frontend::{AudioFrontEnd, FrontEndError};
+pub use offline::{file_verdict, FileVerdict, OfflineEngine, OfflineSettings};
 pub use queue::{frame_queue, FrameMeta, FrameReceiver, FrameSender};
-pub use shared::{HistoryPoint, SharedState, Status};
+pub use shared::{Claim, HistoryPoint, SharedState, Status, OTHER_TOP};

@@ -5,16 +5,17 @@
 //! stepped after every block instead of on its own thread, so the results do not depend on timing.
 use genrescope_core::audio_file::DecodedAudio;
 use genrescope_core::labels::Probs;
-use genrescope_core::model::{soft_vote, ModelManifest};
+use genrescope_core::model::{soft_vote, top_genre, ModelError, ModelManifest};
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::analysis::{Analyzer, Prediction};
+use crate::error::EngineError;
 use crate::frontend::{queue_capacity, AudioFrontEnd};
 use crate::queue::frame_queue;
 use crate::settings;
-use crate::shared::{SharedState, Status};
+use crate::shared::{Claim, SharedState};
 
 /// Engine settings for one run (the plugin's parameters, plus the host block size).
 #[derive(Clone, Debug, PartialEq)]
@@ -34,19 +35,6 @@ impl Default for OfflineSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum OfflineError {
-    /// The model folder could not be loaded (missing, invalid, no ONNX Runtime...).
-    #[error("{0}")]
-    Model(String),
-    #[error("{0}")]
-    Inference(String),
-    #[error("invalid settings: {0}")]
-    Settings(String),
-    #[error("the audio has no channels or no samples")]
-    NoAudio,
-}
-
 /// The engine with a loaded model, driven synchronously.
 pub struct OfflineEngine {
     shared: Arc<SharedState>,
@@ -56,13 +44,13 @@ pub struct OfflineEngine {
 
 impl OfflineEngine {
     /// Loads a model folder (or manifest file) the way the plugin does.
-    pub fn new(model: &Path) -> Result<Self, OfflineError> {
-        let (manifest, dir) =
-            ModelManifest::load(model).map_err(|e| OfflineError::Model(format!("model {}: {e}", model.display())))?;
+    pub fn new(model: &Path) -> Result<Self, EngineError> {
+        let (manifest, dir) = ModelManifest::load(model)
+            .map_err(|e| EngineError::Model { dir: model.to_path_buf(), source: ModelError::Manifest(e) })?;
         let shared = Arc::new(SharedState::default());
         let mut analyzer = Analyzer::new(shared.clone());
         let (_, receiver) = frame_queue(manifest.front_end.mel_dim(), 1);
-        analyzer.load(manifest.clone(), dir, receiver).map_err(OfflineError::Model)?;
+        analyzer.load(manifest.clone(), dir, receiver)?;
         Ok(Self { shared, analyzer, manifest })
     }
 
@@ -74,6 +62,11 @@ impl OfflineEngine {
         self.manifest.members.len()
     }
 
+    /// The whole-file verdict of this engine's predictions, with its model's out-of-set threshold.
+    pub fn verdict(&self, predictions: &[Prediction]) -> Option<FileVerdict> {
+        FileVerdict::of(predictions, self.manifest.out_of_set.as_ref().map(|o| o.threshold))
+    }
+
     /// The hop a run with `settings` uses, in seconds.
     pub fn hop_s(&self, settings: &OfflineSettings) -> f32 {
         settings.hop_s.unwrap_or(self.manifest.window_seconds() as f32)
@@ -81,23 +74,19 @@ impl OfflineEngine {
 
     /// Runs one file from a fresh engine state; returns every prediction in stream order.
     /// Trailing audio shorter than a frame's look-ahead is not analysed, as in the plugin.
-    pub fn analyze(&mut self, audio: &DecodedAudio, s: &OfflineSettings) -> Result<Vec<Prediction>, OfflineError> {
+    pub fn analyze(&mut self, audio: &DecodedAudio, s: &OfflineSettings) -> Result<Vec<Prediction>, EngineError> {
         let frames = audio.num_frames();
         if audio.channels.is_empty() || frames == 0 {
-            return Err(OfflineError::NoAudio);
+            return Err(EngineError::NoAudio);
         }
         if s.block == 0 {
-            return Err(OfflineError::Settings("block size must be at least 1".into()));
+            return Err(EngineError::ZeroBlock);
         }
         let hop = self.hop_s(s);
-        for (name, v, range) in [
-            ("smoothing", s.smoothing_s, settings::SMOOTHING_S),
-            ("hop", hop, settings::HOP_S),
-            ("gate", s.gate_db, settings::GATE_DB),
-        ] {
-            if !range.contains(v) {
-                return Err(OfflineError::Settings(format!("{name} must be between {} and {}", range.min, range.max)));
-            }
+        for (v, setting) in
+            [(s.smoothing_s, settings::SMOOTHING_S), (hop, settings::HOP_S), (s.gate_db, settings::GATE_DB)]
+        {
+            setting.check(v)?;
         }
         let st = &self.shared.settings;
         st.smoothing_s.store(s.smoothing_s, Relaxed);
@@ -112,8 +101,7 @@ impl OfflineEngine {
             .ceil() as usize;
         let (sender, receiver) = frame_queue(spec.mel_dim(), queue_capacity(spec).max(block_frames + 8));
         self.analyzer.attach(receiver);
-        let mut frontend = AudioFrontEnd::new(spec, audio.sample_rate as f32, s.block, sender)
-            .map_err(|e| OfflineError::Settings(e.to_string()))?;
+        let mut frontend = AudioFrontEnd::new(spec, audio.sample_rate as f32, s.block, sender)?;
 
         let mut predictions = Vec::new();
         let mut start = 0;
@@ -121,11 +109,7 @@ impl OfflineEngine {
             let end = (start + s.block).min(frames);
             let slices: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
             frontend.process(&slices);
-            self.analyzer.step(|p| predictions.push(Prediction { block_start: start as u64, ..p.clone() }));
-            // The analyzer reports inference failures through the shared state only.
-            if self.shared.status() == Status::Error {
-                return Err(OfflineError::Inference(self.shared.error_text()));
-            }
+            self.analyzer.step(|p| predictions.push(Prediction { block_start: start as u64, ..p.clone() }))?;
             start = end;
         }
         debug_assert_eq!(self.shared.dropped_frames.load(Relaxed), 0);
@@ -134,9 +118,40 @@ impl OfflineEngine {
 }
 
 /// Track-level soft vote: the mean of the raw ensemble probabilities over the windows the gate
-/// let through. `None` when every window was gated (silence) or there were none.
+/// let through. `None` when every window was gated (silence) or there were none. The genre part
+/// of [`FileVerdict`].
 pub fn file_verdict(predictions: &[Prediction]) -> Option<Probs> {
-    soft_vote(predictions.iter().filter(|p| p.top.is_some()).map(|p| &p.raw))
+    soft_vote(predictions.iter().filter(|p| !p.gated).map(|p| &p.raw))
+}
+
+/// A whole file's verdict: the soft vote over the windows the gate let through, genres and the
+/// out-of-set class alike, and what it claims.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FileVerdict {
+    /// Mean raw genre probabilities ([`file_verdict`]).
+    pub probs: Probs,
+    /// Mean raw out-of-set probability over the same windows (0 for a model without the class);
+    /// with `probs` it sums to 1.
+    pub other: f32,
+    /// [`Claim::Other`] when `other` reached the model's threshold, else the top genre of `probs`
+    /// (never [`Claim::Nothing`]: a file without ungated windows has no verdict).
+    pub claim: Claim,
+}
+
+impl FileVerdict {
+    /// `threshold`: the model's out-of-set threshold (`None` without the class). `None` when
+    /// every window was gated (silence) or there were none.
+    pub fn of(predictions: &[Prediction], threshold: Option<f32>) -> Option<Self> {
+        let probs = file_verdict(predictions)?;
+        let judged = predictions.iter().filter(|p| !p.gated);
+        let n = judged.clone().count();
+        let other = (judged.map(|p| p.other as f64).sum::<f64>() / n as f64) as f32;
+        let claim = match threshold {
+            Some(t) if other >= t => Claim::Other,
+            _ => Claim::Genre(top_genre(&probs).0),
+        };
+        Some(Self { probs, other, claim })
+    }
 }
 
 /// Mean embedding over the windows the gate let through (`None` without embeddings).
@@ -158,7 +173,20 @@ mod tests {
     use genrescope_core::labels::NUM_GENRES;
 
     fn pred(top: Option<usize>, raw: Probs, emb: Option<Vec<f32>>) -> Prediction {
-        Prediction { time_s: 0.0, frame: 0, block_start: 0, raw, smoothed: raw, top, level_db: -20.0, embedding: emb }
+        Prediction {
+            time_s: 0.0,
+            frame: 0,
+            block_start: 0,
+            raw,
+            other: 0.0,
+            gated: top.is_none(),
+            smoothed: raw,
+            smoothed_other: 0.0,
+            out_of_set: false,
+            top,
+            level_db: -20.0,
+            embedding: emb,
+        }
     }
 
     #[test]
@@ -179,5 +207,22 @@ mod tests {
         assert_eq!(file_verdict(&[pred(None, [0.0; NUM_GENRES], None)]), None);
         assert_eq!(file_verdict(&[]), None);
         assert_eq!(file_embedding(&[]), None);
+    }
+
+    #[test]
+    fn file_verdict_says_other_from_the_mean_of_ungated_windows() {
+        let with_other = |raw_top: usize, other: f32| {
+            let mut raw = [0.0; NUM_GENRES];
+            raw[raw_top] = 1.0 - other;
+            Prediction { other, ..pred(Some(raw_top), raw, None) }
+        };
+        // Gated windows have other = 0 and must not pull the mean down.
+        let preds = [with_other(2, 0.9), pred(None, [0.0; NUM_GENRES], None), with_other(2, 0.5)];
+        let v = FileVerdict::of(&preds, Some(0.7)).unwrap();
+        assert!((v.other - 0.7).abs() < 1e-6 && (v.probs[2] - 0.3).abs() < 1e-6);
+        assert_eq!(v.claim, Claim::Other);
+        assert_eq!(FileVerdict::of(&preds, Some(0.71)).unwrap().claim, Claim::Genre(2));
+        assert_eq!(FileVerdict::of(&preds, None).unwrap().claim, Claim::Genre(2));
+        assert_eq!(FileVerdict::of(&preds[1..2], Some(0.1)), None);
     }
 }

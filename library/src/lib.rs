@@ -12,12 +12,12 @@ pub mod timeline;
 pub use db::{ModelRow, SCHEMA_VERSION};
 /// The SQLite binding the library uses, for callers that query the file directly.
 pub use rusqlite;
-pub use scan::{scan, FileError, ModelIdentity, ScanOptions, ScanSummary};
+pub use scan::{scan, scan_with, FileError, ModelIdentity, ScanEvent, ScanOptions, ScanSummary};
 
 use genrescope_core::audio_file::decode_file;
 use genrescope_core::labels::{GENRES, NUM_GENRES};
 use genrescope_engine::offline::file_embedding;
-use genrescope_engine::OfflineSettings;
+use genrescope_engine::{EngineError, OfflineSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -38,10 +38,40 @@ pub enum Error {
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot scan {}: {source}", path.display())]
     Root { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Model(String),
-    #[error("{0}")]
-    Message(String),
+    #[error("{}: the path is not valid UTF-8", .0.display())]
+    NotUtf8(PathBuf),
+    /// Loading the model, decoding or analysing a file failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Analysing the file `similar` compares failed.
+    #[error("{}: {source}", path.display())]
+    Analysis { path: PathBuf, source: EngineError },
+    #[error("unknown genre {0:?}: use one of {genres}", genres = GENRES.join(", "))]
+    UnknownGenre(String),
+    #[error("{}: not a file", .0.display())]
+    NotAFile(PathBuf),
+    #[error(
+        "model {name} ({}) has no embedding (its manifest names no `embedding` trunk output): `similar` needs \
+         a model with one, such as the shipped model; pass it with --model DIR",
+        dir.display()
+    )]
+    NoEmbedding { name: String, dir: PathBuf },
+    /// `similar` with a model (or settings) other than the ones the library's rows were made with.
+    #[error(
+        "the library {} was analysed with {}, not with {name} (manifest {manifest}) from {}: pass that \
+         model with --model DIR, or rescan the library with this one",
+        library.display(), used.join(", "), dir.display()
+    )]
+    OtherModel { library: PathBuf, used: Vec<String>, name: String, manifest: String, dir: PathBuf },
+    #[error(
+        "{}: every window is below the level gate (silence) or the file is shorter than one window: nothing \
+         to compare",
+        .0.display()
+    )]
+    NothingToCompare(PathBuf),
+    /// A file's decoder or analysis panicked (caught: the scan goes on).
+    #[error("{}: the {what} crashed on this file", path.display())]
+    Crashed { path: PathBuf, what: &'static str },
 }
 
 fn schema_message(path: &Path, found: i64) -> String {
@@ -64,8 +94,7 @@ pub fn default_db_path() -> Option<PathBuf> {
 
 /// A genre name (case-insensitive) or an error listing the names.
 pub fn parse_genre(name: &str) -> Result<usize> {
-    genrescope_core::labels::genre_index(name)
-        .ok_or_else(|| Error::Message(format!("unknown genre {name:?}: use one of {}", GENRES.join(", "))))
+    genrescope_core::labels::genre_index(name).ok_or_else(|| Error::UnknownGenre(name.to_string()))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -112,7 +141,7 @@ pub struct Similar {
 pub struct GenreCount {
     pub genre: &'static str,
     pub tracks: i64,
-    /// Of the tracks with a verdict.
+    /// Of the tracks with a verdict (a genre, or "other").
     pub share: f64,
 }
 
@@ -127,8 +156,11 @@ pub struct Stats {
     /// Present files analysed with that model.
     pub tracks: i64,
     pub total_duration_s: f64,
-    /// Tracks by their whole-file top genre, in GENRES order.
+    /// Tracks by their whole-file top genre, in GENRES order (tracks judged "other" are counted
+    /// in `other` instead).
     pub by_top_genre: Vec<GenreCount>,
+    /// Tracks judged "other / unsure" (out of set) by a model with that class.
+    pub other: i64,
     /// Analysed, but every window was below the gate (silence) or the file is shorter than a window.
     pub no_verdict: i64,
     /// Present files whose last analysis failed.
@@ -222,22 +254,56 @@ impl Library {
         })
     }
 
+    /// The tracks judged "other / unsure" (out of set), ranked by their mean out-of-set
+    /// probability, highest first (ties by path), at least `min_p`. `Found::genre` is "other".
+    pub fn find_other(&self, min_p: f32, limit: usize) -> Result<Found> {
+        let model = self.current_model()?;
+        self.require_tracks(model.id)?;
+        let filter = format!("{PRESENT_OK} AND model_id = ?1 AND claim = '{}' AND p_other >= ?2", db::OTHER_CLAIM);
+        let matching = self
+            .conn
+            .query_row(&format!("SELECT count(*) FROM tracks WHERE {filter}"), params![model.id, min_p as f64], |r| {
+                r.get(0)
+            })
+            .map_err(self.err())?;
+        let sql = format!(
+            "SELECT path, p_other, duration_s, top_genre FROM tracks WHERE {filter} ORDER BY p_other DESC, path LIMIT ?3"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(self.err())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let tracks = st
+            .query_map(params![model.id, min_p as f64, limit], |r| {
+                Ok(FoundTrack {
+                    path: r.get(0)?,
+                    p: r.get::<_, f64>(1)? as f32,
+                    duration_s: r.get(2)?,
+                    top_genre: r.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(Found {
+            model: model.name.clone(),
+            genre: db::OTHER_CLAIM,
+            min_p,
+            matching,
+            tracks,
+            other_model_tracks: self.other_model_tracks(model.id)?,
+        })
+    }
+
     /// The `top` tracks whose embeddings are closest (cosine) to `query`'s, which is analysed
     /// with `model` (the same model as the library's rows, or an error saying so).
     pub fn similar(&self, query: &Path, model: &Path, top: usize) -> Result<Similar> {
         let query_abs = std::fs::canonicalize(query).map_err(|e| Error::Io { path: query.to_path_buf(), source: e })?;
         if !query_abs.is_file() {
-            return Err(Error::Message(format!("{}: not a file", query.display())));
+            return Err(Error::NotAFile(query.to_path_buf()));
         }
         let settings = OfflineSettings::default();
         let (identity, mut engine) = ModelIdentity::load(model, &settings)?;
         let name = identity.row.name.clone();
         if !identity.has_embedding {
-            return Err(Error::Message(format!(
-                "model {name} ({}) has no embedding (its manifest names no `embedding` trunk output): \
-                 `similar` needs a model with one, such as the shipped model; pass it with --model DIR",
-                model.display()
-            )));
+            return Err(Error::NoEmbedding { name, dir: model.to_path_buf() });
         }
         // Only models that still have comparable rows count.
         let with_embeddings = format!("{PRESENT_OK} AND model_id = ?1 AND embedding IS NOT NULL");
@@ -255,24 +321,21 @@ impl Library {
             }
             let used: Vec<String> =
                 models.iter().map(|m| format!("{} (manifest {})", m.name, &m.manifest_sha256[..12])).collect();
-            return Err(Error::Message(format!(
-                "the library {} was analysed with {}, not with {name} (manifest {}) from {}: pass that model \
-                 with --model DIR, or rescan the library with this one",
-                self.path.display(),
-                used.join(", "),
-                &identity.row.manifest_sha256[..12],
-                model.display()
-            )));
+            return Err(Error::OtherModel {
+                library: self.path.clone(),
+                used,
+                name,
+                manifest: identity.row.manifest_sha256[..12].to_string(),
+                dir: model.to_path_buf(),
+            });
         };
 
-        let audio = decode_file(&query_abs).map_err(|e| Error::Message(e.to_string()))?;
-        let predictions =
-            engine.analyze(&audio, &settings).map_err(|e| Error::Message(format!("{}: {e}", query.display())))?;
+        let audio = decode_file(&query_abs).map_err(EngineError::from)?;
+        let predictions = engine
+            .analyze(&audio, &settings)
+            .map_err(|source| Error::Analysis { path: query.to_path_buf(), source })?;
         let Some(embedding) = file_embedding(&predictions) else {
-            return Err(Error::Message(format!(
-                "{}: every window is below the level gate (silence) or the file is shorter than one window: nothing to compare",
-                query.display()
-            )));
+            return Err(Error::NothingToCompare(query.to_path_buf()));
         };
         let query_top = genrescope_engine::file_verdict(&predictions)
             .map(|v| GENRES[genrescope_core::model::top_genre(&v).0].to_string());
@@ -322,11 +385,11 @@ impl Library {
             )
             .map_err(self.err())?;
         let mut counts = [0i64; NUM_GENRES];
+        let mut other = 0;
+        // By claim: a track judged "other" counts there, not under its most probable genre.
         let mut st = self
             .conn
-            .prepare(&format!(
-                "SELECT top_genre, count(*) FROM tracks WHERE {mine} AND top_genre IS NOT NULL GROUP BY top_genre"
-            ))
+            .prepare(&format!("SELECT claim, count(*) FROM tracks WHERE {mine} AND claim IS NOT NULL GROUP BY claim"))
             .map_err(self.err())?;
         let rows = st
             .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
@@ -335,6 +398,8 @@ impl Library {
         for (g, n) in rows {
             if let Some(i) = genrescope_core::labels::genre_index(&g) {
                 counts[i] += n;
+            } else if g == db::OTHER_CLAIM {
+                other += n;
             }
         }
         let with_verdict: i64 = counts.iter().sum();
@@ -364,10 +429,11 @@ impl Library {
                 .map(|(&genre, n)| GenreCount {
                     genre,
                     tracks: n,
-                    share: if with_verdict > 0 { n as f64 / with_verdict as f64 } else { 0.0 },
+                    share: if with_verdict + other > 0 { n as f64 / (with_verdict + other) as f64 } else { 0.0 },
                 })
                 .collect(),
-            no_verdict: tracks - with_verdict,
+            other,
+            no_verdict: tracks - with_verdict - other,
             errors: error_files.len() as i64,
             error_files,
             with_warnings: self.count(&format!("{mine} AND warnings IS NOT NULL"), id)?,

@@ -8,14 +8,16 @@
 //! Files of a scanned folder that are gone are marked `missing_since`, not deleted: an unmounted
 //! disk must not cost the analyses, and a file moved elsewhere is still recognised by its hash
 //! when that folder is scanned. `prune` deletes them.
+//!
+//! The library prints nothing: [`scan_with`] reports progress and notes as [`ScanEvent`]s to a
+//! callback (the CLI draws a progress bar and prints the notes).
 use crate::db::{self, Analysis, FileStat, Known, ModelRow};
 use crate::{timeline, Error, Result};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use genrescope_core::audio_file::{decode_file, has_audio_extension};
 use genrescope_core::model::MANIFEST_FILE;
 use genrescope_engine::offline::file_embedding;
-use genrescope_engine::{file_verdict, OfflineEngine, OfflineSettings};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use genrescope_engine::{Claim, EngineError, OfflineEngine, OfflineSettings};
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -30,8 +32,6 @@ use std::time::Instant;
 pub struct ScanOptions {
     /// Most worker threads, each with its own engine (ONNX Runtime sessions, 1 intra-op thread).
     pub jobs: usize,
-    /// Progress bar and per-file notes on stderr.
-    pub progress: bool,
     /// Delete the rows of files that are gone instead of only marking them.
     pub prune: bool,
     /// Analyse files whose last attempt failed even if they have not changed.
@@ -45,7 +45,6 @@ impl Default for ScanOptions {
     fn default() -> Self {
         Self {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            progress: false,
             prune: false,
             retry_errors: false,
             settings: OfflineSettings::default(),
@@ -100,6 +99,26 @@ pub struct FileError {
     pub error: String,
 }
 
+/// What a scan reports while it runs, in order: notes about the model and the walk, then
+/// `Started`, then per finished file a `Progress` (after its `Damaged` or `Failed` note), then
+/// `Finished`. Delivered on the thread that called [`scan_with`].
+#[derive(Clone, Copy, Debug)]
+pub enum ScanEvent<'a> {
+    /// Something the user should know that does not stop the scan (a model without an embedding,
+    /// a folder or entry the walk could not read).
+    Warning(&'a str),
+    /// A file was analysed although the decoder found damage.
+    Damaged { path: &'a str, warnings: &'a [String] },
+    /// A file could not be read, decoded or analysed (its error is stored in the library).
+    Failed { path: &'a str, error: &'a str },
+    /// The files to analyse are known (unchanged ones are not among them), with their total size.
+    Started { files: usize, bytes: u64 },
+    /// `done` of the `files` are finished (whatever their outcome), `bytes_done` of the bytes.
+    Progress { done: usize, files: usize, bytes_done: u64 },
+    /// No more files will be processed (all done, or the scan was cancelled or failed).
+    Finished,
+}
+
 /// A model and engine settings, identified the way the library stores them.
 pub struct ModelIdentity {
     pub row: ModelRow,
@@ -109,7 +128,7 @@ pub struct ModelIdentity {
 impl ModelIdentity {
     /// Loads the model once (the check that it works) and hashes its manifest file.
     pub fn load(model: &Path, settings: &OfflineSettings) -> Result<(Self, OfflineEngine)> {
-        let engine = OfflineEngine::new(model).map_err(|e| Error::Model(e.to_string()))?;
+        let engine = OfflineEngine::new(model)?;
         let manifest_file = if model.is_dir() { model.join(MANIFEST_FILE) } else { model.to_path_buf() };
         let bytes = std::fs::read(&manifest_file).map_err(|e| Error::Io { path: manifest_file.clone(), source: e })?;
         let m = engine.manifest();
@@ -159,11 +178,22 @@ enum Event {
         outcome: Outcome,
     },
     /// A worker could not start (its engine failed to load) or lost the database.
-    Fatal(String),
+    Fatal(Error),
 }
 
-/// Scans `roots` (folders or single files) into the library at `db_path`.
+/// Scans `roots` (folders or single files) into the library at `db_path`, silently.
 pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions) -> Result<ScanSummary> {
+    scan_with(db_path, roots, model, opts, &mut |_| {})
+}
+
+/// [`scan`], reporting progress and notes to `on_event` as it goes.
+pub fn scan_with(
+    db_path: &Path,
+    roots: &[PathBuf],
+    model: &Path,
+    opts: &ScanOptions,
+    on_event: &mut dyn FnMut(ScanEvent<'_>),
+) -> Result<ScanSummary> {
     let start = Instant::now();
     let (identity, first_engine) = ModelIdentity::load(model, &opts.settings)?;
     let mut conn = db::open_rw(db_path)?;
@@ -175,22 +205,12 @@ pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions)
         model_sha256: identity.row.manifest_sha256.clone(),
         ..Default::default()
     };
-    let note = |bar: Option<&ProgressBar>, line: String| {
-        if opts.progress {
-            match bar {
-                Some(b) => b.suspend(|| eprintln!("{line}")),
-                None => eprintln!("{line}"),
-            }
-        }
-    };
     if !identity.has_embedding {
-        note(
-            None,
-            format!("warning: model {} has no embedding: `similar` will not work on this library", summary.model),
-        );
+        let line = format!("model {} has no embedding: `similar` will not work on this library", summary.model);
+        on_event(ScanEvent::Warning(&line));
     }
 
-    let walked = walk(roots, opts, &mut summary)?;
+    let walked = walk(roots, &mut summary, on_event)?;
     summary.files = walked.files.len();
     let known = db::known_tracks(&conn).map_err(&dberr)?;
 
@@ -224,10 +244,7 @@ pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions)
     let n_jobs = jobs.len();
     let workers = opts.jobs.max(1).min(n_jobs);
     summary.jobs = workers;
-    let bar = opts.progress.then(|| progress_bar(total_bytes));
-    if let Some(b) = &bar {
-        b.set_message(format!("0/{n_jobs} files"));
-    }
+    on_event(ScanEvent::Started { files: n_jobs, bytes: total_bytes });
     let (job_tx, job_rx) = unbounded();
     for j in jobs {
         let _ = job_tx.send(j);
@@ -244,7 +261,7 @@ pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions)
             s.spawn(move || worker(engine, model, ctx, rx, tx));
         }
         drop(ev_tx);
-        let mut done = 0;
+        let (mut done, mut bytes_done) = (0, 0);
         for ev in ev_rx {
             match ev {
                 Event::Fatal(e) => {
@@ -260,7 +277,7 @@ pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions)
                             summary.audio_s += audio_s;
                             if !warnings.is_empty() {
                                 summary.warnings += 1;
-                                note(bar.as_ref(), format!("warning: {path}: {}", warnings.join("; ")));
+                                on_event(ScanEvent::Damaged { path: &path, warnings: &warnings });
                             }
                         }
                         Outcome::Unchanged => summary.skipped += 1,
@@ -268,24 +285,19 @@ pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions)
                         Outcome::Copied => summary.copied += 1,
                         Outcome::Failed(error) => {
                             summary.errors += 1;
-                            let line = if error.contains(&path) { error.clone() } else { format!("{path}: {error}") };
-                            note(bar.as_ref(), format!("error: {line}"));
+                            on_event(ScanEvent::Failed { path: &path, error: &error });
                             summary.error_files.push(FileError { path, error });
                         }
                     }
-                    if let Some(b) = &bar {
-                        b.inc(bytes);
-                        b.set_message(format!("{done}/{n_jobs} files"));
-                    }
+                    bytes_done += bytes;
+                    on_event(ScanEvent::Progress { done, files: n_jobs, bytes_done });
                 }
             }
         }
     });
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    on_event(ScanEvent::Finished);
     if let Some(e) = fatal {
-        return Err(Error::Model(e));
+        return Err(e);
     }
     // Renames have taken their rows back by now: what is still marked is gone.
     summary.missing = db::still_missing(&conn, &gone).map_err(&dberr)?;
@@ -298,17 +310,6 @@ pub fn scan(db_path: &Path, roots: &[PathBuf], model: &Path, opts: &ScanOptions)
     Ok(summary)
 }
 
-fn progress_bar(total_bytes: u64) -> ProgressBar {
-    // Bytes, not files, so the ETA weighs a long track more than a short one.
-    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-    let style =
-        ProgressStyle::with_template("{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}%  ETA {eta}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style.progress_chars("=> "));
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
 struct Walked {
     /// (absolute path, stat), sorted, without duplicates.
     files: Vec<(String, FileStat)>,
@@ -318,20 +319,18 @@ struct Walked {
     unreadable: Vec<String>,
 }
 
-fn walk(roots: &[PathBuf], opts: &ScanOptions, summary: &mut ScanSummary) -> Result<Walked> {
+fn walk(roots: &[PathBuf], summary: &mut ScanSummary, on_event: &mut dyn FnMut(ScanEvent<'_>)) -> Result<Walked> {
     let mut files: HashMap<String, FileStat> = HashMap::new();
     let mut prefixes = Vec::new();
     let mut unreadable = Vec::new();
-    let walk_note = |summary: &mut ScanSummary, line: String| {
-        if opts.progress {
-            eprintln!("warning: {line}");
-        }
+    let mut walk_note = |summary: &mut ScanSummary, line: String| {
+        on_event(ScanEvent::Warning(&line));
         summary.walk_errors.push(line);
     };
     for root in roots {
         let abs = std::fs::canonicalize(root).map_err(|e| Error::Root { path: root.clone(), source: e })?;
         let Some(abs_str) = abs.to_str() else {
-            return Err(Error::Message(format!("{}: the path is not valid UTF-8", root.display())));
+            return Err(Error::NotUtf8(root.clone()));
         };
         prefixes.push(abs_str.to_owned());
         // Links are followed (walkdir detects loops), so a linked music folder is scanned too.
@@ -379,14 +378,14 @@ fn worker(engine: Option<OfflineEngine>, model: &Path, ctx: &Ctx, jobs: Receiver
     let engine = match engine.map_or_else(|| OfflineEngine::new(model), Ok) {
         Ok(e) => e,
         Err(e) => {
-            let _ = events.send(Event::Fatal(e.to_string()));
+            let _ = events.send(Event::Fatal(e.into()));
             return;
         }
     };
     let mut conn = match db::open_rw(ctx.db) {
         Ok(c) => c,
         Err(e) => {
-            let _ = events.send(Event::Fatal(e.to_string()));
+            let _ = events.send(Event::Fatal(e));
             return;
         }
     };
@@ -402,7 +401,7 @@ fn worker(engine: Option<OfflineEngine>, model: &Path, ctx: &Ctx, jobs: Receiver
                 let _ = events.send(Event::Done { path, bytes, outcome });
             }
             Err(e) => {
-                let _ = events.send(Event::Fatal(e.to_string()));
+                let _ = events.send(Event::Fatal(e));
                 return;
             }
         }
@@ -455,7 +454,8 @@ fn process(
         }
     }
     let redone = job.known.as_ref().is_some_and(|k| k.model_id != ctx.model_id);
-    let result = analyse(engine, model, Path::new(&job.path), ctx.settings);
+    // The error is stored as text: the library's rows are read by people (`stats`) and the CLI.
+    let result = analyse(engine, model, Path::new(&job.path), ctx.settings).map_err(|e| e.to_string());
     store(conn, &job.path, job.stat, Some(&sha), ctx.model_id, now, &result).map_err(&dberr)?;
     Ok(match result {
         Ok(a) => Outcome::Analysed { audio_s: a.duration_s, redone, warnings: a.warnings },
@@ -485,29 +485,33 @@ fn analyse(
     model: &Path,
     path: &Path,
     settings: &OfflineSettings,
-) -> std::result::Result<Analysis, String> {
-    let audio = std::panic::catch_unwind(|| decode_file(path))
-        .map_err(|_| format!("{}: the decoder crashed on this file", path.display()))?
-        .map_err(|e| e.to_string())?;
+) -> Result<Analysis> {
+    let crashed = |what| Error::Crashed { path: path.to_path_buf(), what };
+    let audio =
+        std::panic::catch_unwind(|| decode_file(path)).map_err(|_| crashed("decoder"))?.map_err(EngineError::from)?;
     if engine.is_none() {
-        *engine = Some(OfflineEngine::new(model).map_err(|e| e.to_string())?);
+        *engine = Some(OfflineEngine::new(model)?);
     }
     let run =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.as_mut().map(|e| e.analyze(&audio, settings))));
     let predictions = match run {
-        Ok(Some(r)) => r.map_err(|e| format!("{}: {e}", path.display()))?,
+        Ok(Some(r)) => r.map_err(|source| Error::Analysis { path: path.to_path_buf(), source })?,
         _ => {
             *engine = None;
-            return Err(format!("{}: the analysis crashed on this file", path.display()));
+            return Err(crashed("analysis"));
         }
     };
+    // With the model's out-of-set threshold, if it has the class.
+    let verdict = engine.as_ref().and_then(|e| e.verdict(&predictions));
     Ok(Analysis {
         duration_s: audio.duration_s(),
         sample_rate: audio.sample_rate,
         channels: audio.channels.len(),
         windows: predictions.len(),
-        gated_windows: predictions.iter().filter(|p| p.top.is_none()).count(),
-        verdict: file_verdict(&predictions),
+        gated_windows: predictions.iter().filter(|p| p.gated).count(),
+        verdict: verdict.map(|v| v.probs),
+        other: verdict.map(|v| v.other),
+        out_of_set: verdict.is_some_and(|v| v.claim == Claim::Other),
         timeline: timeline::encode(&predictions),
         embedding: file_embedding(&predictions),
         warnings: audio.warnings,

@@ -5,11 +5,13 @@ mod common;
 
 use common::*;
 use genrescope_core::audio_file::decode_file;
+use genrescope_core::audio_file::DecodeError;
 use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::model::{ManifestError, ModelError};
 use genrescope_engine::offline::file_embedding;
-use genrescope_engine::{file_verdict, OfflineEngine, OfflineSettings};
+use genrescope_engine::{file_verdict, EngineError, OfflineEngine, OfflineSettings};
 use genrescope_library::rusqlite::{self, Connection};
-use genrescope_library::{db, scan, timeline, Error, Library, ScanOptions, ScanSummary};
+use genrescope_library::{db, scan, scan_with, timeline, Error, Library, ScanEvent, ScanOptions, ScanSummary};
 use std::path::{Path, PathBuf};
 
 fn run_scan(db: &Path, root: &Path, model: &Path) -> ScanSummary {
@@ -293,9 +295,29 @@ fn corrupt_files_are_recorded_and_the_scan_goes_on() {
     std::fs::write(root.join("notes.txt"), b"hello").unwrap();
 
     let db = dir.join("lib.sqlite");
-    let s = run_scan(&db, &root, &model);
+    // The library prints nothing; what the CLI shows comes through the callback, in order.
+    let mut events = Vec::new();
+    let opts = ScanOptions { jobs: 2, ..Default::default() };
+    let s = scan_with(&db, std::slice::from_ref(&root), &model, &opts, &mut |e| events.push(format!("{e:?}"))).unwrap();
     assert_eq!((s.files, s.analysed, s.errors, s.warnings), (6, 3, 3, 1), "{s:?}");
     assert_eq!(s.error_files.len(), 3);
+    let bytes: u64 = ["garbage.wav", "empty.mp3", "header-only.wav", "cut.wav", "track00.wav", "track01.wav"]
+        .iter()
+        .map(|n| std::fs::metadata(root.join(n)).unwrap().len())
+        .sum();
+    assert_eq!(events[0], format!("{:?}", ScanEvent::Started { files: 6, bytes }), "{events:#?}");
+    assert_eq!(events.last().unwrap(), "Finished", "{events:#?}");
+    let last_progress = events.iter().rev().find(|e| e.starts_with("Progress")).unwrap();
+    assert_eq!(last_progress, &format!("{:?}", ScanEvent::Progress { done: 6, files: 6, bytes_done: bytes }));
+    assert_eq!(events.iter().filter(|e| e.starts_with("Progress")).count(), 6, "{events:#?}");
+    for name in ["garbage.wav", "empty.mp3", "header-only.wav"] {
+        let failed = events.iter().filter(|e| e.starts_with("Failed") && e.contains(name)).count();
+        assert_eq!(failed, 1, "{name}: {events:#?}");
+    }
+    assert!(
+        events.iter().any(|e| e.starts_with("Damaged") && e.contains("cut.wav") && e.contains("truncated")),
+        "{events:#?}"
+    );
     let rows = rows(&db);
     for name in ["garbage.wav", "empty.mp3", "header-only.wav"] {
         let r = row(&rows, &root.join(name));
@@ -455,7 +477,9 @@ fn errors_say_what_to_do() {
     let e = Library::open(&newer).err().unwrap().to_string();
     assert!(e.contains("newer Genrescope"), "{e}");
 
-    let e = genrescope_library::parse_genre("jaz").unwrap_err().to_string();
+    let e = genrescope_library::parse_genre("jaz").unwrap_err();
+    assert!(matches!(&e, Error::UnknownGenre(g) if g == "jaz"), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("unknown genre") && e.contains("blues, classical"), "{e}");
     assert_eq!(genrescope_library::parse_genre("HipHop").unwrap(), 4);
 
@@ -465,8 +489,39 @@ fn errors_say_what_to_do() {
     for e in [lib.find(0, 0.0, 10).unwrap_err(), lib.stats().unwrap_err()] {
         assert!(matches!(e, Error::Empty(_)) && e.to_string().contains("scan"), "{e}");
     }
-    let e = scan(&empty_db, &[dir.join("no-such-folder")], &dir, &ScanOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("manifest") || e.contains("no-such-folder"), "{e}");
+    // A missing model folder: the engine's typed error, wrapped.
+    let e = scan(&empty_db, &[dir.join("no-such-folder")], &dir, &ScanOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Engine(EngineError::Model { source: ModelError::Manifest(ManifestError::NotFound(_)), .. })
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("manifest not found"), "{e}");
+}
+
+/// `similar` on a file that does not decode: the decoder's typed error, through the engine's.
+#[test]
+fn similar_on_an_undecodable_file() {
+    if !ort_available() {
+        return;
+    }
+    let dir = genrescope_testkit::scratch_dir("lib-similar-undecodable");
+    let model = model(&dir, 7);
+    let root = dir.join("music");
+    music_folder(&root, 1);
+    let db = dir.join("lib.sqlite");
+    run_scan(&db, &root, &model);
+    let query = dir.join("garbage.wav");
+    std::fs::write(&query, (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect::<Vec<_>>())
+        .unwrap();
+    let e = Library::open(&db).unwrap().similar(&query, &model, 3).unwrap_err();
+    assert!(
+        matches!(&e, Error::Engine(EngineError::Decode(DecodeError::Corrupt { .. } | DecodeError::Unsupported { .. }))),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("garbage.wav"), "{e}");
 }
 
 #[test]
@@ -484,6 +539,8 @@ fn a_model_without_an_embedding_scans_but_cannot_do_similar() {
     assert!(rows(&db).iter().all(|r| r.embedding.is_none() && r.top_genre.is_some()));
     let lib = Library::open(&db).unwrap();
     assert_eq!(lib.find(1, 0.0, 10).unwrap().tracks.len(), 2);
-    let e = lib.similar(&files[0], &model, 3).unwrap_err().to_string();
+    let e = lib.similar(&files[0], &model, 3).unwrap_err();
+    assert!(matches!(&e, Error::NoEmbedding { dir, .. } if dir == &model), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("has no embedding") && e.contains("--model"), "{e}");
 }

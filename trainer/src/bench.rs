@@ -61,13 +61,15 @@ pub fn train_throughput(o: &BenchOptions) -> anyhow::Result<TrainThroughput> {
         max_epochs: 1,
         patience: 8,
         seed: 42,
+        corpus_weighting: Default::default(),
     };
+    let w = vec![1.0f32; y.len()];
     let inputs = [("synthetic".to_string(), o.dim)];
     let t = Instant::now();
-    fit(&cfg, &inputs, &x, &y, None, Some(1))?;
+    fit(&cfg, &inputs, &x, &y, &w, None, Some(1))?;
     let warmup_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let fitted = fit(&cfg, &inputs, &x, &y, None, Some(o.epochs))?;
+    let fitted = fit(&cfg, &inputs, &x, &y, &w, None, Some(o.epochs))?;
     let seconds_per_epoch = t.elapsed().as_secs_f64() / o.epochs as f64;
     anyhow::ensure!(fitted.history.len() == o.epochs, "trained {} epochs, not {}", fitted.history.len(), o.epochs);
     Ok(TrainThroughput {

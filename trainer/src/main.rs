@@ -18,9 +18,12 @@ enum Cmd {
     /// 2-fold CV, soft-voting ensemble; writes the model folder and, with --report, REPORT.md.
     #[cfg(feature = "train")]
     Train {
-        /// Dataset root in GTZAN layout (with splits/train.txt and splits/valid.txt).
-        #[arg(long)]
-        data: PathBuf,
+        /// A corpus, given as often as there are corpora: a GTZAN-layout folder (folds from its
+        /// splits/train.txt and splits/valid.txt), a folder with a tracks.csv, or a CSV file
+        /// (columns file, genre and optionally split, artist). Labels other than the ten genres are
+        /// out-of-set examples.
+        #[arg(long = "corpus", alias = "data", required = true)]
+        corpora: Vec<PathBuf>,
         /// Model folder to write (created or overwritten; `models` is the shipped one).
         #[arg(long)]
         out: PathBuf,
@@ -53,6 +56,13 @@ enum Cmd {
         /// Cap on head epochs.
         #[arg(long, default_value_t = 200)]
         max_epochs: usize,
+        /// Generated non-music clips (noises, tones, sweeps, ...; plus espeak-ng speech if
+        /// installed) per fold as out-of-set examples.
+        #[arg(long, default_value_t = 24)]
+        synthetic_per_fold: usize,
+        /// Largest share of any corpus's in-set tracks the out-of-set threshold may flag (out of fold).
+        #[arg(long, default_value_t = 0.03)]
+        out_of_set_budget: f32,
         /// Also evaluate through the engine and write REPORT.md and card.json into --out.
         #[arg(long)]
         report: bool,
@@ -152,12 +162,12 @@ enum Cmd {
 #[cfg(feature = "train")]
 #[derive(clap::Args)]
 struct ExperimentArgs {
-    /// Dataset root in GTZAN layout (with splits/train.txt and splits/valid.txt).
-    #[arg(long)]
-    data: PathBuf,
-    /// A tracks.csv corpus (e.g. ../shared/datasets/non-gtzan) scored as an unseen test set.
-    #[arg(long)]
-    extra: Option<PathBuf>,
+    /// A corpus, as often as there are corpora (as `train --corpus`); scores are per corpus.
+    #[arg(long = "corpus", alias = "data", required = true)]
+    corpora: Vec<PathBuf>,
+    /// Generated non-music clips per fold as out-of-set examples (as `train`).
+    #[arg(long, default_value_t = 24)]
+    synthetic_per_fold: usize,
     #[arg(long, default_value = "target/musicnn-work")]
     work: PathBuf,
     #[arg(long, default_value = "target/trainer-cache")]
@@ -184,8 +194,8 @@ fn checkpoint_dir(arg: Option<PathBuf>) -> PathBuf {
 impl ExperimentArgs {
     fn options(self) -> genrescope_trainer::experiments::CommonOptions {
         genrescope_trainer::experiments::CommonOptions {
-            data: self.data,
-            extra: self.extra,
+            corpora: self.corpora,
+            synthetic_per_fold: self.synthetic_per_fold,
             work: self.work,
             cache: self.cache,
             checkpoint: checkpoint_dir(self.checkpoint),
@@ -201,7 +211,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         #[cfg(feature = "train")]
         Cmd::Train {
-            data,
+            corpora,
             out,
             work,
             cache,
@@ -213,6 +223,8 @@ fn main() -> anyhow::Result<()> {
             train_hop_frames,
             no_level_norm,
             max_epochs,
+            synthetic_per_fold,
+            out_of_set_budget,
             report,
             device,
         } => {
@@ -221,7 +233,7 @@ fn main() -> anyhow::Result<()> {
                 .or_else(|| std::env::var_os("GENRESCOPE_MUSICNN_DIR").map(PathBuf::from))
                 .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.musicnn/MSD_musicnn"));
             let opts = genrescope_trainer::heads::run::MusicnnOptions {
-                data,
+                corpora,
                 out,
                 work,
                 cache,
@@ -233,6 +245,8 @@ fn main() -> anyhow::Result<()> {
                 train_hop: train_hop_frames,
                 normalize_level: !no_level_norm,
                 max_epochs,
+                synthetic_per_fold,
+                out_of_set_budget,
             };
             let outcome = genrescope_trainer::heads::run::run(&opts)?;
             if report {

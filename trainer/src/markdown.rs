@@ -21,14 +21,16 @@ pub fn per_class_table(e: &Evaluation) -> String {
     s
 }
 
-/// Rows = true genre, columns = predicted (names cut to 5 characters).
+/// Rows = true genre, columns = predicted (names cut to 5 characters; an 11th column `other`
+/// for verdicts that can be out-of-set).
 pub fn confusion_table(e: &Evaluation) -> String {
+    let cols = e.confusion.first().map_or(GENRES.len(), Vec::len);
     let mut s = String::from("| true \\ predicted |");
-    for g in GENRES {
+    for g in GENRES.iter().chain(["other"].iter()).take(cols) {
         s += &format!(" {} |", &g[..g.len().min(5)]);
     }
     s += "\n|---|";
-    s += &"---|".repeat(GENRES.len());
+    s += &"---|".repeat(cols);
     s += "\n";
     for (t, row) in e.confusion.iter().enumerate() {
         s += &format!("| {} |", GENRES[t]);
@@ -44,12 +46,11 @@ pub fn confusion_table(e: &Evaluation) -> String {
 mod tests {
     use super::*;
     use crate::metrics::evaluate;
-    use genrescope_core::labels::NUM_GENRES;
 
     #[test]
     fn tables_carry_the_counts() {
         let p = |g: usize| {
-            let mut v = [0.0; NUM_GENRES];
+            let mut v = [0.0; crate::data::NUM_CLASSES];
             v[g] = 1.0;
             v
         };

@@ -1,8 +1,26 @@
 //! Classification metrics at segment and track level: accuracy, balanced accuracy (mean recall
 //! over the genres present), per-genre precision/recall/F1 and the confusion matrix.
-pub use genrescope_core::labels::Probs;
+use crate::data::{NUM_CLASSES, OUT_OF_SET};
 use genrescope_core::labels::{GENRES, NUM_GENRES};
-use genrescope_core::model::soft_vote as vote;
+
+/// Class probabilities of a window or track: the genres, then out-of-set.
+pub type Probs = [f32; NUM_CLASSES];
+
+/// Mean of probability vectors (f64 accumulation); `None` for none.
+pub fn vote<'a>(probs: impl IntoIterator<Item = &'a Probs>) -> Option<Probs> {
+    let mut sum = [0.0f64; NUM_CLASSES];
+    let mut n = 0usize;
+    for p in probs {
+        sum.iter_mut().zip(p).for_each(|(s, &v)| *s += v as f64);
+        n += 1;
+    }
+    (n > 0).then(|| sum.map(|s| (s / n as f64) as f32))
+}
+
+/// The most probable genre (the out-of-set class is not a genre: see the out-of-set threshold).
+pub fn genre_of(p: &Probs) -> usize {
+    argmax(&p[..NUM_GENRES])
+}
 use serde::Serialize;
 
 pub fn argmax(p: &[f32]) -> usize {
@@ -14,7 +32,7 @@ pub fn track_probs(seg_probs: &[Probs], seg_track: &[usize], n_tracks: usize) ->
     (0..n_tracks)
         .map(|t| {
             let segs = seg_probs.iter().zip(seg_track).filter(|(_, &st)| st == t).map(|(p, _)| p);
-            vote(segs).unwrap_or([0.0; NUM_GENRES])
+            vote(segs).unwrap_or([0.0; NUM_CLASSES])
         })
         .collect()
 }
@@ -42,13 +60,32 @@ pub struct Evaluation {
     pub balanced_accuracy: f32,
 }
 
+/// Genre classification of the in-set items (out-of-set labels are left out; the predicted genre
+/// is the most probable of the ten, see [`genre_of`]).
 pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
     let mut confusion = vec![vec![0usize; NUM_GENRES]; NUM_GENRES];
     let mut loss = 0f64;
-    for (p, &y) in probs.iter().zip(labels) {
-        confusion[y][argmax(p)] += 1;
+    for (p, &y) in probs.iter().zip(labels).filter(|(_, &y)| y != OUT_OF_SET) {
+        confusion[y][genre_of(p)] += 1;
         loss -= (p[y].max(1e-7) as f64).ln();
     }
+    from_confusion(confusion, loss)
+}
+
+/// The engine's verdicts on in-set items: a genre, or [`OUT_OF_SET`] ("other"), which counts as
+/// a miss; the confusion matrix gets an 11th column, `other`. Out-of-set items are left out.
+pub fn evaluate_verdicts(verdicts: &[usize], labels: &[usize]) -> Evaluation {
+    let mut confusion = vec![vec![0usize; NUM_CLASSES]; NUM_GENRES];
+    for (&v, &y) in verdicts.iter().zip(labels).filter(|(_, &y)| y != OUT_OF_SET) {
+        confusion[y][v] += 1;
+    }
+    let mut e = from_confusion(confusion, f64::NAN);
+    e.mean_loss = f32::NAN;
+    e
+}
+
+fn from_confusion(confusion: Vec<Vec<usize>>, loss: f64) -> Evaluation {
+    let count: usize = confusion.iter().flatten().sum();
     let correct: usize = (0..NUM_GENRES).map(|g| confusion[g][g]).sum();
     let per_class: Vec<ClassScores> = (0..NUM_GENRES)
         .map(|g| {
@@ -61,7 +98,6 @@ pub fn evaluate(probs: &[Probs], labels: &[usize]) -> Evaluation {
             ClassScores { genre: GENRES[g].into(), precision, recall, f1, support }
         })
         .collect();
-    let count = labels.len();
     let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.support > 0).collect();
     let balanced_accuracy = present.iter().map(|c| c.recall).sum::<f32>() / present.len().max(1) as f32;
     Evaluation {
@@ -92,8 +128,9 @@ mod tests {
     use super::*;
 
     fn onehot(i: usize, v: f32) -> Probs {
-        let mut p = [(1.0 - v) / 9.0; NUM_GENRES];
+        let mut p = [(1.0 - v) / 9.0; NUM_CLASSES];
         p[i] = v;
+        p[OUT_OF_SET] = 0.0;
         p
     }
 

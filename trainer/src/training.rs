@@ -7,7 +7,6 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use genrescope_core::labels::NUM_GENRES;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -39,13 +38,30 @@ pub fn optimizer(kind: OptimizerKind, weight_decay: f32) -> ModuleOptimizer {
     }
 }
 
-/// `n / (classes present * n_class)` per class, so every genre present counts as much in the loss;
-/// 1 for classes without examples (burn requires positive weights; they never occur as targets).
-pub fn class_weights(labels: &[usize]) -> Vec<f32> {
-    let mut counts = [0usize; NUM_GENRES];
-    labels.iter().for_each(|&l| counts[l] += 1);
-    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
-    counts.iter().map(|&c| if c == 0 { 1.0 } else { labels.len() as f32 / (present * c) as f32 }).collect()
+/// Per-example loss weights: within each group (a corpus), every class present weighs the same in
+/// total (class-balanced); group `g` weighs `group_weight[g]` times its share of the examples in
+/// total (1 everywhere: groups count by their size; `n_g`-proportional weights inverted: every
+/// group counts the same). Scaled to mean 1. With one group this is the usual
+/// `n / (classes present · n_class)` class balancing.
+pub fn sample_weights(labels: &[usize], groups: &[usize], group_weight: &[f32]) -> Vec<f32> {
+    assert_eq!(labels.len(), groups.len());
+    let mut cell: std::collections::HashMap<(usize, usize), usize> = std::collections::HashMap::new();
+    let mut group_n: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for (&l, &g) in labels.iter().zip(groups) {
+        *cell.entry((g, l)).or_insert(0) += 1;
+        *group_n.entry(g).or_insert(0) += 1;
+    }
+    let classes_in = |g: usize| cell.keys().filter(|k| k.0 == g).count();
+    let raw: Vec<f64> = labels
+        .iter()
+        .zip(groups)
+        .map(|(&l, &g)| {
+            let n_g = group_n[&g] as f64;
+            group_weight.get(g).copied().unwrap_or(1.0) as f64 * n_g / (classes_in(g) as f64 * cell[&(g, l)] as f64)
+        })
+        .collect();
+    let mean = raw.iter().sum::<f64>() / raw.len().max(1) as f64;
+    raw.iter().map(|w| (w / mean) as f32).collect()
 }
 
 /// How long and in what steps the loop trains.
@@ -131,19 +147,25 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn class_weights_balance_present_classes() {
-        let w = class_weights(&[0, 0, 0, 1]);
-        assert_eq!(w.len(), NUM_GENRES);
-        // 4 examples, 2 classes present: 4 / (2 * 3) and 4 / (2 * 1); absent classes 1.
-        assert!((w[0] - 2.0 / 3.0).abs() < 1e-6 && (w[1] - 2.0).abs() < 1e-6);
-        assert!(w[2..].iter().all(|&x| x == 1.0));
-        // Weighted counts are equal per present class.
-        assert!((3.0 * w[0] - w[1]).abs() < 1e-6);
+    fn sample_weights_balance_classes_within_groups_and_weigh_groups() {
+        // One group: the usual class balancing, mean 1.
+        let w = sample_weights(&[0, 0, 0, 1], &[0; 4], &[1.0]);
+        assert!((w[0] - 2.0 / 3.0).abs() < 1e-6 && (w[3] - 2.0).abs() < 1e-6, "{w:?}");
+        // Two groups of 4 and 2 examples: each class of a group weighs the same in total ...
+        let (y, g) = ([0, 0, 0, 1, 0, 2], [0, 0, 0, 0, 1, 1]);
+        let w = sample_weights(&y, &g, &[1.0, 1.0]);
+        let total =
+            |grp: usize, cls: usize| -> f32 { (0..6).filter(|&i| g[i] == grp && y[i] == cls).map(|i| w[i]).sum() };
+        assert!((total(0, 0) - total(0, 1)).abs() < 1e-5 && (total(1, 0) - total(1, 2)).abs() < 1e-5);
+        // ... groups count by size with weight 1 each (4 : 2) ...
+        assert!(((total(0, 0) + total(0, 1)) / (total(1, 0) + total(1, 2)) - 2.0).abs() < 1e-5);
+        // ... and a group weight of 2 on the small group evens them out.
+        let w2 = sample_weights(&y, &g, &[1.0, 2.0]);
+        let t2 = |grp: usize| -> f32 { (0..6).filter(|&i| g[i] == grp).map(|i| w2[i]).sum() };
+        assert!((t2(0) - t2(1)).abs() < 1e-5);
+        assert!((w2.iter().sum::<f32>() / 6.0 - 1.0).abs() < 1e-6);
     }
 
-    /// A one-weight model fitting y = 2x, with validation losses scripted per epoch: the loop keeps
-    /// the epoch of the lowest one and stops `patience` epochs later; without them it trains all
-    /// epochs, and the training loss falls.
     #[test]
     fn early_stopping_keeps_the_best_epoch_and_stops_after_patience() {
         crate::backend::select(crate::backend::Backend::Cpu).unwrap();

@@ -7,7 +7,8 @@
 //! in CI) and ONNX Runtime (`cargo xtask ort`).
 #![cfg(feature = "train")]
 use burn::prelude::*;
-use genrescope_trainer::data::Segments;
+use genrescope_trainer::data::{Segments, NUM_CLASSES};
+use genrescope_trainer::heads::cv::Groups;
 use genrescope_trainer::heads::head::{standardization, DenseLayer, HeadWeights};
 use genrescope_trainer::inference::run_outputs;
 use genrescope_trainer::musicnn::checkpoint::Checkpoint;
@@ -51,8 +52,15 @@ fn segments() -> Segments {
         track: (0..PATCHES).collect(),
         track_ids: (0..PATCHES).map(|i| format!("t{i}")).collect(),
         track_labels: labels,
+        track_clip: (0..PATCHES).collect(),
         window_len: PATCH_FRAMES * N_MELS,
     }
+}
+
+/// Every clip in one corpus.
+fn with_groups<T>(f: impl FnOnce(Groups) -> T) -> T {
+    let names = vec!["fixture".to_string()];
+    f(Groups { clip_corpus: &[0; PATCHES], names: &names })
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -95,12 +103,12 @@ fn start_head(w: &MusicnnWeights) -> HeadWeights {
     let pen = trunk_out(w, PENULTIMATE);
     let d = w.penultimate_dim();
     let (mean, inv_std) = standardization(&pen, d);
-    let weight = (0..d * 10).map(|i| ((i * 7919 % 101) as f32 - 50.0) * 1e-3).collect();
+    let weight = (0..d * NUM_CLASSES).map(|i| ((i * 7919 % 101) as f32 - 50.0) * 1e-3).collect();
     HeadWeights {
         inputs: vec![(PENULTIMATE.into(), d)],
         mean,
         inv_std,
-        layers: vec![DenseLayer { d_in: d, d_out: 10, weight, bias: vec![0.0; 10] }],
+        layers: vec![DenseLayer { d_in: d, d_out: NUM_CLASSES, weight, bias: vec![0.0; NUM_CLASSES] }],
     }
 }
 
@@ -114,7 +122,7 @@ fn fine_tuning_learns_moves_only_the_back_end_and_goes_back_to_onnx() {
     let head = start_head(&w);
     let cfg = FineTuneConfig { lr: 1e-3, batch_size: 3, max_epochs: 12, dropout: 0.0, ..Default::default() };
 
-    let ft = fine_tune(&w, &head, &cfg, &fronts, None).unwrap();
+    let ft = with_groups(|g| fine_tune(&w, &head, &cfg, &fronts, None, g)).unwrap();
     let first = ft.history[0].train;
     let last = ft.history.last().unwrap().train;
     assert_eq!((ft.epochs, ft.history.len()), (12, 12));
@@ -153,7 +161,8 @@ fn fine_tuning_learns_moves_only_the_back_end_and_goes_back_to_onnx() {
     let _ = std::fs::remove_dir_all(&dir);
 
     // Back end only: the mid end stays as it was.
-    let back_only = fine_tune(&w, &head, &FineTuneConfig { train_mid: false, max_epochs: 2, ..cfg }, &fronts, None);
+    let cfg = FineTuneConfig { train_mid: false, max_epochs: 2, ..cfg };
+    let back_only = with_groups(|g| fine_tune(&w, &head, &cfg, &fronts, None, g));
     let back_only = back_only.unwrap();
     assert_eq!(back_only.weights.mid, w.mid);
     assert_ne!(back_only.weights.dense, w.dense);
@@ -169,7 +178,9 @@ fn fine_tuning_refuses_a_head_it_cannot_start_from() {
     one.data = vec![0.0; w.front_channels() * PATCH_FRAMES];
     one.labels = vec![0];
     one.track = vec![0];
-    let err = fine_tune(&w, &head, &FineTuneConfig::default(), &one, None).unwrap_err().to_string();
+    one.track_clip = vec![0];
+    let cfg = FineTuneConfig::default();
+    let err = with_groups(|g| fine_tune(&w, &head, &cfg, &one, None, g)).unwrap_err().to_string();
     assert!(err.contains("linear head on penultimate"), "{err}");
-    assert!(fine_tune(&w, &start_head(&w), &FineTuneConfig::default(), &fronts, None).is_err(), "no windows");
+    assert!(with_groups(|g| fine_tune(&w, &start_head(&w), &cfg, &fronts, None, g)).is_err(), "no windows");
 }

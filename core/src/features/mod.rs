@@ -1,9 +1,10 @@
 //! Audio features for the genre models, described by the model's [`FrontEndSpec`].
 //!
 //! Two halves, so the audio thread does only the per-frame work:
-//! - per frame (audio thread, trainer): STFT → power → mel power, librosa-identical
-//!   ([`FrameAnalyzer`], [`StreamingExtractor`] at the model rate, [`FeaturePipeline`] at any
-//!   host rate, [`extract_mel`] offline);
+//! - per frame (audio thread, trainer): [`downmix`] and [`sanitize_sample`], [`StreamResampler`]
+//!   to the model rate, STFT → power → mel power, librosa-identical ([`FrameAnalyzer`],
+//!   [`StreamingExtractor`] at the model rate, [`FeaturePipeline`] at any host rate,
+//!   [`extract_mel`] offline);
 //! - per window of frames (analysis thread, trainer): normalization → log compression → DCT
 //!   ([`FeatureTransform`]).
 //!
@@ -12,15 +13,19 @@
 //! `dtype=np.float32`. Frames are computed in f64 and handed on as f32 mel power; offline and
 //! streaming share [`FrameAnalyzer`], so the same frame index gives bit-identical values.
 
+mod input;
 mod mel;
 mod pipeline;
+pub mod resample;
 pub mod spec;
 mod stft;
 mod streaming;
 mod transform;
 
+pub use input::{downmix, sanitize_sample, SAMPLE_CLAMP, SAMPLE_FLUSH};
 pub use mel::{hz_to_mel, mel_frequencies, mel_to_hz, MelFilterbank};
 pub use pipeline::FeaturePipeline;
+pub use resample::StreamResampler;
 pub use spec::{
     Compression, DctNorm, FeatureOutput, FrontEndSpec, MelNorm, MelScale, MelSpec, Normalization, PadMode, SpecError,
     WindowKind,
@@ -40,23 +45,6 @@ pub fn num_frames(spec: &FrontEndSpec, n_samples: usize) -> usize {
         0
     } else {
         1 + (padded - spec.n_fft) / spec.hop_length
-    }
-}
-
-/// Largest magnitude passed on; anything beyond (+24 dBFS) is treated as a fault.
-pub const SAMPLE_CLAMP: f32 = 16.0;
-/// Magnitudes below this (-300 dBFS) become 0 so no denormal reaches the resampler.
-pub const SAMPLE_FLUSH: f32 = 1e-15;
-
-/// Input sanitizing applied on every path (offline, streaming, pipeline), so they agree:
-/// NaN and ±Inf -> 0 (a broken sample carries no information; 0 is what silence gives),
-/// finite values clamped to ±[`SAMPLE_CLAMP`], |x| < [`SAMPLE_FLUSH`] (incl. denormals) -> 0.
-#[inline]
-pub fn sanitize_sample(x: f32) -> f32 {
-    if !x.is_finite() || x.abs() < SAMPLE_FLUSH {
-        0.0
-    } else {
-        x.clamp(-SAMPLE_CLAMP, SAMPLE_CLAMP)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Host-rate front end for the audio thread: sanitize -> resample -> StreamingExtractor.
 
+use super::input::sanitize_sample;
+use super::resample::StreamResampler;
 use super::spec::{FrontEndSpec, SpecError};
-use super::{sanitize_sample, StreamingExtractor};
-use crate::resample::StreamResampler;
+use super::streaming::StreamingExtractor;
 
 /// Sanitized samples are staged through this fixed buffer, so blocks of any length are
 /// processed without allocation.

@@ -2,8 +2,9 @@
 //! center=True left padding, so frame t is computed from exactly the samples the offline
 //! path ([`super::extract_mel`]) uses for frame t.
 
+use super::input::sanitize_sample;
 use super::spec::{FrontEndSpec, SpecError};
-use super::{sanitize_sample, FrameAnalyzer};
+use super::stft::FrameAnalyzer;
 use crate::smoothing::to_dbfs;
 
 pub struct StreamingExtractor {

@@ -5,7 +5,7 @@
 //! analysis thread only: `Session::run` allocates.
 use super::manifest::{ManifestError, ModelManifest};
 use super::session::{self, SessionOptions};
-use super::vote::soft_vote;
+use super::vote::Combiner;
 use crate::labels::{Probs, NUM_GENRES};
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -16,7 +16,7 @@ pub enum ModelError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error("ONNX Runtime unavailable: {0}")]
-    Runtime(String),
+    Runtime(#[from] crate::runtime::RuntimeError),
     #[error("cannot load {file}: {message}")]
     Load { file: PathBuf, message: String },
     #[error("inference failed: {0}")]
@@ -31,10 +31,13 @@ pub enum ModelError {
 /// One window's results.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnsembleOutput {
-    /// Soft vote over the members.
+    /// The members' vote, calibrated, for each genre (with `other`, they sum to 1).
     pub probs: Probs,
-    /// Each member's probabilities, in manifest order.
-    pub members: Vec<Probs>,
+    /// Probability of the out-of-set class ("other"); 0 for a model without one.
+    pub other: f32,
+    /// Each member's class probabilities (the genres, then "other" if the model has it), in
+    /// manifest order.
+    pub members: Vec<Vec<f32>>,
     /// The trunk's outputs in manifest order (empty without a trunk).
     pub trunk: Vec<Vec<f32>>,
 }
@@ -55,6 +58,7 @@ struct Member {
 
 pub struct Ensemble {
     manifest: ModelManifest,
+    combiner: Combiner,
     dir: PathBuf,
     trunk: Option<Session>,
     members: Vec<Member>,
@@ -119,7 +123,8 @@ impl Ensemble {
         }
         let mut shape = manifest.input.shape.clone();
         shape[0] = 1;
-        let mut e = Self { manifest, dir, trunk, members, shape };
+        let combiner = Combiner::new(&manifest);
+        let mut e = Self { manifest, combiner, dir, trunk, members, shape };
         stage()?;
         let warm = vec![0.0f32; e.window_len()];
         e.run(&warm)?;
@@ -143,7 +148,7 @@ impl Ensemble {
         self.manifest.window_len()
     }
 
-    /// Soft-voted probabilities for one window.
+    /// The combined genre probabilities for one window.
     pub fn predict(&mut self, window: &[f32]) -> Result<Probs, ModelError> {
         self.run(window).map(|o| o.probs)
     }
@@ -156,8 +161,13 @@ impl Ensemble {
             for i in 0..self.members.len() {
                 members.push(self.member_probs(i, window, &trunk)?);
             }
-            let probs = soft_vote(&members).expect("at least one member");
-            Ok(EnsembleOutput { probs, members, trunk })
+            let mut classes = [0.0f32; NUM_GENRES + 1];
+            let classes = &mut classes[..self.combiner.classes()];
+            self.combiner.combine(&members, classes);
+            let mut probs = [0.0f32; NUM_GENRES];
+            probs.copy_from_slice(&classes[..NUM_GENRES]);
+            let other = classes.get(NUM_GENRES).copied().unwrap_or(0.0);
+            Ok(EnsembleOutput { probs, other, members, trunk })
         })
     }
 
@@ -166,8 +176,8 @@ impl Ensemble {
         with_flush_to_zero(|| self.trunk_outputs(window))
     }
 
-    /// One member's probabilities, given the window and the trunk outputs for it.
-    pub fn run_member(&mut self, member: usize, window: &[f32], trunk: &[Vec<f32>]) -> Result<Probs, ModelError> {
+    /// One member's class probabilities, given the window and the trunk outputs for it.
+    pub fn run_member(&mut self, member: usize, window: &[f32], trunk: &[Vec<f32>]) -> Result<Vec<f32>, ModelError> {
         with_flush_to_zero(|| self.member_probs(member, window, trunk))
     }
 
@@ -197,7 +207,8 @@ impl Ensemble {
             .collect()
     }
 
-    fn member_probs(&mut self, member: usize, window: &[f32], trunk: &[Vec<f32>]) -> Result<Probs, ModelError> {
+    fn member_probs(&mut self, member: usize, window: &[f32], trunk: &[Vec<f32>]) -> Result<Vec<f32>, ModelError> {
+        let classes = self.manifest.num_classes();
         let entry = &self.manifest.members[member];
         let m = &mut self.members[member];
         let outputs = if m.reads.is_empty() {
@@ -216,15 +227,14 @@ impl Ensemble {
             m.session.run(inputs).map_err(infer)?
         };
         let (_, probs) = outputs[entry.output.as_str()].try_extract_tensor::<f32>().map_err(infer)?;
-        if probs.len() != NUM_GENRES {
+        if probs.len() != classes {
             return Err(ModelError::Inference(format!(
-                "member {} returned {} values, expected {NUM_GENRES}",
+                "member {} returned {} values, expected {classes}",
                 entry.file,
                 probs.len()
             )));
         }
-        let mut out = [0.0f32; NUM_GENRES];
-        out.copy_from_slice(probs);
+        let out = probs.to_vec();
         if out.iter().any(|p| !p.is_finite()) {
             return Err(ModelError::Inference(format!("member {} returned non-finite output", entry.file)));
         }
@@ -237,6 +247,8 @@ impl Ensemble {
 /// analysis thread and the CLI do not; offline rendering runs the model on the host's thread, and
 /// the same window must give the same probabilities on every thread. Denormals would only slow a
 /// model down anyway.
+// unsafe: reading and writing MXCSR (the thread's float mode) has no safe API in std.
+#[allow(unsafe_code)]
 pub fn with_flush_to_zero<T>(f: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "x86_64")]
     {

@@ -78,6 +78,47 @@ pub struct MemberEntry {
     pub hyperparams: Option<serde_json::Value>,
 }
 
+/// Music that is none of the model's genres: every member outputs one more class, after the
+/// labels, trained on out-of-set examples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutOfSet {
+    /// Name of the extra class (`"other"`).
+    pub label: String,
+    /// A window, a smoothed meter or a track counts as out of set ("other / unsure") when the
+    /// calibrated probability of the class reaches this (chosen by the trainer's CV).
+    pub threshold: f32,
+}
+
+/// How the members' class probabilities of one window are combined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteRule {
+    /// Weighted arithmetic mean (the classic soft vote).
+    #[default]
+    Mean,
+    /// Weighted geometric pooling: `score_k = Σ_m w_mk · ln p_mk`, then a softmax (with the
+    /// calibration's temperature). A member that knows only some classes gets weight 0 on the others.
+    LogLinear,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    pub rule: VoteRule,
+    /// `[member][class]` weights (classes: the labels, then the out-of-set class if any), each
+    /// class's column normalized to sum 1 when loaded; absent = every member weighs the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<Vec<f32>>>,
+}
+
+/// Maps the vote's scores to probabilities that mean what they say (fitted on out-of-fold
+/// predictions by the trainer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Calibration {
+    /// `p = softmax(ln(vote) / temperature)` (for log-linear pooling: `softmax(score / temperature)`).
+    Temperature { temperature: f32 },
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelManifest {
     pub format_version: u32,
@@ -94,6 +135,15 @@ pub struct ModelManifest {
     /// The trunk output used as a track's embedding for similarity search, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<String>,
+    /// The out-of-set class, if the model has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_set: Option<OutOfSet>,
+    /// How members are combined; absent = the plain mean of their probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vote: Option<Vote>,
+    /// Applied to the vote; absent = none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// Free-form description of the training data and evaluation, for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
@@ -191,6 +241,11 @@ impl ModelManifest {
         self.input.window_frames as f64 / self.front_end.frames_per_second()
     }
 
+    /// Classes every member outputs: the labels, then the out-of-set class if any.
+    pub fn num_classes(&self) -> usize {
+        self.labels.len() + usize::from(self.out_of_set.is_some())
+    }
+
     /// Position of a trunk output by name.
     pub fn trunk_output(&self, name: &str) -> Option<usize> {
         self.trunk.as_ref()?.outputs.iter().position(|o| o.name == name)
@@ -264,6 +319,31 @@ impl ModelManifest {
                 return invalid(format!("embedding {e:?} is not a trunk output"));
             }
         }
+        if let Some(o) = &self.out_of_set {
+            if o.label.is_empty() || self.labels.contains(&o.label) {
+                return invalid(format!("out-of-set label {:?} must be a new class name", o.label));
+            }
+            if !(o.threshold > 0.0 && o.threshold <= 1.0) {
+                return invalid(format!("out-of-set threshold {} must be in (0, 1]", o.threshold));
+            }
+        }
+        if let Some(w) = self.vote.as_ref().and_then(|v| v.weights.as_ref()) {
+            let classes = self.num_classes();
+            if w.len() != self.members.len() || w.iter().any(|r| r.len() != classes) {
+                return invalid(format!("vote weights must be [{} members][{classes} classes]", self.members.len()));
+            }
+            if w.iter().flatten().any(|x| !(x.is_finite() && *x >= 0.0)) {
+                return invalid("vote weights must be finite and >= 0".into());
+            }
+            if (0..classes).any(|k| w.iter().map(|r| r[k] as f64).sum::<f64>() <= 0.0) {
+                return invalid("every class needs a member with a positive vote weight".into());
+            }
+        }
+        if let Some(Calibration::Temperature { temperature }) = &self.calibration {
+            if !(temperature.is_finite() && (0.01..=100.0).contains(temperature)) {
+                return invalid(format!("calibration temperature {temperature} must be in [0.01, 100]"));
+            }
+        }
         Ok(())
     }
 
@@ -329,6 +409,9 @@ mod tests {
                 hyperparams: None,
             }],
             embedding: Some("penultimate".into()),
+            out_of_set: None,
+            vote: None,
+            calibration: None,
             notes: None,
         }
     }

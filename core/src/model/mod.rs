@@ -8,8 +8,8 @@ pub mod vote;
 
 pub use ensemble::{Ensemble, EnsembleOutput, ModelError};
 pub use manifest::{
-    InputSpec, ManifestError, MemberEntry, ModelManifest, Quantization, TrunkEntry, TrunkOutput, VerifiedFiles,
-    FORMAT_VERSION, MANIFEST_FILE,
+    Calibration, InputSpec, ManifestError, MemberEntry, ModelManifest, OutOfSet, Quantization, TrunkEntry, TrunkOutput,
+    VerifiedFiles, Vote, VoteRule, FORMAT_VERSION, MANIFEST_FILE,
 };
 pub use session::SessionOptions;
-pub use vote::{soft_vote, top_genre, top_k};
+pub use vote::{soft_vote, top_genre, top_k, Combiner};

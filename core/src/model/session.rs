@@ -20,7 +20,7 @@ impl Default for SessionOptions {
 }
 
 pub fn build(file: &Path, opts: SessionOptions) -> Result<Session, ModelError> {
-    let env = crate::runtime::environment().map_err(|e| ModelError::Runtime(e.to_string()))?;
+    let env = crate::runtime::environment()?;
     let threads = opts.threads.max(1);
     Session::builder(env)
         .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))

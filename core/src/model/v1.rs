@@ -121,6 +121,9 @@ pub(super) fn parse(value: serde_json::Value) -> Result<ModelManifest, ManifestE
             })
             .collect(),
         embedding: None,
+        out_of_set: None,
+        vote: None,
+        calibration: None,
         notes: v1.notes,
     })
 }

@@ -86,7 +86,9 @@ pub fn stratified_split(clips: &[Clip], valid_fraction: f64, seed: u64) -> Split
 pub fn stratified(labels: &[usize], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut kept, mut held_out) = (Vec::new(), Vec::new());
-    for g in 0..NUM_GENRES {
+    // Every label present, out-of-set (`NUM_GENRES`) included.
+    let classes = labels.iter().max().map_or(0, |&m| m + 1).max(NUM_GENRES);
+    for g in 0..classes {
         let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == g).collect();
         idx.shuffle(&mut rng);
         let n = ((idx.len() as f64 * fraction).round() as usize).min(idx.len().saturating_sub(1));

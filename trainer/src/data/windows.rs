@@ -39,6 +39,8 @@ pub struct Segments {
     pub track: Vec<usize>,
     pub track_ids: Vec<String>,
     pub track_labels: Vec<usize>,
+    /// Per track: its index in the clip list the windows were built from (corpus, fold, artist).
+    pub track_clip: Vec<usize>,
     pub window_len: usize,
 }
 
@@ -84,6 +86,7 @@ impl Segments {
             let t = s.track_ids.len();
             s.track_ids.push(clips[c].id.clone());
             s.track_labels.push(clips[c].label);
+            s.track_clip.push(c);
             let mut start = 0;
             while start + mel_len <= f.len() {
                 transform.apply(&f[start..start + mel_len], &mut window);
@@ -103,6 +106,7 @@ impl Segments {
         for &t in tracks {
             s.track_ids.push(self.track_ids[t].clone());
             s.track_labels.push(self.track_labels[t]);
+            s.track_clip.push(self.track_clip[t]);
         }
         for i in 0..self.len() {
             if let Some(&nt) = map.get(&self.track[i]) {

@@ -4,25 +4,25 @@
 //! Each row trains the same heads on a fold's training windows plus the windows of augmented copies
 //! of that fold's clips (`data::augment`, one or more kinds; a copy's windows join its original's
 //! track, so early stopping's track split keeps them together), and scores the held-out fold:
-//! - as is (the CV score: mean over both directions of the track-level balanced accuracy);
-//! - re-rendered at −20 dB and +10 dB, through an mp3 encoder at 96 kbit/s (ffmpeg), and with
-//!   each augmentation kind applied (one seeded draw per clip, the same for every row): robustness;
-//! - optionally a `tracks.csv` corpus's in-set clips (`--extra`), by both directions' models
-//!   (none of it is trained on here, so both of its halves are unseen).
+//! - as is (the CV score, as `heads::cv`: mean over both directions of the mean over corpora of
+//!   the track-level balanced accuracy; also per corpus);
+//! - its in-set clips re-rendered at −20 dB and +10 dB, through an mp3 encoder at 96 kbit/s
+//!   (ffmpeg), and with each augmentation kind applied (one seeded draw per clip, the same for
+//!   every row): robustness.
+//!
+//! Every corpus (`--corpus`, as `train`) is split into folds and trained on; the former `--extra`
+//! column (a `tracks.csv` corpus scored unseen) is now that corpus's own per-corpus CV column.
 //!
 //! Head sets: the soft-voting ensemble that `train`'s CV picks on the baseline (its configs, refit
 //! per row; picked on the same folds, so the baseline has a slight edge), and one fixed linear head
 //! on taggram + penultimate that no selection touched.
-use super::{
-    cv_ensemble, embed_cached, ensemble_probs, prepare, track_eval, tracks_csv_in_set, with_copies, CommonOptions,
-    Prepared,
-};
+use super::{cv_ensemble, embed_cached, ensemble_probs, prepare, set_score, with_copies, CommonOptions, Prepared};
 use crate::audio::load_mono;
 use crate::data::augment::{
     featurize_augmented, featurize_renders, plan, plan_clips, Augment, AugmentedClip, Transform,
 };
-use crate::data::{featurize, Clip, Segments};
-use crate::heads::cv::{fit_head, HeadGrid};
+use crate::data::{featurize, Clip, Segments, OUT_OF_SET};
+use crate::heads::cv::{fit_head, Groups, HeadGrid};
 use crate::heads::embed::Embeddings;
 use crate::heads::fit::HeadConfig;
 use crate::heads::head::HeadWeights;
@@ -95,21 +95,22 @@ impl Variant {
     }
 }
 
-/// Scored sets: per GTZAN variant the two folds' scoring segments, and the extra corpus.
+/// Scored sets: per variant the two folds' scoring segments.
 struct EvalSet {
     name: String,
-    /// `[fold A, fold B]` for GTZAN variants (direction d scores fold 1 − d); one set scored by
-    /// both directions for an extra corpus.
-    sets: Vec<Embeddings>,
+    /// `[fold A, fold B]` (direction d scores fold 1 − d).
+    sets: [Embeddings; 2],
 }
 
 /// One cell: a set scored by a head set, over both directions.
 #[derive(Clone, Debug, Serialize)]
 pub struct Cell {
     pub set: String,
-    /// Mean over the directions of the track-level balanced accuracy.
+    /// Mean over the directions of the mean per-corpus track-level balanced accuracy.
     pub balanced: f32,
     pub accuracy: f32,
+    /// `(corpus, balanced accuracy)`, mean over the directions.
+    pub per_corpus: Vec<(String, f32)>,
     pub tracks: usize,
     /// Per scored track (both directions, in order): right or wrong; for paired comparisons.
     pub correct: Vec<bool>,
@@ -147,9 +148,12 @@ fn mp3_render(clip: &Clip, kbps: u32, tmp: &Path, i: usize) -> anyhow::Result<(V
     r
 }
 
-/// Scoring segments of `clips` under `variant` (a fresh draw per clip for augmentation kinds).
-fn variant_embeddings(p: &Prepared, o: &AugmentCvOptions, clips: &[Clip], v: &Variant) -> anyhow::Result<Embeddings> {
+/// Scoring segments of the dataset's clips `fold` under `variant` (a fresh draw per clip for
+/// augmentation kinds).
+fn variant_embeddings(p: &Prepared, o: &AugmentCvOptions, fold: &[usize], v: &Variant) -> anyhow::Result<Embeddings> {
     let c = &o.common;
+    let clips: Vec<Clip> = fold.iter().map(|&i| p.data.clips[i].clone()).collect();
+    let clips = clips.as_slice();
     let all = |n: usize| (0..n).collect::<Vec<_>>();
     let (vclips, feats) = match v {
         Variant::AsIs => (clips.to_vec(), featurize(clips, &p.input, Some(&c.cache), c.threads)),
@@ -189,12 +193,17 @@ fn variant_embeddings(p: &Prepared, o: &AugmentCvOptions, clips: &[Clip], v: &Va
         eprintln!("{}: skipped {}: {why}", v.label(), path.display());
     }
     let seg = Segments::build(&vclips, &feats, &all(vclips.len()), &p.input);
-    embed_cached(&p.trunk_file, &p.outputs, &seg, &c.dir(), c.threads)
+    let mut e = embed_cached(&p.trunk_file, &p.outputs, &seg, &c.dir(), c.threads)?;
+    // `vclips[k]` is (a render of) `clips[k]`: back to the dataset's clip indices, for the corpora.
+    e.track_clip = e.track_clip.iter().map(|&k| fold[k]).collect();
+    Ok(e)
 }
 
-/// Training windows of `copies` augmented copies of `clips` for `kind`.
-fn copy_embeddings(p: &Prepared, o: &AugmentCvOptions, clips: &[Clip], kind: Augment) -> anyhow::Result<Embeddings> {
+/// Training windows of `copies` augmented copies of the dataset's clips `fold` for `kind`.
+fn copy_embeddings(p: &Prepared, o: &AugmentCvOptions, fold: &[usize], kind: Augment) -> anyhow::Result<Embeddings> {
     let c = &o.common;
+    let clips: Vec<Clip> = fold.iter().map(|&i| p.data.clips[i].clone()).collect();
+    let clips = clips.as_slice();
     let pl = plan(clips, &[kind], o.copies, c.seed);
     let feats = featurize_augmented(clips, &pl, &p.input, Some(&c.cache), c.threads);
     for (path, why) in &feats.skipped {
@@ -213,27 +222,38 @@ fn mean_over_seeds(per_seed: Vec<Vec<Cell>>) -> Vec<Cell> {
         cell.seeds = per_seed.iter().map(|s| s[j].balanced).collect();
         cell.balanced = cell.seeds.iter().sum::<f32>() / n;
         cell.accuracy = per_seed.iter().map(|s| s[j].accuracy).sum::<f32>() / n;
+        for (k, pc) in cell.per_corpus.iter_mut().enumerate() {
+            pc.1 = per_seed.iter().map(|s| s[j].per_corpus[k].1).sum::<f32>() / n;
+        }
     }
     out
 }
 
-/// Track-level scores of `heads[d]` (direction d's heads) on the set.
-fn score_set(heads: &[Vec<HeadWeights>; 2], set: &EvalSet) -> anyhow::Result<Cell> {
+/// Track-level scores of `heads[d]` (direction d's heads) on the set, per corpus.
+fn score_set(heads: &[Vec<HeadWeights>; 2], set: &EvalSet, groups: Groups) -> anyhow::Result<Cell> {
     let (mut bal, mut acc, mut tracks, mut correct) = (0.0, 0.0, 0, Vec::new());
+    let mut per_corpus: Vec<(String, f32)> = Vec::new();
     for (d, h) in heads.iter().enumerate() {
-        let e = if set.sets.len() == 2 { &set.sets[1 - d] } else { &set.sets[0] };
-        let (ev, right) = track_eval(&ensemble_probs(h, e)?, &e.track, &e.track_labels);
-        bal += ev.balanced_accuracy / 2.0;
-        acc += ev.accuracy / 2.0;
-        tracks += e.num_tracks();
-        correct.extend(right);
+        let e = &set.sets[1 - d];
+        let s = set_score(&ensemble_probs(h, e)?, e, groups);
+        bal += s.balanced / 2.0;
+        acc += s.accuracy / 2.0;
+        tracks += s.tracks;
+        correct.extend(s.correct);
+        for (name, v) in s.per_corpus {
+            match per_corpus.iter_mut().find(|x| x.0 == name) {
+                Some(x) => x.1 += v / 2.0,
+                None => per_corpus.push((name, v / 2.0)),
+            }
+        }
     }
-    Ok(Cell { set: set.name.clone(), balanced: bal, accuracy: acc, tracks, correct, seeds: vec![bal] })
+    Ok(Cell { set: set.name.clone(), balanced: bal, accuracy: acc, per_corpus, tracks, correct, seeds: vec![bal] })
 }
 
 pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
     let c = &o.common;
     let p = prepare(c)?;
+    let groups = p.groups();
     let mut notes = Vec::new();
     let chosen = cv_ensemble(&p, o.grid, o.max_members, c)?;
     let fixed = HeadConfig { inputs: vec![TAGGRAM.into(), PENULTIMATE.into()], ..base_config(c.seed, c.max_epochs) };
@@ -250,30 +270,27 @@ pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
     let mut sets = Vec::new();
     for v in &variants {
         let t = Instant::now();
+        // Variants of the in-set clips only: out-of-set tracks are not part of the score.
+        let in_set = |f: &[usize]| -> Vec<usize> {
+            f.iter().copied().filter(|&i| p.data.clips[i].label != OUT_OF_SET).collect()
+        };
         let folds = match v {
-            Variant::AsIs => vec![p.train_score.clone(), p.valid_score.clone()],
-            _ => vec![variant_embeddings(&p, o, &p.clips.train, v)?, variant_embeddings(&p, o, &p.clips.valid, v)?],
+            Variant::AsIs => [p.train_score.clone(), p.valid_score.clone()],
+            _ => [
+                variant_embeddings(&p, o, &in_set(&p.data.fold_a), v)?,
+                variant_embeddings(&p, o, &in_set(&p.data.fold_b), v)?,
+            ],
         };
         eprintln!("scored set {}: {:.0} s", v.label(), t.elapsed().as_secs_f32());
         sets.push(EvalSet { name: v.label(), sets: folds });
     }
-    if let Some(extra) = &c.extra {
-        let (train, valid) = tracks_csv_in_set(extra)?;
-        let name = extra.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        for (half, clips) in [("valid", valid), ("train", train)] {
-            let e = variant_embeddings(&p, o, &clips, &Variant::AsIs)?;
-            sets.push(EvalSet { name: format!("{name} {half} ({} tracks)", e.num_tracks()), sets: vec![e] });
-        }
-        notes.push(format!("{name}: its in-set clips only (out-of-set rows skipped); trained on by no row"));
-    }
-
     // Augmented copies of each fold's clips, per kind used by any row.
     let kinds: BTreeSet<Augment> = o.rows.iter().flatten().copied().collect();
     let mut copies = std::collections::HashMap::new();
     for &k in &kinds {
         let t = Instant::now();
-        let a = copy_embeddings(&p, o, &p.clips.train, k)?;
-        let b = copy_embeddings(&p, o, &p.clips.valid, k)?;
+        let a = copy_embeddings(&p, o, &p.data.fold_a, k)?;
+        let b = copy_embeddings(&p, o, &p.data.fold_b, k)?;
         eprintln!("copies {}: {} + {} windows, {:.0} s", k.name(), a.len(), b.len(), t.elapsed().as_secs_f32());
         copies.insert(k, [a, b]);
     }
@@ -296,12 +313,12 @@ pub fn run(o: &AugmentCvOptions) -> anyhow::Result<AugmentCvReport> {
                         .enumerate()
                         .map(|(i, cfg)| {
                             let cfg = HeadConfig { seed: seed.wrapping_add(1000 * (i as u64 + 1)), ..cfg.clone() };
-                            fit_head(&cfg, &train[d]).map(|w| w.0)
+                            fit_head(&cfg, &train[d], groups).map(|w| w.0)
                         })
                         .collect::<anyhow::Result<Vec<_>>>()
                 };
                 let heads = [fit(0)?, fit(1)?];
-                per_seed.push(sets.iter().map(|s| score_set(&heads, s)).collect::<anyhow::Result<Vec<_>>>()?);
+                per_seed.push(sets.iter().map(|s| score_set(&heads, s, groups)).collect::<anyhow::Result<Vec<_>>>()?);
             }
             let fit_seconds = t.elapsed().as_secs_f32();
             let cells = mean_over_seeds(per_seed);
@@ -340,10 +357,20 @@ pub fn markdown(r: &AugmentCvReport) -> String {
         let rows: Vec<&RowResult> = r.rows.iter().filter(|x| &x.heads == hname).collect();
         let Some(first) = rows.first() else { continue };
         let base = rows.iter().find(|x| x.row.starts_with("none"));
+        // The CV column, then its per-corpus scores, then the robustness variants.
+        let corpora: Vec<String> = first.cells[0].per_corpus.iter().map(|c| format!("CV: {}", c.0)).collect();
         s += "| added copies | ";
-        s += &first.cells.iter().map(|c| c.set.clone()).collect::<Vec<_>>().join(" | ");
+        s += &first.cells[..1]
+            .iter()
+            .map(|c| c.set.clone())
+            .chain(corpora.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        for c in &first.cells[1..] {
+            s += &format!(" | {}", c.set);
+        }
         s += " | vs baseline (CV tracks) | mean of variants |\n|---|";
-        s += &"---|".repeat(first.cells.len() + 2);
+        s += &"---|".repeat(first.cells.len() + corpora.len() + 2);
         s += "\n";
         for row in &rows {
             let mut cells: Vec<String> = row.cells.iter().map(|c| format!("{:.3}", c.balanced)).collect();
@@ -352,6 +379,8 @@ pub fn markdown(r: &AugmentCvReport) -> String {
                 let var = c.seeds.iter().map(|v| (v - c.balanced).powi(2)).sum::<f32>() / (c.seeds.len() - 1) as f32;
                 cells[0] = format!("{:.3} ± {:.3}", c.balanced, var.sqrt());
             }
+            let per_corpus = row.cells[0].per_corpus.iter().map(|c| format!("{:.3}", c.1));
+            cells.splice(1..1, per_corpus);
             let paired = match base {
                 Some(b) if b.cells[0].correct.len() == row.cells[0].correct.len() => {
                     let (b, x) = (&b.cells[0].correct, &row.cells[0].correct);
@@ -361,9 +390,8 @@ pub fn markdown(r: &AugmentCvReport) -> String {
                 }
                 _ => "-".into(),
             };
-            // Robustness summary: the GTZAN variant columns (all but "as is" and extra corpora).
-            let var: Vec<f32> =
-                row.cells.iter().skip(1).filter(|c| !c.set.contains("tracks)")).map(|c| c.balanced).collect();
+            // Robustness summary: the variant columns (all but "as is").
+            let var: Vec<f32> = row.cells.iter().skip(1).map(|c| c.balanced).collect();
             let mean = var.iter().sum::<f32>() / var.len().max(1) as f32;
             s += &format!("| {} | {} | {paired} | {mean:.3} |\n", row.row, cells.join(" | "));
         }

@@ -1,5 +1,8 @@
 //! `finetune-cv`: fine-tuning the trunk's back end (`musicnn::finetune`) against the frozen trunk,
-//! by the `train` run's 2-fold artist-disjoint CV in both directions, on the pruned trunk that ships.
+//! by the `train` run's 2-fold artist-disjoint CV in both directions, on the pruned trunk that ships,
+//! scored as `heads::cv` (mean over corpora of the track-level balanced accuracy; also per corpus:
+//! the former `--extra` column, a `tracks.csv` corpus scored unseen, is now that corpus's own CV
+//! column, as every corpus is split into folds and trained on).
 //!
 //! Per direction (train on one fold, score the other):
 //! - frozen trunk + the soft-voting ensemble `train`'s CV picks (refit on the whole fold);
@@ -14,11 +17,10 @@
 //! Front ends of every window are computed once (burn) and cached on disk under
 //! `<work>/experiments` by (trunk, windows); their size is printed and reported.
 use super::{
-    cv_ensemble, embed_cached, ensemble_probs, hash_f32, prepare, track_eval, tracks_csv_in_set, CommonOptions,
-    Prepared,
+    cv_ensemble, embed_cached, ensemble_probs, hash_f32, prepare, set_score, CommonOptions, Prepared, SetScore,
 };
-use crate::data::{featurize, Segments};
-use crate::heads::cv::{fit_head, inner_split, HeadGrid};
+use crate::data::Segments;
+use crate::heads::cv::{fit_head, inner_split, Groups, HeadGrid};
 use crate::heads::embed::Embeddings;
 use crate::heads::fit::HeadConfig;
 use crate::heads::head::HeadWeights;
@@ -41,19 +43,19 @@ pub struct FinetuneCvOptions {
     pub out: PathBuf,
 }
 
-/// A method's scores: per direction and on the extra corpus.
+/// A method's scores: per direction and per corpus.
 #[derive(Clone, Debug, Serialize)]
 pub struct MethodResult {
     pub method: String,
-    /// Track-level balanced accuracy: train→valid, valid→train.
+    /// Mean per-corpus track-level balanced accuracy: A→B, B→A.
     pub directions: [f32; 2],
     /// Their mean: the CV score.
     pub cv: f32,
-    /// Track accuracy, mean over directions.
+    /// Mean per-corpus track accuracy, mean over directions.
     pub accuracy: f32,
-    /// Extra corpus halves: `(name, balanced accuracy averaged over both directions' models)`.
-    pub extra: Vec<(String, f32)>,
-    /// Per held-out track of both directions: right or wrong.
+    /// `(corpus, balanced accuracy averaged over both directions)`.
+    pub per_corpus: Vec<(String, f32)>,
+    /// Per held-out in-set track of both directions: right or wrong.
     pub correct: Vec<bool>,
     /// Fine-tuning only: kept epochs per direction and seconds per epoch.
     pub epochs: Option<[usize; 2]>,
@@ -87,30 +89,12 @@ fn fronts(w: &MusicnnWeights, seg: &Segments, dir: &Path) -> anyhow::Result<Fron
     Ok(f)
 }
 
-struct Extra {
-    name: String,
-    seg: Segments,
-}
-
-fn extra_sets(p: &Prepared, c: &CommonOptions) -> anyhow::Result<Vec<Extra>> {
-    let Some(root) = &c.extra else { return Ok(vec![]) };
-    let (train, valid) = tracks_csv_in_set(root)?;
-    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut out = Vec::new();
-    for (half, clips) in [("valid", valid), ("train", train)] {
-        let f = featurize(&clips, &p.input, Some(&c.cache), c.threads);
-        let seg = Segments::build(&clips, &f, &(0..clips.len()).collect::<Vec<_>>(), &p.input);
-        out.push(Extra { name: format!("{name} {half} ({} tracks)", seg.num_tracks()), seg });
-    }
-    Ok(out)
-}
-
-fn fit_all(cfgs: &[HeadConfig], train: &Embeddings, seed: u64) -> anyhow::Result<Vec<HeadWeights>> {
+fn fit_all(cfgs: &[HeadConfig], train: &Embeddings, seed: u64, groups: Groups) -> anyhow::Result<Vec<HeadWeights>> {
     cfgs.iter()
         .enumerate()
         .map(|(i, cfg)| {
             let cfg = HeadConfig { seed: seed.wrapping_add(1000 * (i as u64 + 1)), ..cfg.clone() };
-            fit_head(&cfg, train).map(|w| w.0)
+            fit_head(&cfg, train, groups).map(|w| w.0)
         })
         .collect()
 }
@@ -120,7 +104,7 @@ struct Acc {
     method: String,
     dirs: Vec<f32>,
     acc: f32,
-    extra: Vec<(String, f32)>,
+    per_corpus: Vec<(String, f32)>,
     correct: Vec<bool>,
     epochs: Vec<usize>,
     sec: Vec<f32>,
@@ -128,17 +112,17 @@ struct Acc {
 
 impl Acc {
     fn new(method: String) -> Self {
-        Self { method, dirs: vec![], acc: 0.0, extra: vec![], correct: vec![], epochs: vec![], sec: vec![] }
+        Self { method, dirs: vec![], acc: 0.0, per_corpus: vec![], correct: vec![], epochs: vec![], sec: vec![] }
     }
 
-    fn add(&mut self, test: (crate::metrics::Evaluation, Vec<bool>), extra: Vec<(String, f32)>) {
-        self.dirs.push(test.0.balanced_accuracy);
-        self.acc += test.0.accuracy / 2.0;
-        self.correct.extend(test.1);
-        for (n, v) in extra {
-            match self.extra.iter_mut().find(|e| e.0 == n) {
+    fn add(&mut self, test: SetScore) {
+        self.dirs.push(test.balanced);
+        self.acc += test.accuracy / 2.0;
+        self.correct.extend(test.correct);
+        for (n, v) in test.per_corpus {
+            match self.per_corpus.iter_mut().find(|e| e.0 == n) {
                 Some(e) => e.1 += v / 2.0,
-                None => self.extra.push((n, v / 2.0)),
+                None => self.per_corpus.push((n, v / 2.0)),
             }
         }
     }
@@ -150,7 +134,7 @@ impl Acc {
             cv: (directions[0] + directions[1]) / 2.0,
             directions,
             accuracy: self.acc,
-            extra: self.extra,
+            per_corpus: self.per_corpus,
             correct: self.correct,
             epochs: (self.epochs.len() == 2).then(|| [self.epochs[0], self.epochs[1]]),
             seconds_per_epoch: (!self.sec.is_empty()).then(|| self.sec.iter().sum::<f32>() / self.sec.len() as f32),
@@ -161,22 +145,17 @@ impl Acc {
 pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
     let c = &o.common;
     let p = prepare(c)?;
+    let groups = p.groups();
     let dir = c.dir();
     let ensemble = cv_ensemble(&p, o.grid, o.max_members, c)?;
-    let extras = extra_sets(&p, c)?;
-    let extra_emb: Vec<Embeddings> = extras
-        .iter()
-        .map(|x| embed_cached(&p.trunk_file, &p.outputs, &x.seg, &dir, c.threads))
-        .collect::<Result<_, _>>()?;
 
     // Front ends of every window set, once.
     let t = Instant::now();
     let w = &p.weights;
     let fit_fronts = [fronts(w, &p.windows.train_fit, &dir)?, fronts(w, &p.windows.valid_fit, &dir)?];
     let test_fronts = [fronts(w, &p.windows.valid_score, &dir)?, fronts(w, &p.windows.train_score, &dir)?];
-    let extra_fronts: Vec<FrontSet> = extras.iter().map(|x| fronts(w, &x.seg, &dir)).collect::<Result<_, _>>()?;
     let front_compute_seconds = t.elapsed().as_secs_f32();
-    let all_fronts = fit_fronts.iter().chain(&test_fronts).chain(&extra_fronts);
+    let all_fronts = fit_fronts.iter().chain(&test_fronts);
     let front_bytes_total: usize = all_fronts.clone().map(FrontSet::bytes).sum();
     let windows: usize = all_fronts.map(FrontSet::len).sum();
     let per_window = front_bytes_total / windows.max(1);
@@ -190,17 +169,8 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
 
     let fit_emb = [&p.train_fit, &p.valid_fit];
     let test_emb = [&p.valid_score, &p.train_score];
-    let score_extra = |heads: &[HeadWeights], embs: &[Embeddings]| -> anyhow::Result<Vec<(String, f32)>> {
-        extras
-            .iter()
-            .zip(embs)
-            .map(|(x, e)| {
-                Ok((
-                    x.name.clone(),
-                    track_eval(&ensemble_probs(heads, e)?, &e.track, &e.track_labels).0.balanced_accuracy,
-                ))
-            })
-            .collect()
+    let score = |heads: &[HeadWeights], e: &Embeddings| -> anyhow::Result<SetScore> {
+        Ok(set_score(&ensemble_probs(heads, e)?, e, groups))
     };
     let linear = HeadConfig { inputs: vec![PENULTIMATE.into()], hidden: 0, ..base_config(c.seed, c.max_epochs) };
 
@@ -226,26 +196,20 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
         .collect();
     for d in 0..2 {
         let (fe, te) = (fit_emb[d], test_emb[d]);
-        let heads = fit_all(&ensemble, fe, c.seed)?;
-        frozen_ens.add(
-            track_eval(&ensemble_probs(&heads, te)?, &te.track, &te.track_labels),
-            score_extra(&heads, &extra_emb)?,
-        );
-        let lin = fit_all(std::slice::from_ref(&linear), fe, c.seed)?;
-        frozen_lin
-            .add(track_eval(&ensemble_probs(&lin, te)?, &te.track, &te.track_labels), score_extra(&lin, &extra_emb)?);
+        let heads = fit_all(&ensemble, fe, c.seed, groups)?;
+        frozen_ens.add(score(&heads, te)?);
+        let lin = fit_all(std::slice::from_ref(&linear), fe, c.seed, groups)?;
+        frozen_lin.add(score(&lin, te)?);
         eprintln!("direction {d}: frozen ensemble {:.3}, frozen linear {:.3}", frozen_ens.dirs[d], frozen_lin.dirs[d]);
 
         // Fine-tuning: linear head on 80 % of the tracks, fine-tune there, stop on the other 20 %.
         let (fit_t, stop_t) = inner_split(&fe.track_labels, 0.2, c.seed ^ 0x6674);
-        let start = fit_all(std::slice::from_ref(&linear), &fe.select_tracks(&fit_t), c.seed)?.remove(0);
-        let st = std::slice::from_ref(&start);
-        frozen_start
-            .add(track_eval(&ensemble_probs(st, te)?, &te.track, &te.track_labels), score_extra(st, &extra_emb)?);
+        let start = fit_all(std::slice::from_ref(&linear), &fe.select_tracks(&fit_t), c.seed, groups)?.remove(0);
+        frozen_start.add(score(std::slice::from_ref(&start), te)?);
         let (ff, fs) = (fit_fronts[d].select_tracks(&fit_t), fit_fronts[d].select_tracks(&stop_t));
         for (k, cfg) in o.configs.iter().enumerate() {
             let cfg = FineTuneConfig { seed: c.seed.wrapping_add(d as u64), ..cfg.clone() };
-            let ft = fine_tune(w, &start, &cfg, &ff, Some(&fs))?;
+            let ft = fine_tune(w, &start, &cfg, &ff, Some(&fs), groups)?;
             eprintln!(
                 "direction {d}, config {k}: kept epoch {} of {}, {:.1} s/epoch, losses {:?}",
                 ft.epochs,
@@ -253,16 +217,10 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
                 ft.seconds_per_epoch,
                 ft.history.iter().map(|h| (h.train, h.valid.unwrap_or(f32::NAN))).collect::<Vec<_>>()
             );
+            // The test front ends are `te`'s windows: same tracks and clips.
             let test_probs = ft.predict(&test_fronts[d])?;
-            let extra: Vec<(String, f32)> = extras
-                .iter()
-                .zip(&extra_fronts)
-                .map(|(x, f)| {
-                    Ok((x.name.clone(), track_eval(&ft.predict(f)?, &f.track, &f.track_labels).0.balanced_accuracy))
-                })
-                .collect::<anyhow::Result<_>>()?;
             let (a, b) = &mut tuned[k];
-            a.add(track_eval(&test_probs, &test_fronts[d].track, &test_fronts[d].track_labels), extra);
+            a.add(set_score(&test_probs, te, groups));
             a.epochs.push(ft.epochs);
             a.sec.push(ft.seconds_per_epoch);
             // How it would ship: the fine-tuned trunk's embeddings, the ensemble's heads refit on them.
@@ -270,15 +228,8 @@ pub fn run(o: &FinetuneCvOptions) -> anyhow::Result<FinetuneCvReport> {
                 embed_fine_tuned(&ft, &p, o, d, k, [&p.windows.train_fit, &p.windows.valid_fit][d])?;
             let test_seg = [&p.windows.valid_score, &p.windows.train_score][d];
             let te2 = embed_cached(&trunk_file, &p.outputs, test_seg, &dir, c.threads)?;
-            let heads2 = fit_all(&ensemble, &emb, c.seed)?;
-            let extra_emb2: Vec<Embeddings> = extras
-                .iter()
-                .map(|x| embed_cached(&trunk_file, &p.outputs, &x.seg, &dir, c.threads))
-                .collect::<Result<_, _>>()?;
-            b.add(
-                track_eval(&ensemble_probs(&heads2, &te2)?, &te2.track, &te2.track_labels),
-                score_extra(&heads2, &extra_emb2)?,
-            );
+            let heads2 = fit_all(&ensemble, &emb, c.seed, groups)?;
+            b.add(score(&heads2, &te2)?);
             b.epochs.push(ft.epochs);
             eprintln!("direction {d}, config {k}: own head {:.3}, ensemble refit {:.3}", a.dirs[d], b.dirs[d]);
         }
@@ -325,7 +276,7 @@ fn embed_fine_tuned(
 pub fn markdown(r: &FinetuneCvReport) -> String {
     let mut s = format!(
         "# finetune-cv\n\nDevice {}. Front ends cached: [{} channels, {} frames] = {} bytes per window, {:.0} MB for all \
-         windows of the run ({:.0} s to compute, 0 when cached). Track-level balanced accuracy.\n\n",
+         windows of the run ({:.0} s to compute, 0 when cached). Track-level balanced accuracy, mean over corpora.\n\n",
         r.device,
         r.front_channels,
         r.frames,
@@ -333,12 +284,12 @@ pub fn markdown(r: &FinetuneCvReport) -> String {
         r.front_bytes_total as f64 / 1e6,
         r.front_compute_seconds
     );
-    let extra_names: Vec<String> =
-        r.methods.first().map(|m| m.extra.iter().map(|e| e.0.clone()).collect()).unwrap_or_default();
-    s += "| method | train→valid | valid→train | CV | CV track acc | ";
-    s += &extra_names.iter().map(|n| format!("{n} |")).collect::<String>();
+    let corpora: Vec<String> =
+        r.methods.first().map(|m| m.per_corpus.iter().map(|e| e.0.clone()).collect()).unwrap_or_default();
+    s += "| method | A→B | B→A | CV | CV track acc | ";
+    s += &corpora.iter().map(|n| format!("CV: {n} |")).collect::<String>();
     s += " vs frozen ensemble (tracks) | epochs kept | s / epoch |\n|---|---|---|---|---|";
-    s += &"---|".repeat(extra_names.len() + 3);
+    s += &"---|".repeat(corpora.len() + 3);
     s += "\n";
     let base = r.methods.first().map(|m| m.correct.clone()).unwrap_or_default();
     for m in &r.methods {
@@ -356,7 +307,7 @@ pub fn markdown(r: &FinetuneCvReport) -> String {
             m.directions[1],
             m.cv,
             m.accuracy,
-            m.extra.iter().map(|e| format!("{:.3} | ", e.1)).collect::<String>(),
+            m.per_corpus.iter().map(|e| format!("{:.3} | ", e.1)).collect::<String>(),
             m.epochs.map(|e| format!("{} / {}", e[0], e[1])).unwrap_or_default(),
             m.seconds_per_epoch.map(|v| format!("{v:.1}")).unwrap_or_default()
         );

@@ -1,28 +1,32 @@
 //! Measurement harnesses beside the shipped pipeline, on the `train` run's own steps
-//! (`heads::run`: clips, front end, windows, pruned trunk, embeddings) and its CV recipe: what
+//! (`heads::run`: corpora, front end, windows, pruned trunk, embeddings) and its CV recipe: what
 //! augmenting the training audio does (`augment_cv`) and what fine-tuning the trunk's back end does
-//! (`finetune_cv`), both by 2-fold artist-disjoint CV in both directions. They add no step to
+//! (`finetune_cv`), both by 2-fold artist-disjoint CV in both directions, scored like `heads::cv`:
+//! per corpus, the mean over corpora of the track-level balanced accuracy. They add no step to
 //! `train`; the modules they measure (`data::augment`, `musicnn::finetune`) are what a pipeline wires in.
+//!
+//! The vote here is the heads' log-linear vote with equal weights, without `train`'s zero-shot
+//! member and calibration (a temperature does not change a verdict; the zero-shot member is left
+//! out to keep what is measured the heads' training data or trunk).
 //!
 //! Everything expensive is cached on disk: mel frames (`--cache`), the pruned trunk and trunk
 //! outputs (`<work>/experiments`, keyed by the data they were computed from).
 pub mod augment_cv;
 pub mod finetune_cv;
 
-use crate::data::{featurize, Clip, ModelInput, Segments};
-use crate::heads::cv::{candidates, cross_validate, select_ensemble, Fold, HeadGrid};
+use crate::data::{featurize, ModelInput, Segments, OUT_OF_SET};
+use crate::heads::cv::{
+    candidates, cross_validate, equal_weights, pool, score_by_corpus, select_ensemble, Fold, Groups, HeadGrid,
+};
 use crate::heads::embed::Embeddings;
 use crate::heads::fit::{predict, HeadConfig};
 use crate::heads::head::HeadWeights;
-use crate::heads::run::base_config;
-use crate::heads::run::{front_end, load_clips, prune_trunk, windows, Clips, Windows};
-use crate::metrics::{argmax, evaluate, track_probs, Evaluation, Probs};
+use crate::heads::run::{base_config, front_end, load_data, prune_trunk, windows, Dataset, MusicnnOptions, Windows};
+use crate::metrics::{genre_of, track_probs, Probs};
 use crate::musicnn::onnx::{trunk_outputs, trunk_to_onnx, TrunkOnnxOptions, INPUT_NAME, INPUT_SHAPE};
 use crate::musicnn::weights::{MusicnnWeights, PATCH_FRAMES};
 use anyhow::Context;
 use genrescope_core::features::FrontEndSpec;
-use genrescope_core::labels::genre_index;
-use genrescope_core::model::soft_vote;
 use genrescope_core::sha256_hex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,10 +34,10 @@ use std::path::{Path, PathBuf};
 /// What every harness needs to rebuild the `train` run's first steps.
 #[derive(Clone, Debug)]
 pub struct CommonOptions {
-    /// GTZAN-layout folder with `splits/{train,valid}.txt` (fold A, fold B).
-    pub data: PathBuf,
-    /// A `tracks.csv` corpus (`../shared/datasets/non-gtzan`) scored as an extra, unseen test set.
-    pub extra: Option<PathBuf>,
+    /// Corpora, as `train --corpus` takes them (each split into artist-disjoint folds A, B).
+    pub corpora: Vec<PathBuf>,
+    /// Generated non-music clips per fold (out-of-set examples), as `train`.
+    pub synthetic_per_fold: usize,
     pub work: PathBuf,
     pub cache: PathBuf,
     pub checkpoint: PathBuf,
@@ -51,7 +55,7 @@ impl CommonOptions {
 
 /// The `train` run's steps 1–5 (level-normalized front end, pruned trunk, embeddings).
 pub struct Prepared {
-    pub clips: Clips,
+    pub data: Dataset,
     pub spec: FrontEndSpec,
     pub input: ModelInput,
     pub windows: Windows,
@@ -63,6 +67,12 @@ pub struct Prepared {
     pub train_score: Embeddings,
     pub valid_fit: Embeddings,
     pub valid_score: Embeddings,
+}
+
+impl Prepared {
+    pub fn groups(&self) -> Groups<'_> {
+        self.data.groups()
+    }
 }
 
 /// A digest of f32 values (their little-endian bytes hashed in 64 MiB pieces: no giant copy).
@@ -121,19 +131,43 @@ pub fn embed_cached(
         track: seg.track.clone(),
         track_ids: seg.track_ids.clone(),
         track_labels: seg.track_labels.clone(),
+        track_clip: seg.track_clip.clone(),
     })
 }
 
 /// Steps 1–5 of `train`, with the pruned trunk and every trunk output cached.
 pub fn prepare(o: &CommonOptions) -> anyhow::Result<Prepared> {
-    let clips = load_clips(&o.data, o.seed)?;
-    anyhow::ensure!(!clips.train.is_empty() && !clips.valid.is_empty(), "need clips in both folds");
+    // `load_data` reads only the corpora, cache, seed and synthetic clips of these options.
+    let mo = MusicnnOptions {
+        corpora: o.corpora.clone(),
+        out: o.dir(),
+        work: o.work.clone(),
+        cache: o.cache.clone(),
+        checkpoint: o.checkpoint.clone(),
+        grid: HeadGrid::Tiny,
+        max_members: 1,
+        seed: o.seed,
+        threads: o.threads,
+        train_hop: o.train_hop,
+        normalize_level: true,
+        max_epochs: o.max_epochs,
+        synthetic_per_fold: o.synthetic_per_fold,
+        out_of_set_budget: 0.0,
+    };
+    let data = load_data(&mo)?;
+    anyhow::ensure!(!data.fold_a.is_empty() && !data.fold_b.is_empty(), "need clips in both folds");
     let frames_input = ModelInput::musicnn();
-    let tf = featurize(&clips.train, &frames_input, Some(&o.cache), o.threads);
-    let vf = featurize(&clips.valid, &frames_input, Some(&o.cache), o.threads);
-    let (spec, _) = front_end(&tf, true)?;
+    let feats = featurize(&data.clips, &frames_input, Some(&o.cache), o.threads);
+    // The level reference as `train` takes it: fold A's in-set clips.
+    let reference: Vec<&Vec<f32>> = data
+        .fold_a
+        .iter()
+        .filter(|&&i| data.clips[i].label != OUT_OF_SET)
+        .filter_map(|&i| feats.frames[i].as_ref())
+        .collect();
+    let (spec, _) = front_end(&reference, true)?;
     let input = ModelInput { spec: spec.clone(), window_frames: PATCH_FRAMES };
-    let w = windows(&clips, &tf, &vf, &input, o.train_hop);
+    let w = windows(&data, &feats, &input, o.train_hop);
     let dir = o.dir();
     std::fs::create_dir_all(&dir)?;
     // The pruned trunk depends on the checkpoint and fold A's training windows only.
@@ -165,7 +199,7 @@ pub fn prepare(o: &CommonOptions) -> anyhow::Result<Prepared> {
     let (train_fit, train_score, valid_fit, valid_score) =
         (e(&w.train_fit)?, e(&w.train_score)?, e(&w.valid_fit)?, e(&w.valid_score)?);
     Ok(Prepared {
-        clips,
+        data,
         spec,
         input,
         windows: w,
@@ -188,11 +222,12 @@ pub fn cv_ensemble(
 ) -> anyhow::Result<Vec<HeadConfig>> {
     let key = sha256_hex(
         format!(
-            "heads-v1\n{:?} {} {} {}\n{}",
+            "heads-v2\n{:?} {} {} {}\n{:?}\n{}",
             grid,
             max_members,
             c.seed,
             c.max_epochs,
+            p.data.names,
             hash_f32(&[&p.train_fit.data, &p.valid_fit.data, &p.train_score.data, &p.valid_score.data])
         )
         .as_bytes(),
@@ -203,18 +238,18 @@ pub fn cv_ensemble(
     }
     let cands = candidates(grid, &base_config(c.seed, c.max_epochs));
     let folds = [
-        Fold { name: "train→valid", train: &p.train_fit, test: &p.valid_score },
-        Fold { name: "valid→train", train: &p.valid_fit, test: &p.train_score },
+        Fold { name: "A→B", train: &p.train_fit, test: &p.valid_score },
+        Fold { name: "B→A", train: &p.valid_fit, test: &p.train_score },
     ];
-    let cv = cross_validate(&cands, &folds)?;
-    let (members, curve) = select_ensemble(&cv, &folds, max_members);
+    let cv = cross_validate(&cands, &folds, p.groups())?;
+    let (members, curve) = select_ensemble(&cv, &folds, p.groups(), max_members);
     eprintln!("heads: ensemble of {} (CV by size {curve:?})", members.len());
     let chosen: Vec<HeadConfig> = members.iter().map(|&m| cv[m].config.clone()).collect();
     std::fs::write(&file, serde_json::to_vec_pretty(&chosen)?)?;
     Ok(chosen)
 }
 
-/// Soft vote of `heads` on every window of `e`.
+/// The heads' vote (log-linear, equal weights, as `heads::cv` scores ensembles) on every window of `e`.
 pub fn ensemble_probs(heads: &[HeadWeights], e: &Embeddings) -> anyhow::Result<Vec<Probs>> {
     let per: Vec<Vec<Probs>> = heads
         .iter()
@@ -223,45 +258,39 @@ pub fn ensemble_probs(heads: &[HeadWeights], e: &Embeddings) -> anyhow::Result<V
             Ok(predict(w, &e.features(&names)?.0))
         })
         .collect::<anyhow::Result<_>>()?;
-    Ok((0..e.len()).map(|i| soft_vote(per.iter().map(|p| &p[i])).expect("members")).collect())
+    let members: Vec<&[Probs]> = per.iter().map(|p| p.as_slice()).collect();
+    Ok(pool(&members, &equal_weights(members.len()), None))
 }
 
-/// Track-level evaluation of window probabilities (soft vote per track) and, per track, whether
-/// its verdict is right (for paired comparisons).
-pub fn track_eval(probs: &[Probs], track: &[usize], track_labels: &[usize]) -> (Evaluation, Vec<bool>) {
-    let tp = track_probs(probs, track, track_labels.len());
-    let right = tp.iter().zip(track_labels).map(|(p, &l)| argmax(p) == l).collect();
-    (evaluate(&tp, track_labels), right)
+/// A held-out set's score as `heads::cv` computes it.
+#[derive(Clone, Debug, Default)]
+pub struct SetScore {
+    /// Mean over the corpora (with in-set tracks) of the track-level balanced accuracy.
+    pub balanced: f32,
+    /// Mean over those corpora of the track accuracy.
+    pub accuracy: f32,
+    /// `(corpus, balanced accuracy)`.
+    pub per_corpus: Vec<(String, f32)>,
+    /// Per in-set track, in order: whether its genre verdict is right (for paired comparisons).
+    pub correct: Vec<bool>,
+    pub tracks: usize,
 }
 
-/// The in-set clips of a `tracks.csv` corpus (`file,genre,split,artist,...`), by split:
-/// `(train, valid)`. Rows whose genre is not one of the 10 (the out-of-set "electronic") are left
-/// out. Hand-written: only the first four columns are read, and they are never quoted; the lead's
-/// corpus reader replaces this once the pipeline reads such corpora itself.
-pub fn tracks_csv_in_set(root: &Path) -> anyhow::Result<(Vec<Clip>, Vec<Clip>)> {
-    let path = root.join("tracks.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    anyhow::ensure!(
-        header.starts_with(&["file", "genre", "split"]),
-        "{}: unexpected header {header:?}",
-        path.display()
-    );
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for l in lines.filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = l.splitn(4, ',').collect();
-        anyhow::ensure!(f.len() == 4, "{}: short row {l:?}", path.display());
-        let Some(label) = genre_index(f[1]) else { continue };
-        let id = f[0].rsplit_once('.').map(|(s, _)| s).unwrap_or(f[0]).to_string();
-        let clip = Clip { path: root.join(f[0]), id, label };
-        match f[2] {
-            "train" => train.push(clip),
-            "valid" => valid.push(clip),
-            s => anyhow::bail!("{}: unknown split {s:?}", path.display()),
-        }
+/// Per-corpus track-level scores of window probabilities on `e` (`e.track_clip` indexes the
+/// dataset's clips, whose corpora `groups` gives).
+pub fn set_score(probs: &[Probs], e: &Embeddings, groups: Groups) -> SetScore {
+    let (per, balanced) = score_by_corpus(probs, e, groups);
+    let scored: Vec<_> = per.iter().filter(|c| c.track.count > 0).collect();
+    let accuracy = scored.iter().map(|c| c.track.accuracy).sum::<f32>() / scored.len().max(1) as f32;
+    let tp = track_probs(probs, &e.track, e.track_labels.len());
+    let in_set: Vec<usize> = (0..tp.len()).filter(|&t| e.track_labels[t] != OUT_OF_SET).collect();
+    SetScore {
+        balanced,
+        accuracy,
+        per_corpus: scored.iter().map(|c| (c.corpus.clone(), c.track.balanced_accuracy)).collect(),
+        correct: in_set.iter().map(|&t| genre_of(&tp[t]) == e.track_labels[t]).collect(),
+        tracks: in_set.len(),
     }
-    Ok((train, valid))
 }
 
 /// `base`'s tracks with the windows of `copies` added to the track of the same id (a copy's
@@ -289,6 +318,7 @@ mod tests {
         for (t, id) in ids.iter().enumerate() {
             e.track_ids.push(id.to_string());
             e.track_labels.push(t);
+            e.track_clip.push(t);
             for _ in 0..windows_per_track {
                 e.data.push(value);
                 e.labels.push(t);
@@ -296,6 +326,32 @@ mod tests {
             }
         }
         e
+    }
+
+    #[test]
+    fn set_scores_are_per_corpus_and_leave_out_of_set_tracks_out() {
+        // Tracks (one window each): corpus 0 has genres 0, 1 (one right), corpus 1 genre 2 (right)
+        // and an out-of-set track; clips 0..4 in that order.
+        let labels = [0, 1, 2, OUT_OF_SET];
+        let e = Embeddings {
+            labels: labels.to_vec(),
+            track: vec![0, 1, 2, 3],
+            track_ids: ["a", "b", "c", "d"].map(String::from).to_vec(),
+            track_labels: labels.to_vec(),
+            track_clip: vec![0, 1, 2, 3],
+            ..Default::default()
+        };
+        let one_hot = |g: usize| {
+            let mut p = [0.0f32; crate::data::NUM_CLASSES];
+            p[g] = 1.0;
+            p
+        };
+        let probs = [one_hot(0), one_hot(0), one_hot(2), one_hot(3)];
+        let names = vec!["x".to_string(), "y".to_string()];
+        let s = set_score(&probs, &e, Groups { clip_corpus: &[0, 0, 1, 1], names: &names });
+        assert_eq!(s.per_corpus, [("x".to_string(), 0.5), ("y".to_string(), 1.0)]);
+        assert!((s.balanced - 0.75).abs() < 1e-6 && (s.accuracy - 0.75).abs() < 1e-6);
+        assert_eq!((s.correct, s.tracks), (vec![true, false, true], 3));
     }
 
     #[test]
@@ -310,21 +366,5 @@ mod tests {
         // Selecting a track takes its copies along.
         let b = m.select_tracks(&[1]);
         assert_eq!((b.len(), b.data.iter().filter(|&&v| v == 2.0).count()), (4, 2));
-    }
-
-    #[test]
-    fn tracks_csv_keeps_in_set_rows_by_split() {
-        let dir = genrescope_testkit::scratch_dir("tracks-csv");
-        std::fs::write(
-            dir.join("tracks.csv"),
-            "file,genre,split,artist,title,licence\nblues/x_1.ogg,blues,train,A,\"t, 1\",\"a, b\"\n\
-             electronic/y.ogg,electronic,valid,B,t,c\nhiphop/z.ogg,hiphop,valid,C,t,c\n",
-        )
-        .unwrap();
-        let (train, valid) = tracks_csv_in_set(&dir).unwrap();
-        assert_eq!(train.iter().map(|c| (c.id.as_str(), c.label)).collect::<Vec<_>>(), [("blues/x_1", 0)]);
-        assert_eq!(valid.iter().map(|c| (c.id.as_str(), c.label)).collect::<Vec<_>>(), [("hiphop/z", 4)]);
-        assert_eq!(valid[0].path, dir.join("hiphop/z.ogg"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

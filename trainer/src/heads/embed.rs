@@ -16,6 +16,8 @@ pub struct Embeddings {
     pub track: Vec<usize>,
     pub track_ids: Vec<String>,
     pub track_labels: Vec<usize>,
+    /// Per track: its index in the clip list (see `Segments::track_clip`).
+    pub track_clip: Vec<usize>,
 }
 
 impl Embeddings {
@@ -36,6 +38,7 @@ impl Embeddings {
             track: seg.track.clone(),
             track_ids: seg.track_ids.clone(),
             track_labels: seg.track_labels.clone(),
+            track_clip: seg.track_clip.clone(),
         })
     }
 
@@ -89,6 +92,7 @@ impl Embeddings {
         for &t in tracks {
             s.track_ids.push(self.track_ids[t].clone());
             s.track_labels.push(self.track_labels[t]);
+            s.track_clip.push(self.track_clip[t]);
         }
         for i in 0..self.len() {
             if let Some(&nt) = map.get(&self.track[i]) {
@@ -110,6 +114,7 @@ impl Embeddings {
         s.track.extend(other.track.iter().map(|t| t + base));
         s.track_ids.extend(other.track_ids.iter().cloned());
         s.track_labels.extend_from_slice(&other.track_labels);
+        s.track_clip.extend_from_slice(&other.track_clip);
         s
     }
 }

@@ -3,12 +3,11 @@
 //! on the selected device; and predicting with plain head weights.
 use super::head::{standardization, HeadWeights};
 use super::model::HeadNet;
+use crate::data::NUM_CLASSES;
 use crate::metrics::Probs;
-use crate::training::{class_weights, optimizer, train, EpochLoss, OptimizerKind, Schedule};
-use burn::nn::loss::CrossEntropyLossConfig;
+use crate::training::{optimizer, train, EpochLoss, OptimizerKind, Schedule};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, softmax};
-use genrescope_core::labels::NUM_GENRES;
+use burn::tensor::activation::{log_softmax, relu, softmax};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -29,19 +28,26 @@ pub struct HeadConfig {
     /// Early stopping: epochs without a lower validation loss.
     pub patience: usize,
     pub seed: u64,
+    /// How much each corpus weighs in the loss.
+    #[serde(default)]
+    pub corpus_weighting: super::cv::CorpusWeighting,
 }
 
 impl HeadConfig {
     /// Short human-readable form for logs and reports.
     pub fn label(&self) -> String {
         format!(
-            "{} h{} d{} {} lr{} wd{}",
+            "{} h{} d{} {} lr{} wd{}{}",
             self.inputs.join("+"),
             self.hidden,
             self.dropout,
             self.optimizer.name(),
             self.lr,
-            self.weight_decay
+            self.weight_decay,
+            match self.corpus_weighting {
+                super::cv::CorpusWeighting::BySize => "",
+                super::cv::CorpusWeighting::Equal => " corpora-equal",
+            }
         )
     }
 }
@@ -73,48 +79,53 @@ fn probs_of(net: &HeadNet, x: &[f32], dim: usize, device: &Device) -> Vec<Probs>
     for chunk in rows.chunks(1024) {
         let p = softmax(net.forward(tensor(x, chunk, dim, device)), 1);
         let v = p.into_data().try_to_vec::<f32>().expect("f32");
-        out.extend(v.chunks_exact(NUM_GENRES).map(|c| <Probs>::try_from(c).unwrap()));
+        out.extend(v.chunks_exact(NUM_CLASSES).map(|c| <Probs>::try_from(c).unwrap()));
     }
     out
 }
 
-fn mean_loss(p: &[Probs], y: &[usize]) -> f32 {
-    let s: f64 = p.iter().zip(y).map(|(p, &y)| -(p[y].max(1e-7) as f64).ln()).sum();
-    (s / y.len().max(1) as f64) as f32
+fn mean_loss(p: &[Probs], y: &[usize], w: &[f32]) -> f32 {
+    let s: f64 = p.iter().zip(y).zip(w).map(|((p, &y), &w)| -(p[y].max(1e-7) as f64).ln() * w as f64).sum();
+    (s / w.iter().map(|&w| w as f64).sum::<f64>().max(1e-12)) as f32
 }
 
 /// Trains a head on `x` (`n * dim` raw trunk outputs, `inputs` their names and dims) with labels
-/// `y`. With `valid`, keeps the epoch of lowest validation loss and stops after `patience`
-/// epochs without improvement; without, trains `epochs.unwrap_or(max_epochs)` epochs. The loss is
-/// class-balanced over the training labels. Deterministic for a seed (burn's RNG is per process:
-/// one fit at a time).
+/// `y` and per-example loss weights `w` (see [`crate::training::sample_weights`]). With `valid`
+/// (features, labels, weights), keeps the epoch of lowest weighted validation loss and stops after
+/// `patience` epochs without improvement; without, trains `epochs.unwrap_or(max_epochs)` epochs.
+/// Deterministic for a seed (burn's RNG is per process: one fit at a time).
 pub fn fit(
     cfg: &HeadConfig,
     inputs: &[(String, usize)],
     x: &[f32],
     y: &[usize],
-    valid: Option<(&[f32], &[usize])>,
+    w: &[f32],
+    valid: Option<(&[f32], &[usize], &[f32])>,
     epochs: Option<usize>,
 ) -> anyhow::Result<Fitted> {
     let dim: usize = inputs.iter().map(|i| i.1).sum();
     anyhow::ensure!(dim > 0 && x.len() == y.len() * dim && !y.is_empty(), "head training data shape");
+    anyhow::ensure!(w.len() == y.len(), "one loss weight per example");
     let device = crate::backend::device().autodiff();
     device.seed(cfg.seed);
     let (mean, inv) = standardization(x, dim);
     let xs = standardize(x, &mean, &inv);
-    let vs = valid.map(|(vx, vy)| (standardize(vx, &mean, &inv), vy));
+    let vs = valid.map(|(vx, vy, vw)| (standardize(vx, &mean, &inv), vy, vw));
     let net = HeadNet::new(dim, cfg.hidden, cfg.dropout, &device);
     let optim = optimizer(cfg.optimizer, cfg.weight_decay);
-    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(class_weights(y))).init(&device);
+    // Weighted cross entropy: Σ w_i · −log p_i(y_i) / Σ w_i over the batch.
     let batch_loss = |net: &HeadNet, rows: &[usize]| {
         let xb = tensor(&xs, rows, dim, &device);
         let yb: Vec<i64> = rows.iter().map(|&i| y[i] as i64).collect();
-        let yb = Tensor::<1, Int>::from_data(TensorData::new(yb, [rows.len()]), &device);
-        loss_fn.forward(net.forward(xb), yb)
+        let yb = Tensor::<2, Int>::from_data(TensorData::new(yb, [rows.len(), 1]), &device);
+        let wb: Vec<f32> = rows.iter().map(|&i| w[i]).collect();
+        let wb = Tensor::<1>::from_data(TensorData::new(wb, [rows.len()]), &device);
+        let picked = log_softmax(net.forward(xb), 1).gather(1, yb).reshape([rows.len()]);
+        (picked * wb.clone()).sum().neg() / wb.sum()
     };
     let eval_device = crate::backend::device();
     let mut valid_loss =
-        vs.as_ref().map(|(vx, vy)| |net: &HeadNet| mean_loss(&probs_of(net, vx, dim, &eval_device), vy));
+        vs.as_ref().map(|(vx, vy, vw)| |net: &HeadNet| mean_loss(&probs_of(net, vx, dim, &eval_device), vy, vw));
     let schedule = Schedule {
         lr: cfg.lr,
         batch_size: cfg.batch_size,
@@ -155,7 +166,7 @@ pub fn predict(w: &HeadWeights, x: &[f32]) -> Vec<Probs> {
             }
         }
         let v = softmax(h, 1).into_data().try_to_vec::<f32>().expect("f32");
-        out.extend(v.chunks_exact(NUM_GENRES).map(|c| <Probs>::try_from(c).unwrap()));
+        out.extend(v.chunks_exact(NUM_CLASSES).map(|c| <Probs>::try_from(c).unwrap()));
     }
     out
 }

@@ -1,8 +1,8 @@
 //! A genre head in plain form: standardization of the trunk outputs it reads, then dense layers
 //! (ReLU between them), then softmax. Written to ONNX for the shipped model; a reference forward
 //! pass checks the export.
+use crate::data::NUM_CLASSES;
 use anyhow::ensure;
-use genrescope_core::labels::NUM_GENRES;
 use genrescope_onnx_graph::{int, Graph};
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,8 @@ pub struct HeadWeights {
     /// Standardization of the concatenated input: `(x - mean) * inv_std`.
     pub mean: Vec<f32>,
     pub inv_std: Vec<f32>,
-    /// Dense layers; ReLU between them, softmax after the last (`NUM_GENRES` outputs).
+    /// Dense layers; ReLU between them, softmax after the last (`NUM_CLASSES` outputs: the
+    /// genres, then out-of-set).
     pub layers: Vec<DenseLayer>,
 }
 
@@ -43,12 +44,12 @@ impl HeadWeights {
             ensure!(l.d_in == prev && l.weight.len() == l.d_in * l.d_out && l.bias.len() == l.d_out, "layer shapes");
             prev = l.d_out;
         }
-        ensure!(prev == NUM_GENRES, "head ends in {prev} outputs, not {NUM_GENRES}");
+        ensure!(prev == NUM_CLASSES, "head ends in {prev} outputs, not {NUM_CLASSES}");
         Ok(())
     }
 
     /// Reference forward pass on one concatenated input.
-    pub fn forward(&self, x: &[f32]) -> [f32; NUM_GENRES] {
+    pub fn forward(&self, x: &[f32]) -> [f32; NUM_CLASSES] {
         let mut h: Vec<f32> = x.iter().zip(&self.mean).zip(&self.inv_std).map(|((v, m), s)| (v - m) * s).collect();
         for (i, l) in self.layers.iter().enumerate() {
             let mut y = l.bias.clone();
@@ -92,7 +93,7 @@ impl HeadWeights {
             }
         }
         g.node_named_out("Softmax", "softmax", &[&h], HEAD_OUTPUT, vec![int("axis", 1)]);
-        g.output(HEAD_OUTPUT, &[None, Some(NUM_GENRES as i64)]);
+        g.output(HEAD_OUTPUT, &[None, Some(NUM_CLASSES as i64)]);
         g.finish("genrescope_head")
     }
 }

@@ -3,6 +3,7 @@
 //! on held-out audio: accuracy and robustness). With the `train` feature: `model` (the head as a
 //! burn module), `fit` (training one head), `cv` (grid, artist-disjoint 2-fold CV, ensemble), `run`
 //! (the whole pipeline, step by step) and `report` (REPORT.md, card.json).
+pub mod calibrate;
 pub mod embed;
 pub mod evaluate;
 pub mod head;
@@ -17,3 +18,4 @@ pub mod model;
 pub mod report;
 #[cfg(feature = "train")]
 pub mod run;
+pub mod zeroshot;

@@ -1,10 +1,10 @@
 //! A genre head as a burn module: dense layers on standardized trunk outputs (ReLU and dropout
 //! between them), logits out; converted to the plain [`HeadWeights`] form for export.
 use super::head::DenseLayer;
+use crate::data::NUM_CLASSES;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use genrescope_core::labels::NUM_GENRES;
 
 #[derive(Module, Debug)]
 pub struct HeadNet {
@@ -21,11 +21,11 @@ impl HeadNet {
             layers.push(LinearConfig::new(d, hidden).init(device));
             d = hidden;
         }
-        layers.push(LinearConfig::new(d, NUM_GENRES).init(device));
+        layers.push(LinearConfig::new(d, NUM_CLASSES).init(device));
         Self { layers, dropout: DropoutConfig::new(dropout).init() }
     }
 
-    /// Standardized input `[N, dim]` → logits `[N, 10]`.
+    /// Standardized input `[N, dim]` → logits `[N, NUM_CLASSES]` (the genres, then out-of-set).
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut h = self.dropout.forward(x);
         let last = self.layers.len() - 1;

@@ -18,17 +18,16 @@
 use super::model::MusicnnTrunk;
 use super::onnx::PENULTIMATE;
 use super::weights::MusicnnWeights;
-use crate::data::Segments;
+use crate::data::{Segments, NUM_CLASSES};
+use crate::heads::cv::Groups;
 use crate::heads::head::{DenseLayer, HeadWeights};
 use crate::metrics::Probs;
-use crate::training::{class_weights, optimizer, train, EpochLoss, OptimizerKind, Schedule};
+use crate::training::{optimizer, sample_weights, train, EpochLoss, OptimizerKind, Schedule};
 use anyhow::ensure;
 use burn::module::Param;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
-use genrescope_core::labels::NUM_GENRES;
+use burn::tensor::activation::{log_softmax, softmax};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -49,6 +48,8 @@ pub struct FrontSet {
     pub track: Vec<usize>,
     pub track_ids: Vec<String>,
     pub track_labels: Vec<usize>,
+    /// Per track: its index in the clip list (corpus, as `Embeddings::track_clip`).
+    pub track_clip: Vec<usize>,
 }
 
 impl FrontSet {
@@ -77,6 +78,7 @@ impl FrontSet {
             track: seg.track.clone(),
             track_ids: seg.track_ids.clone(),
             track_labels: seg.track_labels.clone(),
+            track_clip: seg.track_clip.clone(),
         })
     }
 
@@ -108,6 +110,7 @@ impl FrontSet {
         for &t in tracks {
             s.track_ids.push(self.track_ids[t].clone());
             s.track_labels.push(self.track_labels[t]);
+            s.track_clip.push(self.track_clip[t]);
         }
         let k = self.stride();
         for i in 0..self.len() {
@@ -150,6 +153,7 @@ impl FrontSet {
             track: seg.track.clone(),
             track_ids: seg.track_ids.clone(),
             track_labels: seg.track_labels.clone(),
+            track_clip: seg.track_clip.clone(),
         })
     }
 }
@@ -171,7 +175,7 @@ pub struct FineTuneNet {
 }
 
 impl FineTuneNet {
-    /// Logits `[B, 10]` of front-end outputs `[B, C, T]`.
+    /// Logits `[B, NUM_CLASSES]` of front-end outputs `[B, C, T]`.
     pub fn logits(&self, front: Tensor<3>) -> Tensor<2> {
         let pen = self.dropout.forward(self.trunk.forward_from_front(front).penultimate);
         pen.matmul(self.head.weight.val()) + self.head.bias.val().unsqueeze()
@@ -265,8 +269,8 @@ fn net(
     Ok(FineTuneNet {
         trunk: t,
         head: GenreLayer {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, NUM_GENRES]), device)),
-            bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [NUM_GENRES]), device)),
+            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, NUM_CLASSES]), device)),
+            bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [NUM_CLASSES]), device)),
         },
         dropout: DropoutConfig::new(cfg.dropout).init(),
     })
@@ -277,20 +281,28 @@ fn probs_of(net: &FineTuneNet, x: &FrontSet, device: &Device) -> Vec<Probs> {
     let mut out = Vec::with_capacity(x.len());
     for chunk in rows.chunks(INFER_BATCH) {
         let p = softmax(net.logits(x.batch(chunk, device)), 1).into_data().try_to_vec::<f32>().expect("f32");
-        out.extend(p.chunks_exact(NUM_GENRES).map(|c| <Probs>::try_from(c).unwrap()));
+        out.extend(p.chunks_exact(NUM_CLASSES).map(|c| <Probs>::try_from(c).unwrap()));
     }
     out
 }
 
-fn mean_loss(p: &[Probs], y: &[usize]) -> f32 {
-    let s: f64 = p.iter().zip(y).map(|(p, &y)| -(p[y].max(1e-7) as f64).ln()).sum();
-    (s / y.len().max(1) as f64) as f32
+fn mean_loss(p: &[Probs], y: &[usize], w: &[f32]) -> f32 {
+    let s: f64 = p.iter().zip(y).zip(w).map(|((p, &y), &w)| -(p[y].max(1e-7) as f64).ln() * w as f64).sum();
+    (s / w.iter().map(|&w| w as f64).sum::<f64>().max(1e-12)) as f32
+}
+
+/// Loss weights of `x`'s windows as the heads' default (`CorpusWeighting::BySize`): every class
+/// present in a corpus weighs the same within it.
+pub fn loss_weights(x: &FrontSet, groups: Groups) -> Vec<f32> {
+    let corpus: Vec<usize> = x.track.iter().map(|&t| groups.clip_corpus[x.track_clip[t]]).collect();
+    sample_weights(&x.labels, &corpus, &vec![1.0; groups.names.len()])
 }
 
 /// Fine-tunes `trunk`'s back end (and mid end, `cfg.train_mid`) with `head` (a linear head on
 /// `penultimate`, e.g. fitted on the frozen trunk) on `train`'s front ends. With `valid`, keeps
 /// the epoch of lowest validation loss and stops after `cfg.patience` epochs without a lower one;
-/// without, trains `cfg.max_epochs`. Class-balanced cross entropy. Deterministic for a seed on one
+/// without, trains `cfg.max_epochs`. Cross entropy weighted by [`loss_weights`] (`groups`: the
+/// corpus of each clip). Deterministic for a seed on one
 /// device (burn's RNG is per process: one training at a time).
 pub fn fine_tune(
     trunk: &MusicnnWeights,
@@ -298,6 +310,7 @@ pub fn fine_tune(
     cfg: &FineTuneConfig,
     train_set: &FrontSet,
     valid: Option<&FrontSet>,
+    groups: Groups,
 ) -> anyhow::Result<FineTuned> {
     ensure!(!train_set.is_empty(), "fine-tuning needs training windows");
     ensure!(train_set.channels == trunk.front_channels(), "front ends of another trunk");
@@ -305,14 +318,21 @@ pub fn fine_tune(
     device.seed(cfg.seed);
     let model = net(trunk, head, cfg, &device)?;
     let optim = optimizer(OptimizerKind::Adam, cfg.weight_decay);
-    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(class_weights(&train_set.labels))).init(&device);
+    let w = loss_weights(train_set, groups);
+    // Weighted cross entropy, as the heads': Σ w_i · −log p_i(y_i) / Σ w_i over the batch.
     let batch_loss = |m: &FineTuneNet, rows: &[usize]| {
         let y: Vec<i64> = rows.iter().map(|&i| train_set.labels[i] as i64).collect();
-        let y = Tensor::<1, Int>::from_data(TensorData::new(y, [rows.len()]), &device);
-        loss_fn.forward(m.logits(train_set.batch(rows, &device)), y)
+        let y = Tensor::<2, Int>::from_data(TensorData::new(y, [rows.len(), 1]), &device);
+        let wb: Vec<f32> = rows.iter().map(|&i| w[i]).collect();
+        let wb = Tensor::<1>::from_data(TensorData::new(wb, [rows.len()]), &device);
+        let picked = log_softmax(m.logits(train_set.batch(rows, &device)), 1).gather(1, y).reshape([rows.len()]);
+        (picked * wb.clone()).sum().neg() / wb.sum()
     };
     let eval_device = crate::backend::device();
-    let mut valid_loss = valid.map(|v| move |m: &FineTuneNet| mean_loss(&probs_of(m, v, &eval_device), &v.labels));
+    let mut valid_loss = valid.map(|v| {
+        let vw = loss_weights(v, groups);
+        move |m: &FineTuneNet| mean_loss(&probs_of(m, v, &eval_device), &v.labels, &vw)
+    });
     let schedule =
         Schedule { lr: cfg.lr, batch_size: cfg.batch_size, max_epochs: cfg.max_epochs, patience: cfg.patience };
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x6674_756e);
@@ -378,15 +398,15 @@ mod tests {
             inv_std: vec![2.0, 0.5, 1.0, 3.0],
             layers: vec![DenseLayer {
                 d_in: d,
-                d_out: NUM_GENRES,
-                weight: (0..d * NUM_GENRES).map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0).collect(),
-                bias: (0..NUM_GENRES).map(|i| i as f32 / 10.0).collect(),
+                d_out: NUM_CLASSES,
+                weight: (0..d * NUM_CLASSES).map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0).collect(),
+                bias: (0..NUM_CLASSES).map(|i| i as f32 / 10.0).collect(),
             }],
         };
         let (w, b) = fold_head(&head, d).unwrap();
         let folded = GenreLayer {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, NUM_GENRES]), &Device::flex())),
-            bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [NUM_GENRES]), &Device::flex())),
+            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, NUM_CLASSES]), &Device::flex())),
+            bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [NUM_CLASSES]), &Device::flex())),
         };
         let plain = plain_head(&folded);
         for x in [[0.0f32, 0.0, 0.0, 0.0], [1.0, -2.0, 0.5, 3.0]] {

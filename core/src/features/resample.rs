@@ -5,7 +5,7 @@
 //! dropped; a test pins the alignment to < 1 output sample).
 //! Everything is allocated in `new`; `process`/`reset` never allocate.
 
-use crate::features::SpecError;
+use super::spec::SpecError;
 use rubato::{
     calculate_cutoff, Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction,
 };
@@ -51,10 +51,6 @@ impl StreamResampler {
         };
         let out_len = inner.as_ref().map_or(0, |r| r.output_frames_max());
         Ok(Self { in_rate, out_rate, inner, in_buf: vec![0.0; CHUNK], in_fill: 0, out_buf: vec![0.0; out_len] })
-    }
-
-    pub fn is_passthrough(&self) -> bool {
-        self.inner.is_none()
     }
 
     pub fn ratio(&self) -> f64 {

@@ -1,11 +1,7 @@
-//! Decoding whole audio files to f32 (CLI analysis, trainer).
-//!
-//! Everything symphonia reads (ogg/vorbis, wav, flac, mp3, aac/mp4) plus Sun `.au`, which
-//! symphonia lacks and GTZAN's original release uses. A packet that fails to decode is skipped;
-//! an I/O error (e.g. a truncated file) ends decoding with what was decoded so far. Both leave
-//! a note in `DecodedAudio::warnings`, so callers can tell a damaged file from a clean one.
+//! Decoding whole files to f32 with symphonia (and Sun `.au` by hand): see the parent module.
+use super::{DecodeError, DecodedAudio};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
@@ -13,34 +9,6 @@ use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
-
-/// Decoded audio, one `Vec` per channel (all the same length), samples nominally in [-1, 1].
-#[derive(Clone, Debug, PartialEq)]
-pub struct DecodedAudio {
-    pub sample_rate: u32,
-    pub channels: Vec<Vec<f32>>,
-    /// What was wrong with a file that still decoded: skipped packets, early end, fewer
-    /// samples than the header declares. Empty for a clean file.
-    pub warnings: Vec<String>,
-}
-
-impl DecodedAudio {
-    /// Samples per channel.
-    pub fn num_frames(&self) -> usize {
-        self.channels.first().map_or(0, Vec::len)
-    }
-
-    pub fn duration_s(&self) -> f64 {
-        self.num_frames() as f64 / self.sample_rate.max(1) as f64
-    }
-
-    /// Mean of the channels (the plugin front end's [`downmix`]).
-    pub fn to_mono(&self) -> Vec<f32> {
-        let mut mono = vec![0.0; self.num_frames()];
-        downmix(&self.channels, 0, &mut mono);
-        mono
-    }
-}
 
 /// File extensions (lower case) the decoder is tried on when scanning folders.
 pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "au", "ogg", "oga", "mp3", "flac", "m4a", "aac", "mp4"];
@@ -50,30 +18,6 @@ pub fn has_audio_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
-}
-
-/// The one downmix (files, plugin, trainer): `out[i]` = mean over the channels of sample
-/// `start + i`. No allocation.
-pub fn downmix<C: AsRef<[f32]>>(channels: &[C], start: usize, out: &mut [f32]) {
-    let gain = 1.0 / channels.len().max(1) as f32;
-    out.fill(0.0);
-    for ch in channels {
-        let ch = ch.as_ref();
-        let end = (start + out.len()).min(ch.len());
-        for (m, &x) in out.iter_mut().zip(&ch[start.min(end)..end]) {
-            *m += x * gain;
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: unsupported or unrecognised audio format ({message})")]
-    Unsupported { path: PathBuf, message: String },
-    #[error("{path}: corrupt audio file: {message}")]
-    Corrupt { path: PathBuf, message: String },
 }
 
 /// Stop after this many consecutive undecodable packets: the file is garbage, not glitched.
@@ -333,6 +277,7 @@ fn mulaw_to_linear(u: u8) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     /// A 16-bit PCM WAV (RIFF) file with the given interleaved samples.
     fn wav_bytes(rate: u32, n_ch: u16, samples: &[i16]) -> Vec<u8> {
