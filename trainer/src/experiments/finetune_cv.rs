@@ -287,7 +287,7 @@ pub fn markdown(r: &FinetuneCvReport) -> String {
     let corpora: Vec<String> =
         r.methods.first().map(|m| m.per_corpus.iter().map(|e| e.0.clone()).collect()).unwrap_or_default();
     s += "| method | A→B | B→A | CV | CV track acc | ";
-    s += &corpora.iter().map(|n| format!("CV: {n} |")).collect::<String>();
+    s += &corpora.iter().map(|n| format!("CV: {n} | ")).collect::<String>();
     s += " vs frozen ensemble (tracks) | epochs kept | s / epoch |\n|---|---|---|---|---|";
     s += &"---|".repeat(corpora.len() + 3);
     s += "\n";
