@@ -11,11 +11,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # `cargo xtask musicnn` download the onnxruntime and musicnn wheels.
 # The plugin GUI (baseview/egui) loads X11/xcb/GL at run time only (x11-dl, x11rb): no headers needed
 # to build; the runtime libraries below are for opening the editor.
+# libclang-dev: bindgen for signalsmith-stretch (the trainer's pitch/time augmentation, `augment` feature).
 # Ardour 7.3 (its headless `ardour7-lua`) + sox: the DAW test (plugin/tests/ardour.rs).
 # The trainer: espeak-ng (speech among the generated out-of-set examples, so `train` reproduces the
 # shipped model), ffmpeg (REPORT's codec rows), libclang-dev (bindgen for the augmentation's stretcher).
 PACKAGES=(
-  build-essential pkg-config ca-certificates
+  build-essential pkg-config ca-certificates libclang-dev
   python3 python3-pip
   libx11-6 libx11-xcb1 libxcb1 libxcursor1 libgl1
   ardour sox libsox-fmt-all

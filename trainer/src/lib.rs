@@ -24,4 +24,6 @@ pub mod backend;
 #[cfg(feature = "train")]
 pub mod bench;
 #[cfg(feature = "train")]
+pub mod experiments;
+#[cfg(feature = "train")]
 pub mod training;

@@ -90,6 +90,64 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         epochs: usize,
     },
+    /// What augmenting the training audio does: the heads trained with and without augmented
+    /// copies, 2-fold artist-disjoint CV, scored as is and on re-rendered held-out audio; writes
+    /// augment-cv.md and augment-cv.json into --out.
+    #[cfg(feature = "train")]
+    AugmentCv {
+        #[command(flatten)]
+        common: ExperimentArgs,
+        /// Rows: comma-separated sets of kinds joined by '+' (gain, eq, lowpass, pitch, stretch,
+        /// noise, reverb; `none` = baseline, `all` = every kind).
+        #[arg(long, default_value = "none,gain,eq,lowpass,pitch,stretch,noise,reverb,all")]
+        rows: String,
+        /// Augmented copies per clip and kind.
+        #[arg(long, default_value_t = 1)]
+        copies: usize,
+        /// Head trainings (seeds) per row; scores are their mean.
+        #[arg(long, default_value_t = 3)]
+        head_seeds: usize,
+        #[arg(long, value_enum, default_value = "small")]
+        grid: genrescope_trainer::heads::cv::HeadGrid,
+        #[arg(long, default_value_t = 5)]
+        max_members: usize,
+        #[arg(long, default_value = "target/augment-cv")]
+        out: PathBuf,
+    },
+    /// Fine-tuning the trunk's back end (mid end + dense layers + a genre head; front end frozen,
+    /// its outputs cached) against the frozen trunk + heads, 2-fold artist-disjoint CV; writes
+    /// finetune-cv.md and finetune-cv.json into --out.
+    #[cfg(feature = "train")]
+    FinetuneCv {
+        #[command(flatten)]
+        common: ExperimentArgs,
+        /// Learning rates to try (Adam), comma-separated; one fine-tuning run each.
+        #[arg(long, default_value = "1e-4", value_delimiter = ',')]
+        lr: Vec<f64>,
+        #[arg(long, default_value_t = 1e-4)]
+        weight_decay: f32,
+        #[arg(long, default_value_t = 0.5)]
+        dropout: f64,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Most fine-tuning epochs (early stopping on 20 % of the fold's tracks).
+        #[arg(long, default_value_t = 30)]
+        ft_epochs: usize,
+        #[arg(long, default_value_t = 4)]
+        patience: usize,
+        /// Keep the mid end frozen too (train only the back end's BN, dense layer and BN, and the head).
+        #[arg(long)]
+        back_only: bool,
+        #[arg(long, value_enum, default_value = "small")]
+        grid: genrescope_trainer::heads::cv::HeadGrid,
+        #[arg(long, default_value_t = 5)]
+        max_members: usize,
+        #[arg(long, default_value = "target/finetune-cv")]
+        out: PathBuf,
+        /// cpu, or cuda / cuda:N (the `cuda` feature): where fine-tuning and front ends run.
+        #[arg(long, default_value = "cpu")]
+        device: genrescope_trainer::backend::Backend,
+    },
     /// Per-prediction latency of a model folder, 1 thread: every `manifest*.json` in it (the
     /// shipped model and its fp32 twin), streaming and whole windows, at the plugin's default hop
     /// and with windows side by side; prints a table and, with --json, JSON.
@@ -109,6 +167,55 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Options every experiment shares (the `train` run's first steps).
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+struct ExperimentArgs {
+    /// A corpus, as often as there are corpora (as `train --corpus`); scores are per corpus.
+    #[arg(long = "corpus", alias = "data", required = true)]
+    corpora: Vec<PathBuf>,
+    /// Generated non-music clips per fold as out-of-set examples (as `train`).
+    #[arg(long, default_value_t = 24)]
+    synthetic_per_fold: usize,
+    #[arg(long, default_value = "target/musicnn-work")]
+    work: PathBuf,
+    #[arg(long, default_value = "target/trainer-cache")]
+    cache: PathBuf,
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    #[arg(long, default_value_t = 62)]
+    train_hop_frames: usize,
+    #[arg(long, default_value_t = 200)]
+    max_epochs: usize,
+}
+
+#[cfg(feature = "train")]
+fn checkpoint_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("GENRESCOPE_MUSICNN_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.musicnn/MSD_musicnn"))
+}
+
+#[cfg(feature = "train")]
+impl ExperimentArgs {
+    fn options(self) -> genrescope_trainer::experiments::CommonOptions {
+        genrescope_trainer::experiments::CommonOptions {
+            corpora: self.corpora,
+            synthetic_per_fold: self.synthetic_per_fold,
+            work: self.work,
+            cache: self.cache,
+            checkpoint: checkpoint_dir(self.checkpoint),
+            seed: self.seed,
+            threads: self.threads,
+            train_hop: self.train_hop_frames,
+            max_epochs: self.max_epochs,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -163,6 +270,60 @@ fn main() -> anyhow::Result<()> {
             let o = genrescope_trainer::bench::BenchOptions { windows, dim, hidden, epochs };
             let t = genrescope_trainer::bench::train_throughput(&o)?;
             println!("{}", serde_json::to_string_pretty(&t)?);
+        }
+        #[cfg(feature = "train")]
+        Cmd::AugmentCv { common, rows, copies, head_seeds, grid, max_members, out } => {
+            let o = genrescope_trainer::experiments::augment_cv::AugmentCvOptions {
+                common: common.options(),
+                rows: genrescope_trainer::experiments::augment_cv::parse_rows(&rows)?,
+                copies,
+                head_seeds,
+                grid,
+                max_members,
+                out,
+            };
+            let r = genrescope_trainer::experiments::augment_cv::run(&o)?;
+            print!("{}", genrescope_trainer::experiments::augment_cv::markdown(&r));
+        }
+        #[cfg(feature = "train")]
+        Cmd::FinetuneCv {
+            common,
+            lr,
+            weight_decay,
+            dropout,
+            batch_size,
+            ft_epochs,
+            patience,
+            back_only,
+            grid,
+            max_members,
+            out,
+            device,
+        } => {
+            genrescope_trainer::backend::select(device)?;
+            let common = common.options();
+            let configs = lr
+                .iter()
+                .map(|&lr| genrescope_trainer::musicnn::finetune::FineTuneConfig {
+                    lr,
+                    weight_decay,
+                    batch_size,
+                    max_epochs: ft_epochs,
+                    patience,
+                    dropout,
+                    train_mid: !back_only,
+                    seed: common.seed,
+                })
+                .collect();
+            let o = genrescope_trainer::experiments::finetune_cv::FinetuneCvOptions {
+                common,
+                configs,
+                grid,
+                max_members,
+                out,
+            };
+            let r = genrescope_trainer::experiments::finetune_cv::run(&o)?;
+            print!("{}", genrescope_trainer::experiments::finetune_cv::markdown(&r));
         }
         Cmd::Latency { model, iters, audio, passes, json } => {
             use genrescope_trainer::inference::{cpu_description, latency_table, latency_us};

@@ -21,7 +21,7 @@ pub struct ClipFeatures {
 /// Bump when the cached frames' meaning changes without the spec's hash changing.
 const CACHE_VERSION: &str = "mel-frames-v2";
 
-fn cache_key(path: &Path, spec: &FrontEndSpec) -> anyhow::Result<String> {
+pub(crate) fn cache_key(path: &Path, spec: &FrontEndSpec) -> anyhow::Result<String> {
     let meta = std::fs::metadata(path)?;
     let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let abs = std::fs::canonicalize(path)?;
@@ -29,7 +29,7 @@ fn cache_key(path: &Path, spec: &FrontEndSpec) -> anyhow::Result<String> {
     Ok(sha256_hex(key.as_bytes()))
 }
 
-fn read_cache(file: &Path, dim: usize) -> Option<Vec<f32>> {
+pub(crate) fn read_cache(file: &Path, dim: usize) -> Option<Vec<f32>> {
     let bytes = std::fs::read(file).ok()?;
     if bytes.len() % 4 != 0 || bytes.len() < 4 {
         return None;
@@ -40,7 +40,7 @@ fn read_cache(file: &Path, dim: usize) -> Option<Vec<f32>> {
     whole.then_some(v)
 }
 
-fn write_cache(file: &Path, v: &[f32]) -> std::io::Result<()> {
+pub(crate) fn write_cache(file: &Path, v: &[f32]) -> std::io::Result<()> {
     let tmp = file.with_extension(format!("tmp{}", std::process::id()));
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     std::fs::write(&tmp, bytes)?;

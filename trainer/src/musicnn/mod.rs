@@ -1,9 +1,12 @@
 //! musicnn (Pons & Serra 2019), the pretrained MSD_musicnn trunk: reading its TensorFlow checkpoint
 //! (`cargo xtask musicnn` puts it in `<workspace>/.musicnn/MSD_musicnn/`), its framework-free
 //! weights (`weights`), the trunk as a burn module (`model`, `train` feature) and as an ONNX
-//! graph (`onnx`), and exact pruning of its dead filters (`prune`).
+//! graph (`onnx`), exact pruning of its dead filters (`prune`), and fine-tuning of its back end on
+//! cached front-end outputs (`finetune`, `train` feature).
 pub mod checkpoint;
 pub mod export;
+#[cfg(feature = "train")]
+pub mod finetune;
 #[cfg(feature = "train")]
 pub mod model;
 pub mod onnx;

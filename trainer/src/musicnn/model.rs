@@ -236,6 +236,25 @@ impl MusicnnTrunk {
     /// Also returns, when `probe`, each conv's ReLU output maximum over time and frequency per
     /// channel, `[B, C]`, in `MusicnnWeights::convs` order (0 exactly when the ReLU never fired).
     pub fn forward_probed(&self, x: Tensor<3>, probe: bool) -> (TrunkOut, Vec<Tensor<2>>) {
+        let (front, mut probes) = self.front_probed(x, probe);
+        let (out, mid_probes) = self.back_probed(front, probe);
+        probes.extend(mid_probes);
+        (out, probes)
+    }
+
+    /// The front end alone: `x` `[B, T, 96]` → the concat of its branches' outputs (BN after the
+    /// ReLU, max over frequency), `[B, C, T]`. What back-end fine-tuning caches
+    /// (`musicnn::finetune`): [`MusicnnTrunk::forward_from_front`] of it is [`MusicnnTrunk::forward`].
+    pub fn front_end(&self, x: Tensor<3>) -> Tensor<3> {
+        self.front_probed(x, false).0
+    }
+
+    /// Mid end and back end on a front-end output `[B, C, T]` (see [`MusicnnTrunk::front_end`]).
+    pub fn forward_from_front(&self, front: Tensor<3>) -> TrunkOut {
+        self.back_probed(front, false).0
+    }
+
+    fn front_probed(&self, x: Tensor<3>, probe: bool) -> (Tensor<3>, Vec<Tensor<2>>) {
         let [b, t, _] = x.dims();
         let mut probes = Vec::new();
         let x = self.input_bn.forward(x.unsqueeze_dim::<4>(1));
@@ -249,7 +268,12 @@ impl MusicnnTrunk {
             // Max over frequency after the BN: a negative scale turns it into a min of the ReLU.
             pooled.push(c.bn.forward(r).max_dim(3).reshape([b, ch, t]));
         }
-        let front = Tensor::cat(pooled, 1);
+        (Tensor::cat(pooled, 1), probes)
+    }
+
+    fn back_probed(&self, front: Tensor<3>, probe: bool) -> (TrunkOut, Vec<Tensor<2>>) {
+        let b = front.dims()[0];
+        let mut probes = Vec::new();
         let mut mids: Vec<Tensor<3>> = Vec::new();
         let mut input = front.clone();
         for (i, c) in self.mid.iter().enumerate() {
