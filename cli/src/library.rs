@@ -50,6 +50,9 @@ pub struct ScanArgs {
     /// Try again the files whose analysis failed, even if they have not changed.
     #[arg(long)]
     retry_errors: bool,
+    /// If another scan or import is writing the library, wait for it instead of refusing.
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(clap::Args)]
@@ -120,7 +123,13 @@ pub fn run_scan(args: &ScanArgs) -> Result<bool> {
         })
         .context("cannot install the Ctrl-C handler")?;
     }
-    let mut opts = ScanOptions { prune: args.prune, retry_errors: args.retry_errors, cancel, ..Default::default() };
+    let mut opts = ScanOptions {
+        prune: args.prune,
+        retry_errors: args.retry_errors,
+        wait: args.wait,
+        cancel,
+        ..Default::default()
+    };
     if let Some(j) = args.jobs {
         opts.jobs = j as usize;
     }

@@ -176,7 +176,8 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
         );
         let stat = FileStat { size: 30_000_000, mtime_ns: 1_700_000_000_000_000_000 };
         let sha = format!("{:064x}", i);
-        db::store(&tx, &p, stat, Some(&sha), model_id, 0, &Ok(a)).unwrap();
+        let file = db::FileId { stat, sha256: Some(&sha), fingerprint: Some(&[0; 16]) };
+        db::store(&tx, &p, &file, model_id, 0, &Ok(a)).unwrap();
     }
     tx.commit().unwrap();
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();

@@ -12,10 +12,12 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this build writes; older files are migrated, newer ones refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// `MIGRATIONS[i]` takes a file from `user_version` i to i + 1.
-const MIGRATIONS: [&str; 1] = [r#"
+/// `MIGRATIONS[i]` takes a file from `user_version` i to i + 1. One per schema change, never edited
+/// once released: a library written by an older build replays the ones it lacks.
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE models (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -63,7 +65,13 @@ CREATE TABLE timelines (
 );
 CREATE INDEX tracks_sha256 ON tracks (sha256);
 CREATE INDEX tracks_model_top ON tracks (model_id, top_genre);
-"#];
+"#,
+    // 2: a content fingerprint (crate::scan::fingerprint), checked on every re-scan, so an edit that
+    // keeps size and mtime is seen. NULL for rows of version 1: their next scan hashes them whole.
+    r#"
+ALTER TABLE tracks ADD COLUMN fingerprint BLOB;
+"#,
+];
 
 /// The ten probability columns, in GENRES order.
 pub fn prob_columns() -> [String; NUM_GENRES] {
@@ -73,7 +81,20 @@ pub fn prob_columns() -> [String; NUM_GENRES] {
 /// Opens (creating if needed) a library for writing and migrates it.
 pub fn open_rw(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?;
+        std::fs::create_dir_all(dir).map_err(|e| match read_only(&e) {
+            true => Error::ReadOnly { path: path.to_path_buf(), what: "its folder" },
+            false => Error::Io { path: dir.to_path_buf(), source: e },
+        })?;
+    }
+    // SQLite would open a write-protected file read-only without a word and fail at the first
+    // write, after a scan has spent its time analysing: ask the file system first.
+    if path.exists() {
+        if let Err(e) = std::fs::OpenOptions::new().write(true).open(path) {
+            return Err(match read_only(&e) {
+                true => Error::ReadOnly { path: path.to_path_buf(), what: "the file" },
+                false => Error::Io { path: path.to_path_buf(), source: e },
+            });
+        }
     }
     let conn = Connection::open(path).map_err(db_err(path))?;
     configure(&conn, path)?;
@@ -138,8 +159,18 @@ fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A permission or read-only-file-system error.
+pub(crate) fn read_only(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem)
+}
+
+/// SQLite's errors on `path`, with the ones a user can fix named: a full disk, a read-only file.
 pub fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |source| Error::Db { path: path.to_path_buf(), source }
+    move |source| match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: path.to_path_buf() },
+        Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnly { path: path.to_path_buf(), what: "the database" },
+        _ => Error::Db { path: path.to_path_buf(), source },
+    }
 }
 
 /// What analysed a row: a model and the engine settings.
@@ -218,6 +249,8 @@ pub struct Known {
     pub id: i64,
     pub stat: FileStat,
     pub sha256: Option<String>,
+    /// `None` for rows stored before fingerprints (schema 1) or for unreadable files.
+    pub fingerprint: Option<Vec<u8>>,
     pub ok: bool,
     pub model_id: i64,
     pub missing: bool,
@@ -225,7 +258,8 @@ pub struct Known {
 
 pub fn known_tracks(conn: &Connection) -> rusqlite::Result<HashMap<String, Known>> {
     let mut st = conn.prepare(
-        "SELECT path, id, size, mtime_ns, sha256, status = 'ok', model_id, missing_since IS NOT NULL FROM tracks",
+        "SELECT path, id, size, mtime_ns, sha256, status = 'ok', model_id, missing_since IS NOT NULL, fingerprint
+         FROM tracks",
     )?;
     let rows = st.query_map([], |r| {
         Ok((
@@ -237,6 +271,7 @@ pub fn known_tracks(conn: &Connection) -> rusqlite::Result<HashMap<String, Known
                 ok: r.get(5)?,
                 model_id: r.get(6)?,
                 missing: r.get(7)?,
+                fingerprint: r.get(8)?,
             },
         ))
     })?;
@@ -307,26 +342,37 @@ pub fn blob_embedding(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
+/// What a row records about a file's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct FileId<'a> {
+    pub stat: FileStat,
+    /// SHA-256 of the whole file (hex); `None` when it could not be read.
+    pub sha256: Option<&'a str>,
+    /// See crate::scan::fingerprint.
+    pub fingerprint: Option<&'a [u8]>,
+}
+
 /// Inserts or replaces the row of `path` (and its timeline) with an analysis or an error. Two
 /// statements: call it inside a transaction.
 pub fn store(
     conn: &Connection,
     path: &str,
-    stat: FileStat,
-    sha256: Option<&str>,
+    file: &FileId<'_>,
     model_id: i64,
     now: i64,
     result: &std::result::Result<Analysis, String>,
 ) -> rusqlite::Result<()> {
+    let FileId { stat, sha256, fingerprint } = *file;
     let cols = prob_columns();
     let sql = format!(
         "INSERT INTO tracks (path, size, mtime_ns, sha256, status, error, warnings, model_id, analysed_at,
-            missing_since, duration_s, sample_rate, channels, windows, gated_windows, top_genre, {p}, embedding)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26)
+            missing_since, duration_s, sample_rate, channels, windows, gated_windows, top_genre, {p}, embedding,
+            fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26, ?27)
          ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4, status = ?5, error = ?6,
             warnings = ?7, model_id = ?8, analysed_at = ?9, missing_since = NULL, duration_s = ?10,
             sample_rate = ?11, channels = ?12, windows = ?13, gated_windows = ?14, top_genre = ?15, {set},
-            embedding = ?26
+            embedding = ?26, fingerprint = ?27
          RETURNING id",
         p = cols.join(", "),
         q = (16..26).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", "),
@@ -362,6 +408,7 @@ pub fn store(
     ];
     values.extend(probs.into_iter().map(|p| Box::new(p) as Box<dyn rusqlite::ToSql>));
     values.push(Box::new(a.and_then(|a| a.embedding.as_deref().map(embedding_blob))));
+    values.push(Box::new(fingerprint.map(<[u8]>::to_vec)));
     let id: i64 = st.query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
     match a {
         Some(a) => conn
@@ -383,10 +430,10 @@ pub fn same_content(conn: &Connection, sha256: &str, model_id: i64) -> rusqlite:
 }
 
 /// Points a row at a new path (a renamed or moved file): its analysis stays.
-pub fn rename(conn: &Connection, id: i64, path: &str, stat: FileStat) -> rusqlite::Result<()> {
+pub fn rename(conn: &Connection, id: i64, path: &str, stat: FileStat, fingerprint: &[u8]) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE tracks SET path = ?2, size = ?3, mtime_ns = ?4, missing_since = NULL WHERE id = ?1",
-        params![id, path, stat.size as i64, stat.mtime_ns],
+        "UPDATE tracks SET path = ?2, size = ?3, mtime_ns = ?4, fingerprint = ?5, missing_since = NULL WHERE id = ?1",
+        params![id, path, stat.size as i64, stat.mtime_ns, fingerprint],
     )?;
     Ok(())
 }
@@ -395,9 +442,10 @@ pub fn rename(conn: &Connection, id: i64, path: &str, stat: FileStat) -> rusqlit
 /// numbers are what analysing it would give.
 pub fn copy(conn: &Connection, from: i64, path: &str, stat: FileStat, now: i64) -> rusqlite::Result<()> {
     let cols = prob_columns().join(", ");
+    // Same bytes, so the same fingerprint too.
     let rest = format!(
-        "sha256, status, error, warnings, model_id, duration_s, sample_rate, channels, windows, gated_windows,
-         top_genre, {cols}, embedding"
+        "sha256, fingerprint, status, error, warnings, model_id, duration_s, sample_rate, channels, windows,
+         gated_windows, top_genre, {cols}, embedding"
     );
     conn.execute(
         &format!(
@@ -414,10 +462,10 @@ pub fn copy(conn: &Connection, from: i64, path: &str, stat: FileStat, now: i64) 
 }
 
 /// New size/mtime for a file whose bytes are unchanged (touched, copied back in place...).
-pub fn touch(conn: &Connection, id: i64, stat: FileStat) -> rusqlite::Result<()> {
+pub fn touch(conn: &Connection, id: i64, stat: FileStat, fingerprint: &[u8]) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE tracks SET size = ?2, mtime_ns = ?3, missing_since = NULL WHERE id = ?1",
-        params![id, stat.size as i64, stat.mtime_ns],
+        "UPDATE tracks SET size = ?2, mtime_ns = ?3, fingerprint = ?4, missing_since = NULL WHERE id = ?1",
+        params![id, stat.size as i64, stat.mtime_ns, fingerprint],
     )?;
     Ok(())
 }

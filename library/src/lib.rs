@@ -5,6 +5,7 @@
 //! Rows remember the model (manifest SHA-256) and engine settings that made them; queries only
 //! compare rows of one model, since another model's numbers mean something else.
 pub mod db;
+pub mod lock;
 pub mod scan;
 pub mod similar;
 pub mod timeline;
@@ -34,6 +35,25 @@ pub enum Error {
     Empty(PathBuf),
     #[error("library {}: {source}", path.display())]
     Db { path: PathBuf, source: rusqlite::Error },
+    /// Another scan or import holds the library's write lock (see crate::lock).
+    #[error(
+        "the library {} is being written by another `Genrescope scan` or `import`{}: wait for it to finish, or \
+         pass --wait to queue behind it",
+        path.display(), pid.map(|p| format!(" (process {p})")).unwrap_or_default()
+    )]
+    Busy { path: PathBuf, pid: Option<u32> },
+    #[error(
+        "cannot write the library {}: {what} is read-only (permissions or a read-only disk); make it writable, \
+         or pass another --db",
+        path.display()
+    )]
+    ReadOnly { path: PathBuf, what: &'static str },
+    #[error(
+        "cannot write the library {}: the disk is full (or a file size limit was reached). The tracks stored so \
+         far are kept; free some space and run the same command again to go on",
+        path.display()
+    )]
+    DiskFull { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot scan {}: {source}", path.display())]
