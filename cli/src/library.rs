@@ -58,9 +58,13 @@ pub struct ScanArgs {
 #[derive(clap::Args)]
 pub struct FindArgs {
     /// Genre: blues, classical, country, disco, hiphop, jazz, metal, pop, reggae or rock.
-    #[arg(long, value_name = "G")]
-    genre: String,
-    /// Lowest whole-file probability of the genre, 0 to 1.
+    #[arg(long, value_name = "G", required_unless_present = "other", conflicts_with = "other")]
+    genre: Option<String>,
+    /// Instead of a genre: the tracks judged "other / unsure" (none of the genres), by their
+    /// out-of-set probability (needs a model with an out-of-set class).
+    #[arg(long)]
+    other: bool,
+    /// Lowest whole-file probability of the genre (or, with --other, the out-of-set one), 0 to 1.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     min: f32,
     /// Most tracks to list [default: 50, or all with --m3u].
@@ -251,13 +255,17 @@ fn fmt_duration(s: f64) -> String {
 }
 
 pub fn run_find(args: &FindArgs) -> Result<()> {
-    let genre = parse_genre(&args.genre)?;
+    // Clap makes sure there is exactly one of --genre and --other.
+    let genre = args.genre.as_deref().map(parse_genre).transpose()?;
     if !(0.0..=1.0).contains(&args.min) {
         return Err(anyhow!("--min {} is outside 0 to 1", args.min));
     }
     let lib = Library::open(&args.db.path()?)?;
     let limit = args.limit.unwrap_or(if args.m3u.is_some() { usize::MAX } else { DEFAULT_FIND_LIMIT });
-    let found = lib.find(genre, args.min, limit)?;
+    let found = match genre {
+        Some(g) => lib.find(g, args.min, limit)?,
+        None => lib.find_other(args.min, limit)?,
+    };
     if let Some(out) = &args.m3u {
         let entries: Vec<(&str, f64, String)> = found
             .tracks
@@ -367,7 +375,8 @@ pub fn run_stats(args: &StatsArgs) -> Result<()> {
     if let Some(png) = &args.plot {
         let title = format!("{} tracks by top genre - {}", st.tracks, st.model.as_deref().unwrap_or("no model"));
         let counts: Vec<i64> = st.by_top_genre.iter().map(|g| g.tracks).collect();
-        plot::draw_genre_bars(png, &title, &counts).with_context(|| format!("cannot write plot {}", png.display()))?;
+        plot::draw_genre_bars(png, &title, &counts, st.other)
+            .with_context(|| format!("cannot write plot {}", png.display()))?;
     }
     let o = if args.json {
         serde_json::to_string_pretty(&st)? + "\n"
@@ -398,6 +407,17 @@ pub fn run_stats(args: &StatsArgs) -> Result<()> {
                 g.tracks,
                 g.share * 100.0,
                 crate::bar(g.share as f32, 20)
+            );
+        }
+        if st.other > 0 {
+            // "None of these": the rest of the tracks with a verdict.
+            let share = 1.0 - st.by_top_genre.iter().map(|g| g.share).sum::<f64>();
+            o += &format!(
+                "{:<10} {:>7}  {:>5.1}%  {}\n",
+                "other",
+                st.other,
+                share * 100.0,
+                crate::bar(share as f32, 20)
             );
         }
         if !st.error_files.is_empty() {

@@ -7,7 +7,7 @@ use genrescope_core::audio_file::{decode_file, DecodedAudio};
 use genrescope_core::labels::{GENRES, NUM_GENRES};
 use genrescope_core::model::top_k;
 use genrescope_engine::settings::{GATE_DB, HOP_S, SMOOTHING_S};
-use genrescope_engine::{default_model_dir, file_verdict, OfflineEngine, OfflineSettings, Prediction};
+use genrescope_engine::{default_model_dir, Claim, OfflineEngine, OfflineSettings, Prediction};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -130,6 +130,16 @@ struct ModelReport {
     /// Front-end frames per window, and the seconds they span.
     window_frames: usize,
     window_s: f64,
+    /// The out-of-set class ("other / unsure"), if the model has one; null otherwise.
+    out_of_set: Option<OutOfSetReport>,
+}
+
+#[derive(Serialize)]
+struct OutOfSetReport {
+    label: String,
+    /// A prediction (smoothed) or a file (mean) is "other" when its out-of-set probability
+    /// reaches this.
+    threshold: f32,
 }
 
 #[derive(Serialize)]
@@ -154,12 +164,18 @@ struct PredictionReport {
     /// Host sample at which the plugin (same block size, offline rendering) sends this
     /// prediction's MIDI: the start of the block during which its window completed.
     block_start: u64,
-    /// Top genre of the smoothed probabilities; null while gated.
+    /// The genre claimed: the top of the smoothed probabilities; null while gated or "other".
     top: Option<&'static str>,
     gated: bool,
+    /// "Other / unsure": `smoothed_other` reached the model's threshold; no genre is claimed.
+    out_of_set: bool,
     level_db: f32,
     raw: [f32; NUM_GENRES],
     smoothed: [f32; NUM_GENRES],
+    /// The window's out-of-set probability (with `raw` it sums to 1), and smoothed like the
+    /// genres; 0 for a model without the class.
+    other: f32,
+    smoothed_other: f32,
 }
 
 #[derive(Serialize)]
@@ -168,10 +184,22 @@ struct VerdictReport {
     method: &'static str,
     windows: usize,
     gated_windows: usize,
+    /// Windows whose (smoothed) claim was "other / unsure".
+    other_windows: usize,
+    /// The file's claim: a genre, or "other" when the mean out-of-set probability reached the
+    /// model's threshold; null when every window was gated.
+    claim: Option<&'static str>,
     /// null when every window was gated.
     probs: Option<[f32; NUM_GENRES]>,
+    /// Mean out-of-set probability over the same windows (0 without the class); null when every
+    /// window was gated.
+    other: Option<f32>,
+    /// The three most probable genres (even when the claim is "other").
     top: Vec<GenreScore>,
 }
+
+/// The claim's name in the JSON and the text: a genre, or "other".
+const OTHER_NAME: &str = "other";
 
 #[derive(Serialize)]
 struct GenreScore {
@@ -221,7 +249,12 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
             args.file.file_name().map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into()),
             report.model.name
         );
-        plot::draw_timeline(png, &title, audio.duration_s(), &predictions, report.verdict.probs.as_ref())
+        let other = report
+            .model
+            .out_of_set
+            .as_ref()
+            .map(|o| plot::OtherBand { threshold: o.threshold, verdict: report.verdict.other });
+        plot::draw_timeline(png, &title, audio.duration_s(), &predictions, report.verdict.probs.as_ref(), other)
             .with_context(|| format!("cannot write plot {}", png.display()))?;
     }
     write_stdout(&out)
@@ -236,8 +269,9 @@ fn build_report(
     predictions: &[Prediction],
 ) -> Report {
     let manifest = engine.manifest();
-    let verdict = file_verdict(predictions);
-    let gated = predictions.iter().filter(|p| p.top.is_none()).count();
+    let verdict = engine.verdict(predictions);
+    let gated = predictions.iter().filter(|p| p.gated).count();
+    let other_windows = predictions.iter().filter(|p| p.out_of_set).count();
     Report {
         file: args.file.display().to_string(),
         sample_rate: audio.sample_rate,
@@ -250,6 +284,10 @@ fn build_report(
             trunk: manifest.trunk.as_ref().map(|t| t.file.clone()),
             window_frames: manifest.input.window_frames,
             window_s: manifest.window_seconds(),
+            out_of_set: manifest
+                .out_of_set
+                .as_ref()
+                .map(|o| OutOfSetReport { label: o.label.clone(), threshold: o.threshold }),
             members: manifest
                 .members
                 .iter()
@@ -276,21 +314,35 @@ fn build_report(
                 time_s: p.time_s,
                 block_start: p.block_start,
                 top: p.top.map(|i| GENRES[i]),
-                gated: p.top.is_none(),
+                gated: p.gated,
+                out_of_set: p.out_of_set,
                 level_db: p.level_db,
                 raw: p.raw,
                 smoothed: p.smoothed,
+                other: p.other,
+                smoothed_other: p.smoothed_other,
             })
             .collect(),
         verdict: VerdictReport {
             method: "mean of raw ensemble probabilities over non-gated windows",
             windows: predictions.len(),
             gated_windows: gated,
-            probs: verdict,
+            other_windows,
+            claim: verdict.map(|v| claim_name(v.claim)).unwrap_or_default(),
+            probs: verdict.map(|v| v.probs),
+            other: verdict.map(|v| v.other),
             top: verdict
-                .map(|v| top_k(&v, 3).into_iter().map(|(i, p)| GenreScore { genre: GENRES[i], p }).collect())
+                .map(|v| top_k(&v.probs, 3).into_iter().map(|(i, p)| GenreScore { genre: GENRES[i], p }).collect())
                 .unwrap_or_default(),
         },
+    }
+}
+
+fn claim_name(claim: Claim) -> Option<&'static str> {
+    match claim {
+        Claim::Genre(g) => GENRES.get(g).copied(),
+        Claim::Other => Some(OTHER_NAME),
+        Claim::Nothing => None,
     }
 }
 
@@ -354,6 +406,10 @@ fn text_report(r: &Report) -> String {
         q.dedup();
         out!("       quantization: {}", q.join(", "));
     }
+    if let Some(o) = &r.model.out_of_set {
+        out!("       out-of-set class \"{}\": other / unsure at {:.0}% or more", o.label, o.threshold * 100.0);
+    }
+    let has_other = r.model.out_of_set.is_some();
     out!(
         "settings: hop {} s, smoothing {} s, gate {} dBFS, block {}",
         r.settings.hop_s,
@@ -362,19 +418,29 @@ fn text_report(r: &Report) -> String {
         r.settings.block
     );
     out!();
-    out!("   time  genre        %   top 3 (smoothed)");
+    if has_other {
+        // "other" above its column: the rows' genre cells start 2 further right than this header, and
+        // take 3 × 20 + 2 × 2, then 2 spaces.
+        out!("   time  genre        %   {:<68}{OTHER_NAME}", "top 3 (smoothed)");
+    } else {
+        out!("   time  genre        %   top 3 (smoothed)");
+    }
     for p in &r.predictions {
-        match p.top {
-            None => out!("{:>7}  {:<9}  {:>5}   (level {:.1} dBFS)", fmt_time(p.time_s), "-", "", p.level_db),
-            Some(top) => {
-                let mut s = [0.0f32; NUM_GENRES];
-                s.copy_from_slice(&p.smoothed);
-                let top3: Vec<String> =
-                    top_k(&s, 3).into_iter().map(|(i, v)| format!("{:<9} {}", GENRES[i], bar(v, 10))).collect();
-                let pct = s[GENRES.iter().position(|g| *g == top).unwrap_or(0)] * 100.0;
-                out!("{:>7}  {:<9}  {:>5.1}   {}", fmt_time(p.time_s), top, pct, top3.join("  "));
-            }
+        if p.gated {
+            out!("{:>7}  {:<9}  {:>5}   (level {:.1} dBFS)", fmt_time(p.time_s), "-", "", p.level_db);
+            continue;
         }
+        let s = p.smoothed;
+        let top3: Vec<String> =
+            top_k(&s, 3).into_iter().map(|(i, v)| format!("{:<9} {}", GENRES[i], bar(v, 10))).collect();
+        // "Other" claims no genre: its row names it, with the out-of-set probability.
+        let (name, pct) = match p.top {
+            Some(top) => (top, s[GENRES.iter().position(|g| *g == top).unwrap_or(0)] * 100.0),
+            None => (OTHER_NAME, p.smoothed_other * 100.0),
+        };
+        let other =
+            if has_other { format!("  {:<9} {}", OTHER_NAME, bar(p.smoothed_other, 10)) } else { String::new() };
+        out!("{:>7}  {:<9}  {:>5.1}   {}{other}", fmt_time(p.time_s), name, pct, top3.join("  "));
     }
     out!();
     let v = &r.verdict;
@@ -384,9 +450,21 @@ fn text_report(r: &Report) -> String {
         out!("verdict: none (all {} windows below the {} dBFS gate: silence)", v.windows, r.settings.gate_db);
     } else {
         let tops: Vec<String> = v.top.iter().map(|g| format!("{} {:.1}%", g.genre, g.p * 100.0)).collect();
+        let other = v.other.unwrap_or(0.0) * 100.0;
+        let (claim, counts) = match (&r.model.out_of_set, v.claim) {
+            (Some(o), Some(OTHER_NAME)) => (
+                format!(
+                    "other / unsure (out of set {other:.1}%, threshold {:.0}%); genres: {}",
+                    o.threshold * 100.0,
+                    tops.join(", ")
+                ),
+                format!(", {} other", v.other_windows),
+            ),
+            (Some(_), _) => (format!("{}; other {other:.1}%", tops.join(", ")), format!(", {} other", v.other_windows)),
+            (None, _) => (tops.join(", "), String::new()),
+        };
         out!(
-            "verdict: {}   ({} windows, {} gated; mean of raw ensemble probabilities)",
-            tops.join(", "),
+            "verdict: {claim}   ({} windows, {} gated{counts}; mean of raw ensemble probabilities)",
             v.windows,
             v.gated_windows
         );

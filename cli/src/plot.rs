@@ -1,11 +1,12 @@
-//! PNG timeline: stacked smoothed genre probabilities over time, with a legend; and the library's
-//! genre distribution as bars (`stats --plot`).
+//! PNG timeline: stacked smoothed genre probabilities over time (and the out-of-set class, grey,
+//! on top, for a model with one), with a legend; and the library's genre distribution as bars
+//! (`stats --plot`).
 //!
 //! Text is rasterised here with ab_glyph from a font compiled into the binary, so the plot does
 //! not depend on fontconfig or on any font being installed.
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use anyhow::{anyhow, Result};
-use genrescope_core::labels::{GENRES, GENRE_RGB, NUM_GENRES};
+use genrescope_core::labels::{GENRES, GENRE_RGB, NUM_GENRES, OTHER_RGB};
 use genrescope_engine::Prediction;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -30,7 +31,18 @@ const COLORS: [RGBColor; NUM_GENRES] = {
     c
 };
 
+/// The out-of-set class's band (core's palette).
+const OTHER_COLOR: RGBColor = RGBColor(OTHER_RGB[0], OTHER_RGB[1], OTHER_RGB[2]);
+
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// The out-of-set class of a model that has one: its threshold, and the file's mean
+/// probability (`None` when every window was gated).
+#[derive(Clone, Copy, Debug)]
+pub struct OtherBand {
+    pub threshold: f32,
+    pub verdict: Option<f32>,
+}
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("{e}")
@@ -42,6 +54,7 @@ pub fn draw_timeline(
     duration_s: f64,
     predictions: &[Prediction],
     verdict: Option<&[f32; NUM_GENRES]>,
+    other: Option<OtherBand>,
 ) -> Result<()> {
     let text = Text::new()?;
     let root = BitMapBackend::new(out, (WIDTH, HEIGHT)).into_drawing_area();
@@ -67,6 +80,25 @@ pub fn draw_timeline(
         }
         lower = upper;
     }
+    if let Some(band) = other {
+        // Out of set on top of the genres (together they sum to 1): the band reaches below the
+        // dashed line where "other / unsure" is claimed.
+        if predictions.len() >= 2 {
+            let mut poly: Vec<(f64, f64)> = predictions
+                .iter()
+                .zip(&lower)
+                .map(|(p, &l)| (p.time_s, (l + p.smoothed_other.max(0.0) as f64).min(1.0)))
+                .collect();
+            poly.extend(predictions.iter().zip(&lower).rev().map(|(p, &l)| (p.time_s, l.min(1.0))));
+            chart.draw_series(std::iter::once(Polygon::new(poly, OTHER_COLOR.filled()))).map_err(err)?;
+        }
+        let y = 1.0 - band.threshold as f64;
+        let dashes = (0..200).map(|i| i as f64 / 200.0 * x_max).step_by(2);
+        let dash_len = x_max / 200.0;
+        chart
+            .draw_series(dashes.map(|x| PathElement::new(vec![(x, y), (x + dash_len, y)], BLACK.stroke_width(1))))
+            .map_err(err)?;
+    }
 
     let grid = RGBColor(0, 0, 0).mix(0.15);
     let step = time_step(x_max);
@@ -80,14 +112,15 @@ pub fn draw_timeline(
 
     // Labels, in pixel coordinates of the whole image.
     text.draw(&root, title, (LEFT, 14), 20.0, &BLACK, Align::Left)?;
-    text.draw(
-        &root,
-        "smoothed ensemble probabilities, stacked (blank: below the level gate)",
-        (LEFT, 38),
-        13.0,
-        &RGBColor(90, 90, 90),
-        Align::Left,
-    )?;
+    let subtitle = match other {
+        None => "smoothed ensemble probabilities, stacked (blank: below the level gate)".to_string(),
+        Some(b) => format!(
+            "smoothed ensemble probabilities, stacked, out of set on top (grey; \"other\" below the dashed line, \
+             threshold {:.0}%); blank: below the level gate",
+            b.threshold * 100.0
+        ),
+    };
+    text.draw(&root, &subtitle, (LEFT, 38), 13.0, &RGBColor(90, 90, 90), Align::Left)?;
     for &y in &y_ticks {
         let (px, py) = chart.backend_coord(&(0.0, y));
         text.draw(&root, &format!("{:.0}%", y * 100.0), (px - 8, py - 7), 13.0, &BLACK, Align::Right)?;
@@ -109,12 +142,23 @@ pub fn draw_timeline(
         &RGBColor(90, 90, 90),
         Align::Left,
     )?;
+    // With the out-of-set band, its row comes first: it sits on top of the stack.
+    let first_genre_row = usize::from(other.is_some());
     for (row, g) in (0..NUM_GENRES).rev().enumerate() {
-        let y = TOP + 24 + row as i32 * 24;
+        let y = TOP + 24 + (row + first_genre_row) as i32 * 24;
         root.draw(&Rectangle::new([(legend_x, y), (legend_x + 14, y + 14)], COLORS[g].filled())).map_err(err)?;
         let label = match verdict {
             Some(v) => format!("{:<9} {:>5.1}%", GENRES[g], v[g] * 100.0),
             None => GENRES[g].to_string(),
+        };
+        text.draw(&root, &label, (legend_x + 22, y), 14.0, &BLACK, Align::Left)?;
+    }
+    if let Some(band) = other {
+        let y = TOP + 24;
+        root.draw(&Rectangle::new([(legend_x, y), (legend_x + 14, y + 14)], OTHER_COLOR.filled())).map_err(err)?;
+        let label = match band.verdict {
+            Some(v) => format!("{:<9} {:>5.1}%", "other", v * 100.0),
+            None => "other".to_string(),
         };
         text.draw(&root, &label, (legend_x + 22, y), 14.0, &BLACK, Align::Left)?;
     }
@@ -126,32 +170,42 @@ pub fn draw_timeline(
     Ok(())
 }
 
-/// Horizontal bars: tracks per top genre, in the genre colours, with counts and shares.
-pub fn draw_genre_bars(out: &Path, title: &str, counts: &[i64]) -> Result<()> {
+/// Horizontal bars: tracks per top genre, in the genre colours, with counts and shares; with
+/// `other` (tracks judged "other / unsure"; only when there are any), a grey eleventh bar, and the
+/// shares are of all tracks with a verdict.
+pub fn draw_genre_bars(out: &Path, title: &str, counts: &[i64], other: i64) -> Result<()> {
     const W: u32 = 900;
-    const H: u32 = 420;
     const LABEL_W: i32 = 110;
     const ROW: i32 = 34;
+    let rows: Vec<(&str, i64, RGBColor)> = counts
+        .iter()
+        .take(NUM_GENRES)
+        .enumerate()
+        .map(|(g, &n)| (GENRES[g], n, COLORS[g]))
+        .chain((other > 0).then_some(("other", other, OTHER_COLOR)))
+        .collect();
+    // 420 px for the ten genres, as before; a row more for "other".
+    let h = 420 + if other > 0 { ROW as u32 } else { 0 };
     let text = Text::new()?;
-    let root = BitMapBackend::new(out, (W, H)).into_drawing_area();
+    let root = BitMapBackend::new(out, (W, h)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     text.draw(&root, title, (20, 14), 20.0, &BLACK, Align::Left)?;
-    let total: i64 = counts.iter().sum();
-    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    let total: i64 = rows.iter().map(|r| r.1).sum();
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
     let x0 = 20 + LABEL_W;
     let bar_w = W as i32 - x0 - 150;
-    for (g, &n) in counts.iter().enumerate().take(NUM_GENRES) {
-        let y = 56 + g as i32 * ROW;
-        text.draw(&root, GENRES[g], (x0 - 10, y + 6), 15.0, &BLACK, Align::Right)?;
+    for (i, &(label, n, colour)) in rows.iter().enumerate() {
+        let y = 56 + i as i32 * ROW;
+        text.draw(&root, label, (x0 - 10, y + 6), 15.0, &BLACK, Align::Right)?;
         let len = (n as f64 / max as f64 * bar_w as f64).round() as i32;
         if len > 0 {
-            root.draw(&Rectangle::new([(x0, y), (x0 + len, y + ROW - 8)], COLORS[g].filled())).map_err(err)?;
+            root.draw(&Rectangle::new([(x0, y), (x0 + len, y + ROW - 8)], colour.filled())).map_err(err)?;
         }
         let share = if total > 0 { n as f64 / total as f64 * 100.0 } else { 0.0 };
         text.draw(&root, &format!("{n}  ({share:.1}%)"), (x0 + len + 8, y + 6), 14.0, &BLACK, Align::Left)?;
     }
     if total == 0 {
-        text.draw(&root, "no track has a verdict yet", (W as i32 / 2, H as i32 / 2), 16.0, &BLACK, Align::Center)?;
+        text.draw(&root, "no track has a verdict yet", (W as i32 / 2, h as i32 / 2), 16.0, &BLACK, Align::Center)?;
     }
     root.present().map_err(err)?;
     Ok(())

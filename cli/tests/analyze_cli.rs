@@ -30,6 +30,23 @@ fn model_dir() -> &'static Path {
     })
 }
 
+/// The same model with the out-of-set class (threshold 0.5): the test kit's rule calls bright
+/// tones "other" and `music` not.
+fn oos_model_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = temp_dir().join("model-oos");
+        std::fs::create_dir_all(&d).unwrap();
+        genrescope_testkit::TinyModel::new(FrontEndSpec::musicnn())
+            .with_trunk(2)
+            .seed(7)
+            .out_of_set(0.5)
+            .write(&d)
+            .unwrap();
+        d
+    })
+}
+
 fn ort_available() -> bool {
     match genrescope_core::runtime::init_onnx_runtime() {
         Ok(_) => true,
@@ -332,6 +349,73 @@ fn text_output_and_plot() {
 
     let o = cli(&["analyze", wav.to_str().unwrap(), "--model", model, "--plot", "/nonexistent/dir/x.png"]);
     assert_clean_failure(&o, "x.png");
+}
+
+#[test]
+fn json_and_text_say_other_for_out_of_set_audio() {
+    if !ort_available() {
+        return;
+    }
+    let rate = 22050;
+    let bright = genrescope_testkit::bright_tones(rate, 10.0, 1);
+    let tones = write_wav("bright.wav", rate, &bright);
+    let mut mixed = music(rate, 10.0, 1);
+    mixed[0].extend(&bright[0]);
+    mixed[0].extend(vec![0.0; rate as usize * 5]);
+    let mixed = write_wav("music-bright-silence.wav", rate, &mixed);
+    let model = oos_model_dir().to_str().unwrap();
+
+    let v = run_json(&["analyze", tones.to_str().unwrap(), "--model", model, "--json", "--smoothing", "0"]);
+    assert_eq!(v["model"]["out_of_set"], serde_json::json!({"label": "other", "threshold": 0.5}));
+    for p in v["predictions"].as_array().unwrap() {
+        assert!(p["top"].is_null() && p["gated"] == false && p["out_of_set"] == true, "{p}");
+        assert!(p["other"].as_f64().unwrap() > 0.9 && p["smoothed_other"] == p["other"]);
+    }
+    let verdict = &v["verdict"];
+    assert_eq!(verdict["claim"], "other");
+    assert!(verdict["other"].as_f64().unwrap() > 0.9);
+    assert_eq!(verdict["top"].as_array().unwrap().len(), 3, "the genres are still listed");
+    let sum = verdict["probs"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum::<f64>();
+    assert!((sum + verdict["other"].as_f64().unwrap() - 1.0).abs() < 1e-3);
+    assert_eq!(verdict["other_windows"], v["predictions"].as_array().unwrap().len());
+
+    // Music, tones, silence: a genre, "other" (distinct from gated), then gated.
+    let v = run_json(&["analyze", mixed.to_str().unwrap(), "--model", model, "--json", "--hop", "0.5"]);
+    let preds = v["predictions"].as_array().unwrap();
+    let kind = |p: &serde_json::Value| match (p["gated"].as_bool().unwrap(), p["out_of_set"].as_bool().unwrap()) {
+        (true, false) => "gated",
+        (false, true) => "other",
+        (false, false) if p["top"].is_string() => "genre",
+        _ => panic!("inconsistent prediction {p}"),
+    };
+    let mut kinds: Vec<&str> = preds.iter().map(kind).collect();
+    kinds.dedup();
+    assert_eq!(kinds, vec!["genre", "other", "gated"]);
+    let gated = preds.iter().filter(|p| p["gated"] == true).count();
+    assert_eq!(v["verdict"]["gated_windows"], gated);
+    assert!(v["verdict"]["other_windows"].as_u64().unwrap() > 0);
+    // The file's mean out-of-set probability, over the ungated windows.
+    let judged: Vec<&serde_json::Value> = preds.iter().filter(|p| p["gated"] == false).collect();
+    let mean = judged.iter().map(|p| p["other"].as_f64().unwrap()).sum::<f64>() / judged.len() as f64;
+    assert!((v["verdict"]["other"].as_f64().unwrap() - mean).abs() < 1e-5);
+
+    let png = temp_dir().join("timeline-other.png");
+    let o = cli(&["analyze", tones.to_str().unwrap(), "--model", model, "--plot", png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("out-of-set class \"other\": other / unsure at 50% or more"), "{text}");
+    assert!(text.contains("verdict: other / unsure (out of set"), "{text}");
+    assert!(text.lines().any(|l| l.split_whitespace().nth(1) == Some("other")), "rows name other: {text}");
+    assert!(std::fs::read(&png).unwrap().len() > 10_000);
+
+    // A model without the class: no out-of-set fields say anything, the claim is a genre.
+    let v = run_json(&["analyze", tones.to_str().unwrap(), "--model", model_dir().to_str().unwrap(), "--json"]);
+    assert!(v["model"]["out_of_set"].is_null());
+    assert!(v["verdict"]["claim"].as_str().is_some_and(|c| c != "other"));
+    assert_eq!((v["verdict"]["other"].as_f64(), v["verdict"]["other_windows"].as_u64()), (Some(0.0), Some(0)));
+    let o = cli(&["analyze", tones.to_str().unwrap(), "--model", model_dir().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains("other"), "{text}");
 }
 
 /// The driver itself, at odd block sizes (the CLI test above covers 64 vs 4096).

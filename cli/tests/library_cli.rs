@@ -210,6 +210,52 @@ fn mistakes_get_one_clear_line() {
     }
 }
 
+#[test]
+fn find_other_lists_the_tracks_judged_none_of_the_genres() {
+    let dir = genrescope_testkit::scratch_dir("cli-library-other");
+    let db = dir.join("lib.sqlite");
+    // Exactly one of --genre and --other (clap's usage error: exit code 2).
+    for args in [&["find", "--db", s(&db)][..], &["find", "--other", "--genre", "jazz", "--db", s(&db)]] {
+        let o = cli(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--other") || stderr(&o).contains("--genre"), "{}", stderr(&o));
+    }
+    if !ort_available() {
+        return;
+    }
+    let model = dir.join("model-oos");
+    genrescope_testkit::TinyModel::new(genrescope_core::features::FrontEndSpec::musicnn())
+        .with_trunk(2)
+        .seed(5)
+        .out_of_set(0.5)
+        .write(&model)
+        .unwrap();
+    let root = dir.join("music");
+    music_folder(&root, 3, 7.0);
+    let tones = write_wav(&root.join("tones.wav"), 22050, &genrescope_testkit::bright_tones(22050, 7.0, 1));
+    let o = cli(&["scan", s(&root), "--db", s(&db), "--model", s(&model)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let v = run_json(&["find", "--other", "--db", s(&db), "--json"]);
+    assert_eq!((v["genre"].as_str(), v["matching"].as_i64()), (Some("other"), Some(1)));
+    let t = &v["tracks"][0];
+    assert_eq!(t["path"].as_str(), tones.canonicalize().unwrap().to_str());
+    assert!(t["p"].as_f64().unwrap() > 0.9);
+    let playlist = dir.join("other.m3u");
+    let o = cli(&["find", "--other", "--db", s(&db), "--m3u", s(&playlist)]);
+    assert!(o.status.success() && stdout(&o).starts_with("other >= 0%: 1 track"), "{}", stdout(&o));
+    assert!(std::fs::read_to_string(&playlist).unwrap().contains("tones.wav"));
+
+    let v = run_json(&["stats", "--db", s(&db), "--json"]);
+    assert_eq!((v["tracks"].as_i64(), v["other"].as_i64(), v["no_verdict"].as_i64()), (Some(4), Some(1), Some(0)));
+    let png = dir.join("stats.png");
+    let o = cli(&["stats", "--db", s(&db), "--plot", s(&png)]);
+    let text = stdout(&o);
+    let other_row = text.lines().find(|l| l.starts_with("other ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(other_row.contains(" 1 ") && other_row.contains("25.0%"), "{other_row}");
+    assert!(std::fs::read(&png).unwrap().len() > 5_000);
+}
+
 /// Starts `scan --jobs 1` on `files` WAVs and stops it with `signal` once the database holds at
 /// least one row but not all. Returns the exit status, stdout and the rows at that point, or
 /// `None` if the scan finished first (the caller retries with more files).

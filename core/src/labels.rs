@@ -27,3 +27,6 @@ pub const GENRE_RGB: [[u8; 3]; NUM_GENRES] = [
 ];
 /// Colour while no genre is claimed (silence, no model).
 pub const NO_GENRE_RGB: [u8; 3] = [0x4a, 0x4a, 0x4a];
+/// Colour of the out-of-set class ("other / unsure"): a mid grey, apart from the genres and from
+/// the darker no-genre grey.
+pub const OTHER_RGB: [u8; 3] = [0x80, 0x80, 0x80];

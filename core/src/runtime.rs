@@ -155,6 +155,8 @@ fn check_file(p: &Path) -> Result<(), String> {
 
 /// Path of the shared object (or executable) that contains this code, via `dladdr`.
 /// As a plugin this is the `.clap` / VST3 `.so`; in tests and CLIs it is the executable.
+// unsafe: dladdr is the only way to ask the loader which file this code was mapped from.
+#[allow(unsafe_code)]
 pub fn module_path() -> Option<PathBuf> {
     #[cfg(unix)]
     {
@@ -194,6 +196,8 @@ pub fn module_path() -> Option<PathBuf> {
 /// even if the host unloads it: a thread of ours that must outlive its plugin object (a model
 /// load still running when the plugin is dropped) then never runs unmapped code. ONNX Runtime is
 /// never unloaded either, so this costs nothing a host would notice.
+// unsafe: dlopen(RTLD_NOLOAD | RTLD_NODELETE) on our own, already loaded module.
+#[allow(unsafe_code)]
 pub fn pin_this_module() {
     #[cfg(unix)]
     {

@@ -2,23 +2,24 @@
 use crate::labels::NUM_GENRES;
 
 /// One-pole exponential smoothing of a probability vector with a time constant in seconds.
-/// Each update is one prediction `dt` seconds after the previous one.
+/// Each update is one prediction `dt` seconds after the previous one. `N` classes: the genres, or
+/// the genres and the out-of-set class (every class is smoothed on its own, the same way).
 #[derive(Clone, Debug)]
-pub struct ProbabilitySmoother {
-    state: [f32; NUM_GENRES],
+pub struct ProbabilitySmoother<const N: usize = NUM_GENRES> {
+    state: [f32; N],
     primed: bool,
 }
 
-impl Default for ProbabilitySmoother {
+impl<const N: usize> Default for ProbabilitySmoother<N> {
     fn default() -> Self {
-        Self { state: [0.0; NUM_GENRES], primed: false }
+        Self { state: [0.0; N], primed: false }
     }
 }
 
-impl ProbabilitySmoother {
+impl<const N: usize> ProbabilitySmoother<N> {
     /// Blends `probs` in; `tau <= 0` means no smoothing. The first update after a reset is
     /// taken as is, so the meters do not crawl up from zero.
-    pub fn update(&mut self, probs: &[f32; NUM_GENRES], dt: f32, tau: f32) -> [f32; NUM_GENRES] {
+    pub fn update(&mut self, probs: &[f32; N], dt: f32, tau: f32) -> [f32; N] {
         let alpha = if !self.primed || tau <= 0.0 { 1.0 } else { 1.0 - (-dt / tau).exp() };
         for (s, p) in self.state.iter_mut().zip(probs) {
             *s += alpha * (p - *s);
@@ -28,7 +29,7 @@ impl ProbabilitySmoother {
     }
 
     /// Decays towards zero (used while the gate is closed).
-    pub fn decay(&mut self, dt: f32, tau: f32) -> [f32; NUM_GENRES] {
+    pub fn decay(&mut self, dt: f32, tau: f32) -> [f32; N] {
         let k = if tau <= 0.0 { 0.0 } else { (-dt / tau).exp() };
         self.state.iter_mut().for_each(|s| *s *= k);
         self.primed = false;
@@ -39,7 +40,7 @@ impl ProbabilitySmoother {
         *self = Self::default();
     }
 
-    pub fn state(&self) -> &[f32; NUM_GENRES] {
+    pub fn state(&self) -> &[f32; N] {
         &self.state
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::error::EngineError;
 use crate::queue::FrameReceiver;
 use crate::settings;
-use crate::shared::{HistoryPoint, SharedState, Status};
+use crate::shared::{Claim, HistoryPoint, SharedState, Status};
 
 /// One prediction, as the CLI's timeline and the library see it.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +41,13 @@ pub struct Prediction {
     /// The level gate was closed (silence): the model did not judge this window.
     pub gated: bool,
     pub smoothed: Probs,
-    /// `None` when the gate was closed (silence).
+    /// The out-of-set probability smoothed like the genres (same smoother, same time constant).
+    pub smoothed_other: f32,
+    /// "Other / unsure": `smoothed_other` reached the model's out-of-set threshold, so no genre
+    /// is claimed (`top` is `None`). Never while gated; never for a model without the class.
+    pub out_of_set: bool,
+    /// The genre claimed: the top smoothed probability; `None` when the gate was closed
+    /// (silence) or the window is out of set.
     pub top: Option<usize>,
     /// Mean input level over the window, dBFS.
     pub level_db: f32,
@@ -49,6 +55,20 @@ pub struct Prediction {
     /// and if the window was not gated.
     pub embedding: Option<Vec<f32>>,
 }
+
+impl Prediction {
+    /// What this prediction claims: a genre, "other / unsure", or nothing (gated).
+    pub fn claim(&self) -> Claim {
+        match self.top {
+            Some(g) => Claim::Genre(g),
+            None if self.out_of_set => Claim::Other,
+            None => Claim::Nothing,
+        }
+    }
+}
+
+/// Classes the analyzer smooths: the genres, then the out-of-set class (0 without one).
+const SMOOTHED: usize = NUM_GENRES + 1;
 
 /// The analysis state of one stream: the loaded model, its frame queue, the window being filled.
 pub struct Analyzer {
@@ -58,7 +78,9 @@ pub struct Analyzer {
     transform: Option<FeatureTransform>,
     fps: f64,
     assembler: WindowAssembler,
-    smoother: ProbabilitySmoother,
+    smoother: ProbabilitySmoother<SMOOTHED>,
+    /// The loaded model's out-of-set threshold, if it has the class.
+    other_threshold: Option<f32>,
     frame: Vec<f32>,
     mel_window: Vec<f32>,
     window: Vec<f32>,
@@ -83,6 +105,7 @@ impl Analyzer {
             fps: 1.0,
             assembler: WindowAssembler::new(1, 1, 1),
             smoother: ProbabilitySmoother::default(),
+            other_threshold: None,
             frame: Vec::new(),
             mel_window: Vec::new(),
             window: Vec::new(),
@@ -119,6 +142,7 @@ impl Analyzer {
     ) -> Result<(), EngineError> {
         self.model = None;
         self.transform = None;
+        self.set_other_threshold(None);
         self.receiver = Some(receiver);
         self.shared.set_status(Status::Loading);
         let shown = dir.clone();
@@ -171,8 +195,14 @@ impl Analyzer {
             model.dir().display()
         );
         self.shared.set_model_info(info);
+        self.set_other_threshold(m.out_of_set.as_ref().map(|o| o.threshold));
         self.transform = Some(transform);
         self.model = Some(model);
+    }
+
+    fn set_other_threshold(&mut self, threshold: Option<f32>) {
+        self.other_threshold = threshold;
+        self.shared.other_threshold.store(threshold.unwrap_or(0.0), Relaxed);
     }
 
     /// Takes a new frame queue for the loaded model (a new stream: everything is reset).
@@ -268,10 +298,10 @@ impl Analyzer {
         let time_s = self.frames_seen as f64 / self.fps;
         let gated = level_db < gate_db;
         let mut other = 0.0;
-        let (raw, smoothed, top, embedding) = if gated {
+        let (raw, state, claim, embedding) = if gated {
             self.shared.set_status(Status::Silence);
-            let smoothed = self.smoother.decay(dt, tau.max(0.05));
-            ([0.0; NUM_GENRES], smoothed, None, None)
+            let state = self.smoother.decay(dt, tau.max(0.05));
+            ([0.0; NUM_GENRES], state, Claim::Nothing, None)
         } else {
             self.assembler.copy_window(&mut self.mel_window);
             transform.apply(&self.mel_window, &mut self.window);
@@ -281,11 +311,18 @@ impl Analyzer {
                         self.inference_error = false;
                         self.shared.clear_error();
                     }
-                    self.shared.set_status(Status::Analysing);
-                    let smoothed = self.smoother.update(&out.probs, dt, tau);
+                    let mut classes = [0.0; SMOOTHED];
+                    classes[..NUM_GENRES].copy_from_slice(&out.probs);
+                    classes[NUM_GENRES] = out.other;
+                    let state = self.smoother.update(&classes, dt, tau);
+                    let claim = match self.other_threshold {
+                        Some(t) if state[NUM_GENRES] >= t => Claim::Other,
+                        _ => Claim::Genre(top_genre(&genres_of(&state)).0),
+                    };
+                    self.shared.set_status(if claim == Claim::Other { Status::Other } else { Status::Analysing });
                     let embedding = out.embedding(model.manifest()).map(<[f32]>::to_vec);
                     other = out.other;
-                    (out.probs, smoothed, Some(top_genre(&smoothed).0), embedding)
+                    (out.probs, state, claim, embedding)
                 }
                 Err(e) => {
                     let e = EngineError::Inference(e);
@@ -295,7 +332,8 @@ impl Analyzer {
                 }
             }
         };
-        self.shared.publish(HistoryPoint { time_s, probs: smoothed, top }, level_db);
+        let (smoothed, smoothed_other) = (genres_of(&state), state[NUM_GENRES]);
+        self.shared.publish(HistoryPoint { time_s, probs: smoothed, other: smoothed_other, claim }, level_db);
         Ok(Some(Prediction {
             time_s,
             frame: self.frames_seen,
@@ -304,11 +342,19 @@ impl Analyzer {
             other,
             gated,
             smoothed,
-            top,
+            smoothed_other,
+            out_of_set: claim == Claim::Other,
+            top: claim.genre(),
             level_db,
             embedding,
         }))
     }
+}
+
+fn genres_of(state: &[f32; SMOOTHED]) -> Probs {
+    let mut p = [0.0; NUM_GENRES];
+    p.copy_from_slice(&state[..NUM_GENRES]);
+    p
 }
 
 fn hop_frames(fps: f64, hop_s: f32) -> usize {
@@ -436,6 +482,7 @@ fn lock(a: &Mutex<Analyzer>) -> MutexGuard<'_, Analyzer> {
 fn crashed(a: &mut Analyzer) {
     a.shared.set_error("analysis crashed; audio passes through".into());
     a.model = None;
+    a.set_other_threshold(None);
 }
 
 /// Back to real time: the analysis thread steps again.

@@ -19,6 +19,6 @@ pub mod shared;
 pub use analysis::{default_model_dir, AnalysisThread, Analyzer, Prediction};
 pub use error::EngineError;
 pub use frontend::{AudioFrontEnd, FrontEndError};
-pub use offline::{file_verdict, OfflineEngine, OfflineSettings};
+pub use offline::{file_verdict, FileVerdict, OfflineEngine, OfflineSettings};
 pub use queue::{frame_queue, FrameMeta, FrameReceiver, FrameSender};
-pub use shared::{HistoryPoint, SharedState, Status};
+pub use shared::{Claim, HistoryPoint, SharedState, Status, OTHER_TOP};

@@ -5,7 +5,7 @@
 //! stepped after every block instead of on its own thread, so the results do not depend on timing.
 use genrescope_core::audio_file::DecodedAudio;
 use genrescope_core::labels::Probs;
-use genrescope_core::model::{soft_vote, ModelError, ModelManifest};
+use genrescope_core::model::{soft_vote, top_genre, ModelError, ModelManifest};
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::error::EngineError;
 use crate::frontend::{queue_capacity, AudioFrontEnd};
 use crate::queue::frame_queue;
 use crate::settings;
-use crate::shared::SharedState;
+use crate::shared::{Claim, SharedState};
 
 /// Engine settings for one run (the plugin's parameters, plus the host block size).
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +60,11 @@ impl OfflineEngine {
 
     pub fn num_members(&self) -> usize {
         self.manifest.members.len()
+    }
+
+    /// The whole-file verdict of this engine's predictions, with its model's out-of-set threshold.
+    pub fn verdict(&self, predictions: &[Prediction]) -> Option<FileVerdict> {
+        FileVerdict::of(predictions, self.manifest.out_of_set.as_ref().map(|o| o.threshold))
     }
 
     /// The hop a run with `settings` uses, in seconds.
@@ -113,9 +118,40 @@ impl OfflineEngine {
 }
 
 /// Track-level soft vote: the mean of the raw ensemble probabilities over the windows the gate
-/// let through. `None` when every window was gated (silence) or there were none.
+/// let through. `None` when every window was gated (silence) or there were none. The genre part
+/// of [`FileVerdict`].
 pub fn file_verdict(predictions: &[Prediction]) -> Option<Probs> {
     soft_vote(predictions.iter().filter(|p| !p.gated).map(|p| &p.raw))
+}
+
+/// A whole file's verdict: the soft vote over the windows the gate let through, genres and the
+/// out-of-set class alike, and what it claims.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FileVerdict {
+    /// Mean raw genre probabilities ([`file_verdict`]).
+    pub probs: Probs,
+    /// Mean raw out-of-set probability over the same windows (0 for a model without the class);
+    /// with `probs` it sums to 1.
+    pub other: f32,
+    /// [`Claim::Other`] when `other` reached the model's threshold, else the top genre of `probs`
+    /// (never [`Claim::Nothing`]: a file without ungated windows has no verdict).
+    pub claim: Claim,
+}
+
+impl FileVerdict {
+    /// `threshold`: the model's out-of-set threshold (`None` without the class). `None` when
+    /// every window was gated (silence) or there were none.
+    pub fn of(predictions: &[Prediction], threshold: Option<f32>) -> Option<Self> {
+        let probs = file_verdict(predictions)?;
+        let judged = predictions.iter().filter(|p| !p.gated);
+        let n = judged.clone().count();
+        let other = (judged.map(|p| p.other as f64).sum::<f64>() / n as f64) as f32;
+        let claim = match threshold {
+            Some(t) if other >= t => Claim::Other,
+            _ => Claim::Genre(top_genre(&probs).0),
+        };
+        Some(Self { probs, other, claim })
+    }
 }
 
 /// Mean embedding over the windows the gate let through (`None` without embeddings).
@@ -145,6 +181,8 @@ mod tests {
             other: 0.0,
             gated: top.is_none(),
             smoothed: raw,
+            smoothed_other: 0.0,
+            out_of_set: false,
             top,
             level_db: -20.0,
             embedding: emb,
@@ -169,5 +207,22 @@ mod tests {
         assert_eq!(file_verdict(&[pred(None, [0.0; NUM_GENRES], None)]), None);
         assert_eq!(file_verdict(&[]), None);
         assert_eq!(file_embedding(&[]), None);
+    }
+
+    #[test]
+    fn file_verdict_says_other_from_the_mean_of_ungated_windows() {
+        let with_other = |raw_top: usize, other: f32| {
+            let mut raw = [0.0; NUM_GENRES];
+            raw[raw_top] = 1.0 - other;
+            Prediction { other, ..pred(Some(raw_top), raw, None) }
+        };
+        // Gated windows have other = 0 and must not pull the mean down.
+        let preds = [with_other(2, 0.9), pred(None, [0.0; NUM_GENRES], None), with_other(2, 0.5)];
+        let v = FileVerdict::of(&preds, Some(0.7)).unwrap();
+        assert!((v.other - 0.7).abs() < 1e-6 && (v.probs[2] - 0.3).abs() < 1e-6);
+        assert_eq!(v.claim, Claim::Other);
+        assert_eq!(FileVerdict::of(&preds, Some(0.71)).unwrap().claim, Claim::Genre(2));
+        assert_eq!(FileVerdict::of(&preds, None).unwrap().claim, Claim::Genre(2));
+        assert_eq!(FileVerdict::of(&preds[1..2], Some(0.1)), None);
     }
 }

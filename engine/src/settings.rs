@@ -3,8 +3,9 @@
 //! setting has one clamp ([`Setting::clamp`]); nothing else decides what is in range.
 use std::fmt;
 
-/// CCs used: one per genre plus the top-genre index.
-pub const NUM_CCS: usize = genrescope_core::labels::NUM_GENRES + 1;
+/// CCs used: one per genre, the top-genre index, and the out-of-set probability (sent only for a
+/// model with that class).
+pub const NUM_CCS: usize = genrescope_core::labels::NUM_GENRES + 2;
 
 /// A numeric setting: its name as hosts show it, unit, range and default.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,10 +92,13 @@ pub const GATE_DB: Setting<f32> = Setting { name: "Gate", unit: " dBFS", min: -9
 pub const CC_OUTPUT: Switch = Switch { name: "CC output", default: true };
 /// MIDI channel, 1-based as hosts show it.
 pub const MIDI_CHANNEL: Setting<i32> = Setting { name: "MIDI channel", unit: "", min: 1, max: 16, default: 1 };
-/// First CC number; `base .. base + 10` carry the genres, `base + 10` the top genre.
+/// First CC number; `base .. base + 10` carry the genres, `base + 10` the top genre, `base + 11`
+/// the out-of-set probability. The range is the one saved projects know (0–116): at 116 the last
+/// CC is 127.
 pub const CC_BASE: Setting<i32> =
-    Setting { name: "First CC", unit: "", min: 0, max: 127 - NUM_CCS as i32, default: 20 };
-/// Whether a MIDI program change (the top genre's index) is sent when the top genre changes.
+    Setting { name: "First CC", unit: "", min: 0, max: 128 - NUM_CCS as i32, default: 20 };
+/// Whether a MIDI program change (the top genre's index) is sent when the top genre changes
+/// (never for "other / unsure" or silence: the program stays).
 pub const PROGRAM_CHANGE: Switch = Switch { name: "Program change", default: false };
 /// Seconds the top genre must stay changed before a MIDI program change is sent.
 pub const PROGRAM_HOLD_S: Setting<f32> =
@@ -125,8 +129,8 @@ mod tests {
 
     #[test]
     fn cc_range_ends_at_127() {
-        // The top-genre CC of the highest base is the last MIDI CC.
-        assert_eq!(CC_BASE.clamp(200) + NUM_CCS as i32 - 1, 126);
+        // The out-of-set CC of the highest base is the last MIDI CC.
+        assert_eq!(CC_BASE.clamp(200) + NUM_CCS as i32 - 1, 127);
         assert_eq!(CC_BASE.max, 116);
         assert_eq!(CC_BASE.default, 20);
         assert_eq!((MIDI_CHANNEL.min, MIDI_CHANNEL.max), (1, 16));

@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// `MIGRATIONS[i]` takes a file from `user_version` i to i + 1. One per schema change, never edited
 /// once released: a library written by an older build replays the ones it lacks.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE models (
     id INTEGER PRIMARY KEY,
@@ -66,12 +66,25 @@ CREATE TABLE timelines (
 CREATE INDEX tracks_sha256 ON tracks (sha256);
 CREATE INDEX tracks_model_top ON tracks (model_id, top_genre);
 "#,
-    // 2: a content fingerprint (crate::scan::fingerprint), checked on every re-scan, so an edit that
-    // keeps size and mtime is seen. NULL for rows of version 1: their next scan hashes them whole.
+    r#"
+-- "None of these": the whole-file mean out-of-set probability (0 for a model without the class;
+-- NULL when every window was gated, or for rows analysed before this column existed).
+ALTER TABLE tracks ADD COLUMN p_other REAL;
+-- What the file is judged: the top genre, or 'other' when p_other reached the model's
+-- threshold; NULL without a verdict. top_genre stays the most probable genre either way.
+ALTER TABLE tracks ADD COLUMN claim TEXT;
+UPDATE tracks SET claim = top_genre;
+CREATE INDEX tracks_model_claim ON tracks (model_id, claim);
+"#,
+    // 3: a content fingerprint (crate::scan::fingerprint), checked on every re-scan, so an edit that
+    // keeps size and mtime is seen. NULL for rows of older versions: their next scan hashes them whole.
     r#"
 ALTER TABLE tracks ADD COLUMN fingerprint BLOB;
 "#,
 ];
+
+/// `claim` of a track judged out of set ("other / unsure").
+pub const OTHER_CLAIM: &str = "other";
 
 /// The ten probability columns, in GENRES order.
 pub fn prob_columns() -> [String; NUM_GENRES] {
@@ -329,6 +342,11 @@ pub struct Analysis {
     pub gated_windows: usize,
     /// `None` when every window was gated (or the file is shorter than one window).
     pub verdict: Option<Probs>,
+    /// Mean out-of-set probability over the same windows (`None` with `verdict`).
+    pub other: Option<f32>,
+    /// The model judged the file "other / unsure" (its mean out-of-set probability reached the
+    /// model's threshold).
+    pub out_of_set: bool,
     pub timeline: Vec<u8>,
     pub embedding: Option<Vec<f32>>,
     pub warnings: Vec<String>,
@@ -367,12 +385,12 @@ pub fn store(
     let sql = format!(
         "INSERT INTO tracks (path, size, mtime_ns, sha256, status, error, warnings, model_id, analysed_at,
             missing_since, duration_s, sample_rate, channels, windows, gated_windows, top_genre, {p}, embedding,
-            fingerprint)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26, ?27)
+            p_other, claim, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26, ?27, ?28, ?29)
          ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4, status = ?5, error = ?6,
             warnings = ?7, model_id = ?8, analysed_at = ?9, missing_since = NULL, duration_s = ?10,
             sample_rate = ?11, channels = ?12, windows = ?13, gated_windows = ?14, top_genre = ?15, {set},
-            embedding = ?26, fingerprint = ?27
+            embedding = ?26, p_other = ?27, claim = ?28, fingerprint = ?29
          RETURNING id",
         p = cols.join(", "),
         q = (16..26).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", "),
@@ -408,6 +426,12 @@ pub fn store(
     ];
     values.extend(probs.into_iter().map(|p| Box::new(p) as Box<dyn rusqlite::ToSql>));
     values.push(Box::new(a.and_then(|a| a.embedding.as_deref().map(embedding_blob))));
+    values.push(Box::new(a.and_then(|a| a.other).map(|p| p as f64)));
+    let claim = match a {
+        Some(a) if a.verdict.is_some() && a.out_of_set => Some(OTHER_CLAIM),
+        _ => top,
+    };
+    values.push(Box::new(claim));
     values.push(Box::new(fingerprint.map(<[u8]>::to_vec)));
     let id: i64 = st.query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
     match a {
@@ -445,7 +469,7 @@ pub fn copy(conn: &Connection, from: i64, path: &str, stat: FileStat, now: i64) 
     // Same bytes, so the same fingerprint too.
     let rest = format!(
         "sha256, fingerprint, status, error, warnings, model_id, duration_s, sample_rate, channels, windows,
-         gated_windows, top_genre, {cols}, embedding"
+         gated_windows, top_genre, {cols}, embedding, p_other, claim"
     );
     conn.execute(
         &format!(

@@ -161,7 +161,7 @@ pub struct Similar {
 pub struct GenreCount {
     pub genre: &'static str,
     pub tracks: i64,
-    /// Of the tracks with a verdict.
+    /// Of the tracks with a verdict (a genre, or "other").
     pub share: f64,
 }
 
@@ -176,8 +176,11 @@ pub struct Stats {
     /// Present files analysed with that model.
     pub tracks: i64,
     pub total_duration_s: f64,
-    /// Tracks by their whole-file top genre, in GENRES order.
+    /// Tracks by their whole-file top genre, in GENRES order (tracks judged "other" are counted
+    /// in `other` instead).
     pub by_top_genre: Vec<GenreCount>,
+    /// Tracks judged "other / unsure" (out of set) by a model with that class.
+    pub other: i64,
     /// Analysed, but every window was below the gate (silence) or the file is shorter than a window.
     pub no_verdict: i64,
     /// Present files whose last analysis failed.
@@ -264,6 +267,44 @@ impl Library {
         Ok(Found {
             model: model.name.clone(),
             genre: GENRES[genre],
+            min_p,
+            matching,
+            tracks,
+            other_model_tracks: self.other_model_tracks(model.id)?,
+        })
+    }
+
+    /// The tracks judged "other / unsure" (out of set), ranked by their mean out-of-set
+    /// probability, highest first (ties by path), at least `min_p`. `Found::genre` is "other".
+    pub fn find_other(&self, min_p: f32, limit: usize) -> Result<Found> {
+        let model = self.current_model()?;
+        self.require_tracks(model.id)?;
+        let filter = format!("{PRESENT_OK} AND model_id = ?1 AND claim = '{}' AND p_other >= ?2", db::OTHER_CLAIM);
+        let matching = self
+            .conn
+            .query_row(&format!("SELECT count(*) FROM tracks WHERE {filter}"), params![model.id, min_p as f64], |r| {
+                r.get(0)
+            })
+            .map_err(self.err())?;
+        let sql = format!(
+            "SELECT path, p_other, duration_s, top_genre FROM tracks WHERE {filter} ORDER BY p_other DESC, path LIMIT ?3"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(self.err())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let tracks = st
+            .query_map(params![model.id, min_p as f64, limit], |r| {
+                Ok(FoundTrack {
+                    path: r.get(0)?,
+                    p: r.get::<_, f64>(1)? as f32,
+                    duration_s: r.get(2)?,
+                    top_genre: r.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err())?;
+        Ok(Found {
+            model: model.name.clone(),
+            genre: db::OTHER_CLAIM,
             min_p,
             matching,
             tracks,
@@ -364,11 +405,11 @@ impl Library {
             )
             .map_err(self.err())?;
         let mut counts = [0i64; NUM_GENRES];
+        let mut other = 0;
+        // By claim: a track judged "other" counts there, not under its most probable genre.
         let mut st = self
             .conn
-            .prepare(&format!(
-                "SELECT top_genre, count(*) FROM tracks WHERE {mine} AND top_genre IS NOT NULL GROUP BY top_genre"
-            ))
+            .prepare(&format!("SELECT claim, count(*) FROM tracks WHERE {mine} AND claim IS NOT NULL GROUP BY claim"))
             .map_err(self.err())?;
         let rows = st
             .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
@@ -377,6 +418,8 @@ impl Library {
         for (g, n) in rows {
             if let Some(i) = genrescope_core::labels::genre_index(&g) {
                 counts[i] += n;
+            } else if g == db::OTHER_CLAIM {
+                other += n;
             }
         }
         let with_verdict: i64 = counts.iter().sum();
@@ -406,10 +449,11 @@ impl Library {
                 .map(|(&genre, n)| GenreCount {
                     genre,
                     tracks: n,
-                    share: if with_verdict > 0 { n as f64 / with_verdict as f64 } else { 0.0 },
+                    share: if with_verdict + other > 0 { n as f64 / (with_verdict + other) as f64 } else { 0.0 },
                 })
                 .collect(),
-            no_verdict: tracks - with_verdict,
+            other,
+            no_verdict: tracks - with_verdict - other,
             errors: error_files.len() as i64,
             error_files,
             with_warnings: self.count(&format!("{mine} AND warnings IS NOT NULL"), id)?,

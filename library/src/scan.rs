@@ -21,7 +21,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use genrescope_core::audio_file::{decode_file, has_audio_extension};
 use genrescope_core::model::MANIFEST_FILE;
 use genrescope_engine::offline::file_embedding;
-use genrescope_engine::{file_verdict, EngineError, OfflineEngine, OfflineSettings};
+use genrescope_engine::{Claim, EngineError, OfflineEngine, OfflineSettings};
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -537,13 +537,17 @@ fn analyse(
             return Err(crashed("analysis"));
         }
     };
+    // With the model's out-of-set threshold, if it has the class.
+    let verdict = engine.as_ref().and_then(|e| e.verdict(&predictions));
     Ok(Analysis {
         duration_s: audio.duration_s(),
         sample_rate: audio.sample_rate,
         channels: audio.channels.len(),
         windows: predictions.len(),
-        gated_windows: predictions.iter().filter(|p| p.top.is_none()).count(),
-        verdict: file_verdict(&predictions),
+        gated_windows: predictions.iter().filter(|p| p.gated).count(),
+        verdict: verdict.map(|v| v.probs),
+        other: verdict.map(|v| v.other),
+        out_of_set: verdict.is_some_and(|v| v.claim == Claim::Other),
         timeline: timeline::encode(&predictions),
         embedding: file_embedding(&predictions),
         warnings: audio.warnings,

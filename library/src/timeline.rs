@@ -1,6 +1,8 @@
 //! The coarse per-window timeline stored with each track, compact enough for big libraries:
 //! a version byte (1), then 25 bytes per window: end time in seconds (f32 LE), the engine's top
-//! genre index (u8, 255 = gated) and the 10 raw window probabilities as u16 LE (p × 65535).
+//! genre index (u8, 255 = no genre claimed: gated, or "other / unsure") and the 10 raw window
+//! probabilities as u16 LE (p × 65535). A window's out-of-set probability is 1 − their sum (0 for
+//! a model without the class); a gated window's are all 0.
 use genrescope_core::labels::{Probs, NUM_GENRES};
 use genrescope_engine::Prediction;
 
@@ -11,7 +13,7 @@ const GATED: u8 = 255;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
     pub time_s: f32,
-    /// The top genre of the smoothed probabilities; `None` while gated.
+    /// The genre claimed (the top of the smoothed probabilities); `None` while gated or "other".
     pub top: Option<usize>,
     /// Raw (unsmoothed) ensemble probabilities, to within 1/65535.
     pub raw: Probs,
@@ -71,6 +73,8 @@ mod tests {
             other: 0.0,
             gated: top.is_none(),
             smoothed: raw,
+            smoothed_other: 0.0,
+            out_of_set: false,
             top,
             level_db: -20.0,
             embedding: None,

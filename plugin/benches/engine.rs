@@ -13,7 +13,7 @@ use genrescope_core::audio_file::DecodedAudio;
 use genrescope_core::features::{FeatureTransform, FrontEndSpec};
 use genrescope_core::model::Ensemble;
 use genrescope_engine::frontend::queue_capacity;
-use genrescope_engine::{frame_queue, AudioFrontEnd, HistoryPoint, OfflineEngine, OfflineSettings, SharedState};
+use genrescope_engine::{frame_queue, AudioFrontEnd, Claim, HistoryPoint, OfflineEngine, OfflineSettings, SharedState};
 use genrescope_testkit::TinyModel;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ fn audio_thread(c: &mut Criterion) {
                 // A genre is being claimed, so emit() does its full work every block.
                 let mut probs = [0.05f32; 10];
                 probs[3] = 0.55;
-                shared.publish(HistoryPoint { time_s: 3.0, probs, top: Some(3) }, -12.0);
+                shared.publish(HistoryPoint { time_s: 3.0, probs, other: 0.0, claim: Claim::Genre(3) }, -12.0);
                 let (sender, mut receiver) = frame_queue(cfg.mel_dim(), queue_capacity(&cfg));
                 let mut fe = AudioFrontEnd::new(&cfg, rate, block, sender).unwrap();
                 let mut midi = MidiOut::default();

@@ -44,7 +44,8 @@ pub struct GenrescopeParams {
     pub midi_channel: IntParam,
     #[id = "ccbase"]
     pub cc_base: IntParam,
-    /// Send a MIDI program change (genre index) when the top genre changes and stays changed.
+    /// Send a MIDI program change (genre index) when the top genre changes and stays changed
+    /// ("other / unsure" and silence keep the program).
     #[id = "pgm"]
     pub program_change: BoolParam,
     #[id = "pgmhold"]

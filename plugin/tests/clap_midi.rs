@@ -4,16 +4,19 @@
 //! block sizes, and equals what the offline engine (`Genrescope analyze`) predicts for the same
 //! audio, block by block. Real time: CCs appear and carry sane values; silence sends nothing; a
 //! broken model leaves audio untouched and sends nothing. Program change follows the top genre.
+//! A model with the out-of-set class: "other" goes out as CC `base + 10` = 10 with its probability
+//! on CC `base + 11`, as the offline engine predicts, and sends no program change.
 //! Each instance gets its model folder through its own state, so tests run in parallel.
 mod common;
 mod engine_support;
 
 use common::{InEvent, Instance, OutEvent, TestHost};
 use engine_support::{
-    assert_bit_exact, copy_dir, instance_with_model, music, rand_block, scratch_dir, test_model, CC_BASE, TOP_CC,
+    assert_bit_exact, copy_dir, instance_with_model, music, oos_test_model, rand_block, scratch_dir, test_model,
+    CC_BASE, TOP_CC,
 };
 use genrescope_core::audio_file::DecodedAudio;
-use genrescope_engine::{OfflineEngine, OfflineSettings};
+use genrescope_engine::{Claim, OfflineEngine, OfflineSettings};
 use std::time::{Duration, Instant};
 
 /// Feeds `seconds` of music in blocks from `next_block`; returns all CC events with their
@@ -234,4 +237,119 @@ fn instances_read_their_own_model_folders() {
     // their first predictions come at different times.
     let first = |e: &[OutEvent]| e.iter().position(|x| x.as_cc().is_some());
     assert!(first(&ea).is_some() && first(&eb).is_some());
+}
+
+/// Music, bright tones (out of set for [`oos_test_model`]), music again: `seconds` each, stereo.
+fn music_other_music(rate: f64, seconds: f64) -> Vec<Vec<f32>> {
+    let n = (rate * seconds) as usize;
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut out = music(rate, 0, n, &mut seed);
+    let tones = genrescope_testkit::bright_tones(rate as u32, seconds as f32, 2);
+    let again = music(rate, 2 * n, n, &mut seed);
+    for (ch, o) in out.iter_mut().enumerate() {
+        o.extend_from_slice(&tones[ch][..n]);
+        o.extend_from_slice(&again[ch]);
+    }
+    out
+}
+
+#[test]
+fn other_goes_out_as_cc_10_with_its_probability_and_no_program_change() {
+    let host = TestHost::load_default();
+    let (rate, block) = (48_000.0, 1024usize);
+    let signal = music_other_music(rate, 12.0);
+    let render = || {
+        let mut inst = instance_with_model(&host, oos_test_model());
+        let ids: std::collections::HashMap<String, u32> = inst.params().into_iter().map(|p| (p.name, p.id)).collect();
+        inst.set_offline(true);
+        inst.activate(rate, block as u32);
+        // Program change on, hold 1 s of the 0..30 s range (normalized).
+        let set = vec![
+            InEvent::ParamValue { time: 0, param_id: ids["Program change"], value: 1.0 },
+            InEvent::ParamValue { time: 0, param_id: ids["Program hold"], value: 1.0 / 30.0 },
+        ];
+        let mut events = Vec::new();
+        for (k, start) in (0..signal[0].len()).step_by(block).enumerate() {
+            let end = (start + block).min(signal[0].len());
+            let input: Vec<Vec<f32>> = signal.iter().map(|c| c[start..end].to_vec()).collect();
+            let (out, ev) = inst.process_with_events(&input, if k == 0 { &set } else { &[] });
+            assert_bit_exact(&input, &out, "other");
+            events.extend(ev.into_iter().map(|e| (start + e.time() as usize, e)));
+        }
+        inst.deactivate();
+        events
+    };
+    let events = render();
+    assert_eq!(events, render(), "two offline renders differ");
+
+    let mut engine = OfflineEngine::new(oos_test_model()).unwrap();
+    let settings =
+        OfflineSettings { block, hop_s: Some(genrescope_engine::settings::HOP_S.default), ..Default::default() };
+    let audio = DecodedAudio { sample_rate: rate as u32, channels: signal.clone(), warnings: vec![] };
+    let predictions = engine.analyze(&audio, &settings).unwrap();
+    let claims: Vec<Claim> = predictions.iter().map(|p| p.claim()).collect();
+    assert!(claims.contains(&Claim::Other) && claims.iter().any(|c| matches!(c, Claim::Genre(_))), "{claims:?}");
+    let at = |pos: usize| predictions.iter().rfind(|p| p.block_start as usize <= pos).expect("a prediction first");
+    let ccs: Vec<(usize, u8, u8)> =
+        events.iter().filter_map(|(pos, e)| e.as_cc().map(|(_, cc, v)| (*pos, cc, v))).collect();
+    // The top CC changes where the engine's claim changes: a genre's index, 10 for other.
+    let mut expected = Vec::new();
+    let mut last = None;
+    for p in &predictions {
+        let v = match p.claim() {
+            Claim::Genre(g) => g as u8,
+            Claim::Other => 10,
+            Claim::Nothing => 127,
+        };
+        if last != Some(v) {
+            expected.push((p.block_start as usize, v));
+            last = Some(v);
+        }
+    }
+    let got: Vec<(usize, u8)> = ccs.iter().filter(|c| c.1 == TOP_CC).map(|c| (c.0, c.2)).collect();
+    assert_eq!(got, expected, "top CC vs the offline engine");
+    assert!(got.iter().any(|&(_, v)| v == 10));
+    // CC base+11 is the smoothed out-of-set probability; the genre CCs the smoothed genres.
+    let other_cc = TOP_CC + 1;
+    assert!(ccs.iter().any(|c| c.1 == other_cc && c.2 > 100), "out-of-set CC never high");
+    for &(pos, cc, v) in &ccs {
+        let p = at(pos);
+        let want = match cc {
+            c if c == TOP_CC => continue,
+            c if c == other_cc => p.smoothed_other,
+            c => p.smoothed[(c - CC_BASE) as usize],
+        };
+        assert_eq!(v, (want.clamp(0.0, 1.0) * 127.0).round() as u8, "CC {cc} at {pos}");
+    }
+    // Program changes: some for the music, none while "other" is claimed, and the program held
+    // through the other stretch is not sent again when the same genre comes back.
+    let programs: Vec<(usize, u8)> = events
+        .iter()
+        .filter_map(|(pos, e)| match e {
+            OutEvent::Midi { data, .. } if data[0] & 0xF0 == 0xC0 => Some((*pos, data[1])),
+            _ => None,
+        })
+        .collect();
+    assert!(!programs.is_empty(), "no program change for the music");
+    for &(pos, program) in &programs {
+        assert!(program < 10, "program {program}");
+        assert_ne!(at(pos).claim(), Claim::Other, "program change {program} at {pos} while other is claimed");
+        assert_eq!(at(pos).claim(), Claim::Genre(program as usize));
+    }
+    assert!(programs.windows(2).all(|w| w[0].1 != w[1].1), "{programs:?}");
+}
+
+#[test]
+fn a_model_without_the_class_never_sends_the_other_ccs() {
+    let host = TestHost::load_default();
+    let mut inst = instance_with_model(&host, test_model());
+    inst.set_offline(true);
+    inst.activate(48_000.0, 512);
+    let signal = music_other_music(48_000.0, 6.0);
+    let (out, events) = inst.process_signal(&signal, 512);
+    assert_bit_exact(&signal, &out, "plain model");
+    inst.deactivate();
+    let ccs: Vec<(u8, u8, u8)> = events.iter().filter_map(|(_, e)| e.as_cc()).collect();
+    assert!(ccs.iter().any(|c| c.1 == TOP_CC), "no CCs at all");
+    assert!(ccs.iter().all(|&(_, cc, v)| (CC_BASE..=TOP_CC).contains(&cc) && (cc != TOP_CC || v < 10)), "{ccs:?}");
 }

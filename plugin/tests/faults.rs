@@ -151,6 +151,8 @@ fn broken_model_folders() {
 /// `JOIN_LIMIT`): the load goes on without it. The trunk file is a FIFO, so the load blocks until
 /// the test writes it. (A load that does not hang is waited for: see teardown.rs.)
 #[test]
+// unsafe: mkfifo(3) has no std wrapper.
+#[allow(unsafe_code)]
 fn dropping_during_a_model_load_does_not_block() {
     let host = TestHost::load_default();
     let dir = scratch_dir("slow-load");

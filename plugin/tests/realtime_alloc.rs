@@ -6,7 +6,7 @@ use genrescope::midi::{MidiConfig, MidiOut};
 use genrescope::render::RenderWatch;
 use genrescope_core::features::FrontEndSpec;
 use genrescope_engine::frontend::queue_capacity;
-use genrescope_engine::{frame_queue, AudioFrontEnd, HistoryPoint, SharedState};
+use genrescope_engine::{frame_queue, AudioFrontEnd, Claim, HistoryPoint, SharedState};
 use nice_plug::prelude::ProcessMode;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -26,6 +26,8 @@ fn counting() -> bool {
     COUNTING.try_with(Cell::get).unwrap_or(false)
 }
 
+// unsafe: a counting allocator is a GlobalAlloc, an unsafe trait.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if counting() {
@@ -69,10 +71,16 @@ fn audio_thread_path_does_not_allocate() {
             let mut render = RenderWatch::new(ProcessMode::Realtime, rate);
             let mut probs = [0.05f32; 10];
             probs[3] = 0.55;
-            shared.publish(HistoryPoint { time_s: 0.0, probs, top: Some(3) }, -12.0);
+            shared.publish(HistoryPoint { time_s: 0.0, probs, other: 0.0, claim: Claim::Genre(3) }, -12.0);
+
+            // A model with the out-of-set class: the MIDI path also sends its CC, and "other".
+            shared.other_threshold.store(0.5, Ordering::Relaxed);
 
             let mut phase = 0.0;
-            for block in [1usize, 7, 64, 512, 8192] {
+            for (k, block) in [1usize, 7, 64, 512, 8192].into_iter().enumerate() {
+                // Every other block size hears "other / unsure" (published by the analysis side).
+                let claim = if k % 2 == 1 { Claim::Other } else { Claim::Genre(3) };
+                shared.publish(HistoryPoint { time_s: k as f64, probs, other: 0.1 + 0.2 * k as f32, claim }, -12.0);
                 let left = signal(block, rate, &mut phase);
                 let mut right = left.clone();
                 right[0] = f32::NAN; // bad input must not trigger a slow or allocating path

@@ -7,11 +7,19 @@
 //! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
 //! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. Predictions are
 //! meaningless but deterministic and depend on the input.
+//!
+//! With [`TinyModel::out_of_set`] the model has the out-of-set class ("other") as an 11th output,
+//! and it is not random: its logit is [`OTHER_GAIN`] × (the tilt − [`OTHER_PIVOT`]), where the tilt
+//! is the mean normalized feature of the window's upper half of bands minus that of its lower half
+//! (with a trunk, the trunk computes it as the extra output `tilt`). For mel front ends: bright
+//! audio ([`bright_tones`]) is "other", audio whose energy sits low (bass, voices below 1 kHz) is
+//! not, whatever the random genre weights say. Every member has the same rule, so the vote agrees.
 use anyhow::Context;
 use genrescope_core::features::{Compression, FrontEndSpec};
 use genrescope_core::labels::{GENRES, NUM_GENRES};
 use genrescope_core::model::{
-    InputSpec, MemberEntry, ModelManifest, Quantization, TrunkEntry, TrunkOutput, FORMAT_VERSION, MANIFEST_FILE,
+    Calibration, InputSpec, MemberEntry, ModelManifest, OutOfSet, Quantization, TrunkEntry, TrunkOutput, Vote,
+    FORMAT_VERSION, MANIFEST_FILE,
 };
 use genrescope_onnx_graph::{int, ints, ActParams, Graph};
 use std::path::Path;
@@ -27,13 +35,33 @@ pub struct TinyModel {
     /// Members without a trunk are written as int8 QDQ graphs ([`Quantization::Int8Qdq`]).
     pub int8: bool,
     pub seed: u64,
+    /// The out-of-set class and its threshold (members output one more class, "other").
+    pub out_of_set: Option<f32>,
+    pub vote: Option<Vote>,
+    pub calibration: Option<Calibration>,
 }
+
+/// Slope of the out-of-set logit per unit of tilt (see the crate docs): steep, so "other" is
+/// near 0 or near 1 except close to the pivot.
+pub const OTHER_GAIN: f32 = 12.0;
+/// The tilt at which "other" and the genres' logits are level.
+pub const OTHER_PIVOT: f32 = 0.0;
 
 impl TinyModel {
     /// Two members on the window, for `spec` with a ~3 s window.
     pub fn new(spec: FrontEndSpec) -> Self {
         let window_frames = (3.0 * spec.frames_per_second()).round().max(1.0) as usize;
-        Self { spec, window_frames, members: 2, trunk: false, int8: false, seed: 1 }
+        Self {
+            spec,
+            window_frames,
+            members: 2,
+            trunk: false,
+            int8: false,
+            seed: 1,
+            out_of_set: None,
+            vote: None,
+            calibration: None,
+        }
     }
 
     /// A trunk + `heads` heads, like the musicnn models.
@@ -65,6 +93,24 @@ impl TinyModel {
         self
     }
 
+    /// With the out-of-set class "other" and this threshold (see the crate docs for what it
+    /// calls other). The genre weights are those of the model without it (same seed).
+    pub fn out_of_set(mut self, threshold: f32) -> Self {
+        self.out_of_set = Some(threshold);
+        self
+    }
+
+    /// A `vote` for the manifest (weights `[members][classes]`).
+    pub fn vote(mut self, vote: Vote) -> Self {
+        self.vote = Some(vote);
+        self
+    }
+
+    pub fn calibration(mut self, calibration: Calibration) -> Self {
+        self.calibration = Some(calibration);
+        self
+    }
+
     /// Writes the ONNX files and `manifest.json` into `dir` (created if needed).
     pub fn write(&self, dir: &Path) -> anyhow::Result<ModelManifest> {
         anyhow::ensure!(!(self.int8 && self.trunk), "int8 members are written for models without a trunk");
@@ -84,6 +130,9 @@ impl TinyModel {
         let mut trunk = None;
         let mut members = Vec::new();
         const EMB: usize = 16;
+        let oos = self.out_of_set.is_some();
+        // Members output the genres, then "other" if the model has it.
+        let classes = NUM_GENRES + usize::from(oos);
         if self.trunk {
             let mut g = Graph::new();
             let x = g.input(input, &[None, Some(frames as i64), Some(dim as i64)]);
@@ -96,15 +145,21 @@ impl TinyModel {
             g.node_named_out("ReduceMax", "max", &[&x], "frame_max", vec![ints("axes", &[1]), int("keepdims", 0)]);
             g.output("embedding", &[None, Some(EMB as i64)]);
             g.output("frame_max", &[None, Some(dim as i64)]);
+            let mut outputs =
+                vec![TrunkOutput { name: "embedding".into(), dim: EMB }, TrunkOutput { name: "frame_max".into(), dim }];
+            if oos {
+                let v = g.init_f32("tilt.w", &[1, dim as i64], &tilt_weights(dim));
+                let zero = g.init_f32("tilt.b", &[1], &[0.0]);
+                g.node_named_out("Gemm", "tilt", &[&norm, &v, &zero], "tilt", vec![int("transB", 1)]);
+                g.output("tilt", &[None, Some(1)]);
+                outputs.push(TrunkOutput { name: "tilt".into(), dim: 1 });
+            }
             let sha = write("trunk.onnx", g.finish("tiny_trunk")?)?;
             trunk = Some(TrunkEntry {
                 file: "trunk.onnx".into(),
                 sha256: sha,
                 quantization: Quantization::Fp32,
-                outputs: vec![
-                    TrunkOutput { name: "embedding".into(), dim: EMB },
-                    TrunkOutput { name: "frame_max".into(), dim },
-                ],
+                outputs,
                 origin: Some("genrescope-testkit: random weights".into()),
             });
         }
@@ -117,28 +172,46 @@ impl TinyModel {
                 let mean = g.node("ReduceMean", "mean", &[&x], vec![ints("axes", &[1]), int("keepdims", 0)]);
                 (affine(&mut g, &mean, offset, scale), dim)
             };
-            let w = rng.weights(NUM_GENRES * d_in, 2.0 / (d_in as f32).sqrt());
-            let b = rng.weights(NUM_GENRES, 0.5);
-            let dims = [NUM_GENRES as i64, d_in as i64];
+            let mut w = rng.weights(NUM_GENRES * d_in, 2.0 / (d_in as f32).sqrt());
+            let mut b = rng.weights(NUM_GENRES, 0.5);
+            // Without a trunk the "other" row sits in the same Gemm: the tilt is linear in the features.
+            let rows = if self.trunk { NUM_GENRES } else { classes };
+            if oos && !self.trunk {
+                w.extend(tilt_weights(d_in).iter().map(|v| v * OTHER_GAIN));
+                b.push(-OTHER_GAIN * OTHER_PIVOT);
+            }
+            let dims = [rows as i64, d_in as i64];
             let (x, w, b) = if self.int8 {
                 // The normalized features stay within a few units; wider values saturate.
                 let p = ActParams::from_range(-4.0, 4.0);
                 let x = g.qdq(&x, p.scale, p.zero_point, "fc.in");
-                let bq = g.bias_int32("fc.b", &b, p.scale, &w, NUM_GENRES);
-                (x, g.weight_int8("fc.w", &w, &dims, NUM_GENRES), bq)
+                let bq = g.bias_int32("fc.b", &b, p.scale, &w, rows);
+                (x, g.weight_int8("fc.w", &w, &dims, rows), bq)
             } else {
-                (x, g.init_f32("fc.w", &dims, &w), g.init_f32("fc.b", &[NUM_GENRES as i64], &b))
+                (x, g.init_f32("fc.w", &dims, &w), g.init_f32("fc.b", &[rows as i64], &b))
             };
-            let logits = g.node("Gemm", "fc", &[&x, &w, &b], vec![int("transB", 1)]);
+            let mut logits = g.node("Gemm", "fc", &[&x, &w, &b], vec![int("transB", 1)]);
+            if oos && self.trunk {
+                let tilt = g.input("tilt", &[None, Some(1)]);
+                let gain = g.init_f32("other.gain", &[], &[OTHER_GAIN]);
+                let bias = g.init_f32("other.bias", &[], &[-OTHER_GAIN * OTHER_PIVOT]);
+                let scaled = g.node("Mul", "other.mul", &[&tilt, &gain], vec![]);
+                let other = g.node("Add", "other.add", &[&scaled, &bias], vec![]);
+                logits = g.node("Concat", "logits", &[&logits, &other], vec![int("axis", 1)]);
+            }
             g.node_named_out("Softmax", "softmax", &[&logits], "probs", vec![int("axis", 1)]);
-            g.output("probs", &[None, Some(NUM_GENRES as i64)]);
+            g.output("probs", &[None, Some(classes as i64)]);
             let file = format!("member_{m}.onnx");
             let sha = write(&file, g.finish("tiny_member")?)?;
             members.push(MemberEntry {
                 file,
                 sha256: sha,
                 quantization: if self.int8 { Quantization::Int8Qdq } else { Quantization::Fp32 },
-                inputs: vec![if self.trunk { "embedding".into() } else { input.into() }],
+                inputs: match (self.trunk, oos) {
+                    (true, true) => vec!["embedding".into(), "tilt".into()],
+                    (true, false) => vec!["embedding".into()],
+                    (false, _) => vec![input.into()],
+                },
                 output: "probs".into(),
                 val_accuracy: None,
                 hyperparams: Some(serde_json::json!({"testkit": true, "seed": self.seed, "member": m})),
@@ -154,14 +227,22 @@ impl TinyModel {
             embedding: trunk.as_ref().map(|_| "embedding".to_string()),
             trunk,
             members,
-            out_of_set: None,
-            vote: None,
-            calibration: None,
+            out_of_set: self.out_of_set.map(|threshold| OutOfSet { label: "other".into(), threshold }),
+            vote: self.vote.clone(),
+            calibration: self.calibration.clone(),
             notes: Some("Random weights for tests; predictions are meaningless.".into()),
         };
         manifest.write(dir, MANIFEST_FILE)?;
         Ok(manifest)
     }
+}
+
+/// Weights whose dot product with a frame is the mean of its upper half of values minus the mean
+/// of its lower half (the middle value of an odd count goes to the upper half).
+fn tilt_weights(dim: usize) -> Vec<f32> {
+    let lo = dim / 2;
+    let hi = dim - lo;
+    (0..dim).map(|i| if i < lo { -1.0 / lo.max(1) as f32 } else { 1.0 / hi as f32 }).collect()
 }
 
 /// `(x - offset) * scale`.
@@ -231,4 +312,26 @@ pub fn wav_bytes(rate: u32, channels: &[Vec<f32>]) -> Vec<u8> {
         }
     }
     b
+}
+
+/// `seconds` of bright tones (a chord between 2.6 and 6.1 kHz with a slow tremolo, about
+/// −18 dBFS) on `channels` channels: audio a [`TinyModel::out_of_set`] model with a mel front end
+/// calls "other". Music whose energy sits below ~1 kHz is on the other side of its rule.
+pub fn bright_tones(rate: u32, seconds: f32, channels: usize) -> Vec<Vec<f32>> {
+    let n = (rate as f32 * seconds) as usize;
+    (0..channels)
+        .map(|c| {
+            (0..n)
+                .map(|i| {
+                    let t = i as f32 / rate as f32;
+                    let chord: f32 = [2637.0f32, 3520.0, 4699.0, 6087.0 + c as f32 * 5.0]
+                        .iter()
+                        .map(|f| (std::f32::consts::TAU * f * t).sin())
+                        .sum();
+                    let tremolo = 0.7 + 0.3 * (std::f32::consts::TAU * 1.5 * t).sin();
+                    0.045 * chord * tremolo
+                })
+                .collect()
+        })
+        .collect()
 }

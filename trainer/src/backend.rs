@@ -54,6 +54,7 @@ pub fn select(backend: Backend) -> anyhow::Result<()> {
         // The driver's soname is stable, so its absence is a clear answer; cubecl would only
         // panic on its own device thread.
         // SAFETY: loading the NVIDIA driver library runs no initialisation beyond its own.
+        #[allow(unsafe_code)]
         let driver = ["libcuda.so.1", "libcuda.so"].iter().any(|n| unsafe { libloading::Library::new(n) }.is_ok());
         anyhow::ensure!(
             driver,

@@ -148,7 +148,7 @@ fn train_writes_a_model_the_engine_runs_and_reproduces_it() {
     }
     let t = r.calibration.temperature;
     assert!(t.is_finite() && (0.05..=20.0).contains(&t), "temperature {t}");
-    assert!(r.calibration.ece.iter().any(|e| e.0 == "other-corpus"));
+    assert!(r.calibration.ece.iter().any(|e| e.corpus == "other-corpus" && e.direction == "A→B"));
     // Both folders are complete models the engine runs, with the out-of-set class and calibration.
     for dir in [&opts.out, &r.train_only_dir] {
         let (m, _) = ModelManifest::load(dir).unwrap();

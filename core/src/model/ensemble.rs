@@ -247,6 +247,8 @@ impl Ensemble {
 /// analysis thread and the CLI do not; offline rendering runs the model on the host's thread, and
 /// the same window must give the same probabilities on every thread. Denormals would only slow a
 /// model down anyway.
+// unsafe: reading and writing MXCSR (the thread's float mode) has no safe API in std.
+#[allow(unsafe_code)]
 pub fn with_flush_to_zero<T>(f: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "x86_64")]
     {

@@ -6,11 +6,12 @@ use nice_plug::prelude::{BoolParam, Param, ParamSetter};
 use nice_plug_egui::widgets::ParamSlider;
 
 use super::{DIM_TEXT, ROW_H};
-use crate::midi::{MidiConfig, NO_GENRE};
+use crate::midi::{MidiConfig, NO_GENRE, OTHER};
 use crate::params::GenrescopeParams;
 
 /// Sized to the column's width: labels, then sliders as wide as what is left beside the value box.
-pub fn controls(ui: &mut Ui, params: &GenrescopeParams, setter: Option<&ParamSetter>) {
+/// `has_other`: the model has the out-of-set class (the legend names its CCs).
+pub fn controls(ui: &mut Ui, params: &GenrescopeParams, setter: Option<&ParamSetter>, has_other: bool) {
     ui.spacing_mut().item_spacing.y = 3.0;
     let gap = ui.spacing().item_spacing.x;
     let label_w = 104.0;
@@ -35,22 +36,28 @@ pub fn controls(ui: &mut Ui, params: &GenrescopeParams, setter: Option<&ParamSet
     row(ui, params.program_change.name(), &mut |ui| bool_toggle(ui, &params.program_change, setter));
     row(ui, params.program_hold.name(), &mut |ui| param_slider(ui, &params.program_hold, setter, slider_w));
     ui.add(
-        egui::Label::new(RichText::new(midi_legend(&MidiConfig::from_params(params))).size(10.5).color(DIM_TEXT))
-            .wrap(),
+        egui::Label::new(
+            RichText::new(midi_legend(&MidiConfig::from_params(params), has_other)).size(10.5).color(DIM_TEXT),
+        )
+        .wrap(),
     );
 }
 
-/// Which CCs carry what, as the MIDI output sends them.
-fn midi_legend(midi: &MidiConfig) -> String {
+/// Which CCs carry what, as the MIDI output sends them (the out-of-set CCs only for a model with
+/// that class).
+fn midi_legend(midi: &MidiConfig, has_other: bool) -> String {
     let base = midi.cc_base() as usize;
-    format!(
-        "ch {ch}: CC{b}–{e} genres, CC{t} top genre ({none} = none); program = top genre",
-        ch = midi.channel,
-        b = base,
-        e = base + NUM_GENRES - 1,
-        t = base + NUM_GENRES,
-        none = NO_GENRE,
-    )
+    let (b, e, t) = (base, base + NUM_GENRES - 1, base + NUM_GENRES);
+    let ch = midi.channel;
+    if has_other {
+        format!(
+            "ch {ch}: CC{b}–{e} genres, CC{t} top genre ({OTHER} = other, {NO_GENRE} = none), CC{o} other; \
+             program = top genre, kept on other",
+            o = t + 1,
+        )
+    } else {
+        format!("ch {ch}: CC{b}–{e} genres, CC{t} top genre ({NO_GENRE} = none); program = top genre")
+    }
 }
 
 fn param_slider<P: Param>(ui: &mut Ui, param: &P, setter: Option<&ParamSetter>, width: f32) {
@@ -81,10 +88,18 @@ mod tests {
 
     #[test]
     fn legend_names_the_ccs_the_midi_output_sends() {
-        let legend = midi_legend(&MidiConfig::default());
+        let legend = midi_legend(&MidiConfig::default(), false);
         assert_eq!(legend, "ch 1: CC20–29 genres, CC30 top genre (127 = none); program = top genre");
         // An out-of-range base shows the CCs actually used.
-        let high = midi_legend(&MidiConfig { channel: 3, cc_base: 127, ..MidiConfig::default() });
+        let high = midi_legend(&MidiConfig { channel: 3, cc_base: 127, ..MidiConfig::default() }, false);
         assert!(high.starts_with("ch 3: CC116–125 genres, CC126 top genre"), "{high}");
+        // A model with the out-of-set class: what "other" sends.
+        assert_eq!(
+            midi_legend(&MidiConfig::default(), true),
+            "ch 1: CC20–29 genres, CC30 top genre (10 = other, 127 = none), CC31 other; program = top genre, kept \
+             on other"
+        );
+        let high = midi_legend(&MidiConfig { cc_base: 127, ..MidiConfig::default() }, true);
+        assert!(high.contains("CC126 top genre") && high.contains("CC127 other"), "{high}");
     }
 }

@@ -1,5 +1,6 @@
-//! The plugin window (egui): the current genre, ten genre meters, a history timeline, the
-//! status line and the parameter controls.
+//! The plugin window (egui): the current genre (or "other / unsure"), ten genre meters (and an
+//! out-of-set meter for a model with that class), a history timeline, the status line and the
+//! parameter controls.
 //!
 //! Everything shown is read from [`SharedState`] (atomics, plus two briefly held mutexes); the
 //! editor never blocks the audio thread. Parameter changes go through the host's
@@ -8,7 +9,7 @@
 //! timeline's logic is plain data ([`timeline_model`]). Nothing here runs unless a window is
 //! opened, so creating the plugin needs no display.
 use egui::{vec2, Align, Color32, Layout, Rect, Sense, Ui};
-use genrescope_core::labels::{GENRE_RGB, NO_GENRE_RGB, NUM_GENRES};
+use genrescope_core::labels::{GENRE_RGB, NO_GENRE_RGB, NUM_GENRES, OTHER_RGB};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::ResizeHint;
@@ -26,7 +27,7 @@ mod status;
 mod timeline;
 pub mod timeline_model;
 
-use meters::{MeterSmoother, METER_TAU_S};
+use meters::{MeterSmoother, OtherMeter, METER_TAU_S};
 use timeline::Timeline;
 
 /// One colour per genre (GENRES order): the palette in core, shared with the CLI's plot.
@@ -42,6 +43,8 @@ pub const GENRE_COLOURS: [Color32; NUM_GENRES] = {
 };
 /// Timeline colour while no genre is claimed (silence, no model).
 pub const NO_GENRE_COLOUR: Color32 = Color32::from_rgb(NO_GENRE_RGB[0], NO_GENRE_RGB[1], NO_GENRE_RGB[2]);
+/// The out-of-set class ("other / unsure"): headline, meter, timeline.
+pub const OTHER_COLOUR: Color32 = Color32::from_rgb(OTHER_RGB[0], OTHER_RGB[1], OTHER_RGB[2]);
 const ERROR_COLOUR: Color32 = Color32::from_rgb(0xff, 0x5c, 0x5c);
 const DIM_TEXT: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 const TRACK_FILL: Color32 = Color32::from_rgb(0x26, 0x26, 0x2a);
@@ -75,6 +78,7 @@ pub struct GenrescopeEditor {
     /// calls `editor_closed`, so it may outlive a closed window harmlessly).
     gui: Option<GuiContext>,
     meters: MeterSmoother,
+    other_meter: MeterSmoother<1>,
     timeline: Timeline,
     /// Persisted window size still to be applied to a freshly opened window.
     pending_size: Option<(f32, f32)>,
@@ -89,6 +93,7 @@ impl GenrescopeEditor {
             shared,
             gui: None,
             meters: MeterSmoother::new(METER_TAU_S),
+            other_meter: MeterSmoother::new(METER_TAU_S),
             timeline: Timeline::default(),
             pending_size: None,
             content: Rect::NOTHING,
@@ -113,14 +118,16 @@ impl GenrescopeEditor {
         }
         let dt = ui.input(|i| i.stable_dt);
         let probs = self.meters.step(&self.shared.probs(), dt);
-        let top = self.shared.top();
+        let [other] = self.other_meter.step(&[self.shared.other()], dt);
+        let other_meter = self.shared.other_threshold().map(|threshold| OtherMeter { p: other, threshold });
+        let claim = self.shared.claim();
         let status = self.shared.status();
 
         let panel = egui::Frame::central_panel(ui.style()).fill(Color32::from_rgb(0x16, 0x16, 0x19));
         egui::CentralPanel::default().frame(panel).show(ui, |ui| {
             // `content` collects what every part laid out (panels fill their area, so their own
             // rects say nothing about overflow).
-            let mut content = ui.horizontal(|ui| status::headline(ui, top, &probs, status)).response.rect;
+            let mut content = ui.horizontal(|ui| status::headline(ui, claim, &probs, other, status)).response.rect;
             ui.separator();
             // The footer first, from the bottom up, so it is whole however much it wraps; the
             // timeline takes what is left.
@@ -140,7 +147,7 @@ impl GenrescopeEditor {
                 let meters_w = (w * 0.5).clamp(240.0, 520.0);
                 let midi = MidiConfig::from_params(&self.params);
                 let m = ui.allocate_ui_with_layout(vec2(meters_w, body_h), Layout::top_down(Align::Min), |ui| {
-                    meters::meters(ui, &probs, top, midi.cc.then(|| midi.cc_base()));
+                    meters::meters(ui, &probs, claim, other_meter, midi.cc.then(|| midi.cc_base()));
                     ui.min_rect()
                 });
                 // Not ui.separator(): in a horizontal layout it takes all remaining height.
@@ -150,9 +157,10 @@ impl GenrescopeEditor {
                     vec2(ui.available_width(), body_h),
                     Layout::top_down(Align::Min),
                     |ui| {
+                        let has_other = other_meter.is_some();
                         match &self.gui {
-                            Some(gui) => controls::controls(ui, &self.params, Some(&gui.param_setter())),
-                            None => controls::controls(ui, &self.params, None),
+                            Some(gui) => controls::controls(ui, &self.params, Some(&gui.param_setter()), has_other),
+                            None => controls::controls(ui, &self.params, None, has_other),
                         }
                         ui.min_rect()
                     },
@@ -215,12 +223,13 @@ mod tests {
         if let Some(g) = top {
             probs[g] = p;
         }
-        HistoryPoint { time_s: t, probs, top }
+        let claim = top.map_or(genrescope_engine::Claim::Nothing, genrescope_engine::Claim::Genre);
+        HistoryPoint { time_s: t, probs, other: 0.0, claim }
     }
 
     #[test]
     fn palette_has_ten_clearly_distinct_colours() {
-        let all: Vec<Color32> = GENRE_COLOURS.iter().copied().chain([NO_GENRE_COLOUR]).collect();
+        let all: Vec<Color32> = GENRE_COLOURS.iter().copied().chain([NO_GENRE_COLOUR, OTHER_COLOUR]).collect();
         for (i, a) in all.iter().enumerate() {
             for (j, b) in all.iter().enumerate().skip(i + 1) {
                 let (a4, b4) = (a.to_array(), b.to_array());
@@ -246,6 +255,8 @@ mod tests {
     /// A host that takes parameter changes and does nothing with them.
     struct NoHost;
 
+    // The trait's parameter setters are `unsafe fn` by nice-plug's design; ours ignore the pointer.
+    #[allow(unsafe_code)]
     impl nice_plug::context::gui::GuiContextInner for NoHost {
         fn plugin_api(&self) -> nice_plug::context::PluginApi {
             nice_plug::context::PluginApi::Clap
@@ -271,11 +282,18 @@ mod tests {
                     features this model needs: front end not supported: unknown variant `cube_root`, expected \
                     `power_to_db` or `log10_one_plus`; audio passes through unanalysed";
         // Ardour 7.3 gives the editor exactly its requested size; a wider host window too.
+        // With a model that has the out-of-set class (an eleventh meter, a longer legend and
+        // headline), "other / unsure" claimed.
         for (w, h) in [EDITOR_SIZE, EDITOR_MIN_SIZE, (1000.0, 700.0)] {
-            for error in [false, true] {
+            for (error, other) in [(false, false), (true, false), (false, true), (true, true)] {
                 let shared = Arc::new(SharedState::default());
                 for i in 0..200 {
                     shared.publish(point(i as f64 * 0.5, Some(i % 10), 0.6), -20.0);
+                }
+                if other {
+                    shared.other_threshold.store(0.5, std::sync::atomic::Ordering::Relaxed);
+                    let claim = genrescope_engine::Claim::Other;
+                    shared.publish(HistoryPoint { time_s: 100.0, probs: [0.03; NUM_GENRES], other: 0.7, claim }, -20.0);
                 }
                 shared.set_model_info(
                     "genrescope-musicnn-gtzan (trunk + 3 members, /a/long/path/to/genrescope-model)".into(),
@@ -299,7 +317,7 @@ mod tests {
                 assert!(c.is_positive(), "{w}x{h}: nothing laid out");
                 assert!(
                     c.max.x <= w + 0.5 && c.max.y <= h + 0.5,
-                    "{w}x{h} (error shown: {error}): content reaches {:?}",
+                    "{w}x{h} (error shown: {error}, other: {other}): content reaches {:?}",
                     c.max
                 );
             }

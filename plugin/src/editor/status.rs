@@ -1,19 +1,26 @@
-//! The headline (current genre, or why there is none) and the status lines at the bottom.
+//! The headline (current genre, "other / unsure", or why there is none) and the status lines at
+//! the bottom.
 use egui::{Align, Color32, Layout, RichText, Ui};
 use genrescope_core::labels::{GENRES, NUM_GENRES};
-use genrescope_engine::{SharedState, Status};
+use genrescope_engine::{Claim, SharedState, Status};
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::{DIM_TEXT, ERROR_COLOUR, GENRE_COLOURS};
+use super::{DIM_TEXT, ERROR_COLOUR, GENRE_COLOURS, OTHER_COLOUR};
 
-pub fn headline(ui: &mut Ui, top: Option<usize>, probs: &[f32; NUM_GENRES], status: Status) {
+/// The big label: the claimed genre and its probability; "other / unsure" and the out-of-set
+/// probability; or a dash and the status (silence, no model, error...).
+pub fn headline(ui: &mut Ui, claim: Claim, probs: &[f32; NUM_GENRES], other: f32, status: Status) {
     ui.horizontal(|ui| {
-        match top {
-            Some(g) => {
+        match claim {
+            Claim::Genre(g) => {
                 ui.label(RichText::new(GENRES[g].to_uppercase()).size(34.0).strong().color(GENRE_COLOURS[g]));
                 ui.label(RichText::new(format!("{:.0} %", 100.0 * probs[g])).size(26.0).color(Color32::WHITE));
             }
-            None => {
+            Claim::Other => {
+                ui.label(RichText::new(headline_text(claim)).size(34.0).strong().color(OTHER_COLOUR));
+                ui.label(RichText::new(format!("{:.0} %", 100.0 * other)).size(26.0).color(Color32::WHITE));
+            }
+            Claim::Nothing => {
                 ui.label(RichText::new("—").size(34.0).color(DIM_TEXT));
                 let colour = if status == Status::Error { ERROR_COLOUR } else { DIM_TEXT };
                 ui.label(RichText::new(status.label()).size(22.0).color(colour));
@@ -23,6 +30,15 @@ pub fn headline(ui: &mut Ui, top: Option<usize>, probs: &[f32; NUM_GENRES], stat
             ui.label(RichText::new("GENRESCOPE").size(12.0).color(DIM_TEXT));
         });
     });
+}
+
+/// The headline's words for a claim (the status line says why there is none).
+pub fn headline_text(claim: Claim) -> String {
+    match claim {
+        Claim::Genre(g) => GENRES[g].to_uppercase(),
+        Claim::Other => "OTHER / UNSURE".into(),
+        Claim::Nothing => "—".into(),
+    }
 }
 
 /// Status, model, input level and counters; the error (wrapped) below them.
@@ -62,6 +78,15 @@ fn split_model_info(info: &str) -> (String, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_headline_names_other_not_a_genre() {
+        assert_eq!(headline_text(Claim::Genre(9)), "ROCK");
+        assert_eq!(headline_text(Claim::Other), "OTHER / UNSURE");
+        assert!(GENRES.iter().all(|g| !headline_text(Claim::Other).contains(&g.to_uppercase())));
+        assert_eq!(headline_text(Claim::Nothing), "—");
+        assert_eq!(Status::Other.label(), "other / unsure");
+    }
 
     #[test]
     fn model_info_splits_into_name_and_folder() {

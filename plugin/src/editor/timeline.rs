@@ -1,10 +1,10 @@
 //! The history timeline widget: span buttons, the genre strip, the top-probability curve, the
 //! time axis and the hover line. What to draw comes from [`TimelineModel`]; this only paints it.
 use egui::{pos2, vec2, Align2, Color32, FontId, Rect, RichText, Sense, Stroke, Ui};
-use genrescope_engine::{HistoryPoint, SharedState};
+use genrescope_engine::{Claim, HistoryPoint, SharedState};
 
 use super::timeline_model::{copy_visible_history, LabelSide, TimelineModel, MAX_GAP_S, SPANS_S};
-use super::{DIM_TEXT, GENRE_COLOURS, NO_GENRE_COLOUR, TRACK_FILL};
+use super::{DIM_TEXT, GENRE_COLOURS, NO_GENRE_COLOUR, OTHER_COLOUR, TRACK_FILL};
 
 /// The timeline never gets less than this, even in the smallest window.
 const MIN_HEIGHT: f32 = 56.0;
@@ -90,13 +90,13 @@ impl Timeline {
 
         for seg in model.segments() {
             let (x0, x1) = (x_of(seg.start_s).max(rect.left()), x_of(seg.end_s));
-            let colour = seg.top.map_or(NO_GENRE_COLOUR, |g| GENRE_COLOURS[g]);
+            let colour = claim_colour(seg.claim);
             // At least a pixel wide, so single predictions stay visible at long spans.
             let r = Rect::from_min_max(pos2(x0, strip.top()), pos2(x1.max(x0 + 1.0), strip.bottom()));
             painter.rect_filled(r, 0.0, colour);
         }
         for run in model.runs() {
-            let colour = GENRE_COLOURS[run.genre];
+            let colour = claim_colour(run.claim);
             let pts: Vec<_> = run.points.iter().map(|&(t, p)| pos2(x_of(t), y_of(p))).collect();
             if pts.len() == 1 {
                 painter.circle_filled(pts[0], 1.5, colour);
@@ -114,7 +114,7 @@ impl Timeline {
             );
         }
 
-        // Hover: which genre was on top at that moment.
+        // Hover: which genre (or "other") was claimed at that moment.
         if let Some(pos) = response.hover_pos() {
             let ago = ((rect.right() - pos.x) / rect.width()) as f64;
             if let Some(text) = model.hover_text(ago) {
@@ -126,5 +126,14 @@ impl Timeline {
             }
         }
         header.response.rect.union(rect)
+    }
+}
+
+/// The strip's and the curve's colour for a claim.
+fn claim_colour(claim: Claim) -> Color32 {
+    match claim {
+        Claim::Genre(g) => GENRE_COLOURS.get(g).copied().unwrap_or(NO_GENRE_COLOUR),
+        Claim::Other => OTHER_COLOUR,
+        Claim::Nothing => NO_GENRE_COLOUR,
     }
 }

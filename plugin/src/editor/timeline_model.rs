@@ -1,26 +1,29 @@
-//! The history timeline as plain data: which stretches of stream time show which genre, the
-//! top-probability curve, the time axis and the hover text. No drawing types: the widget
+//! The history timeline as plain data: which stretches of stream time show which genre (or
+//! "other / unsure", or nothing), the curve of the claimed class's probability, the time axis and
+//! the hover text. No drawing types: the widget
 //! ([`super::timeline`]) maps stream seconds to pixels with [`TimelineModel::ago_fraction`].
 use genrescope_core::labels::{GENRES, NUM_GENRES};
-use genrescope_engine::{HistoryPoint, SharedState};
+use genrescope_engine::{Claim, HistoryPoint, SharedState};
 
 /// Timeline spans to choose from, in seconds.
 pub const SPANS_S: [f64; 3] = [60.0, 180.0, 600.0];
 /// Points further apart than this are drawn with a gap between them (no audio came in).
 pub const MAX_GAP_S: f64 = 5.0;
 
-/// A stretch of the timeline with one top genre (or none).
+/// A stretch of the timeline with one claim: a genre, "other / unsure", or nothing.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Segment {
     pub start_s: f64,
     pub end_s: f64,
-    pub top: Option<usize>,
+    pub claim: Claim,
 }
 
-/// A polyline of the top genre's probability, drawn in that genre's colour.
+/// A polyline of the claimed class's probability (a genre's, or the out-of-set probability
+/// while the claim is "other"), drawn in that class's colour.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineRun {
-    pub genre: usize,
+    /// [`Claim::Genre`] or [`Claim::Other`].
+    pub claim: Claim,
     /// (stream time s, probability)
     pub points: Vec<(f64, f32)>,
 }
@@ -92,7 +95,7 @@ impl<'a> TimelineModel<'a> {
         segs
     }
 
-    /// The top-probability curve, split by genre.
+    /// The claimed class's probability, split by claim.
     pub fn runs(&self) -> Vec<LineRun> {
         top_prob_runs(self.points, MAX_GAP_S)
     }
@@ -103,9 +106,10 @@ impl<'a> TimelineModel<'a> {
         let t = self.now_s - ago_fraction * self.span_s;
         let p = self.points.iter().find(|p| p.time_s >= t)?;
         let ago = format_ago(self.now_s - p.time_s);
-        Some(match p.top.filter(|&g| g < NUM_GENRES) {
-            Some(g) => format!("{} {:.0} % ({ago} ago)", GENRES[g], 100.0 * p.probs[g]),
-            None => format!("no genre ({ago} ago)"),
+        Some(match p.claim {
+            Claim::Genre(g) if g < NUM_GENRES => format!("{} {:.0} % ({ago} ago)", GENRES[g], 100.0 * p.probs[g]),
+            Claim::Other => format!("other / unsure {:.0} % ({ago} ago)", 100.0 * p.other),
+            _ => format!("no genre ({ago} ago)"),
         })
     }
 }
@@ -149,7 +153,7 @@ fn continuous_start(points: &[HistoryPoint]) -> usize {
 }
 
 /// Turns history points into strips: each point covers the time since its predecessor; runs
-/// with the same top genre merge, and points more than `max_gap_s` apart leave a gap.
+/// with the same claim merge, and points more than `max_gap_s` apart leave a gap.
 pub fn timeline_segments(points: &[HistoryPoint], max_gap_s: f64) -> Vec<Segment> {
     let points = &points[continuous_start(points)..];
     let spacing = typical_spacing(points).min(max_gap_s);
@@ -161,34 +165,39 @@ pub fn timeline_segments(points: &[HistoryPoint], max_gap_s: f64) -> Vec<Segment
             _ => p.time_s - spacing,
         };
         match out.last_mut() {
-            Some(last) if last.top == p.top && last.end_s == start => last.end_s = p.time_s,
-            _ => out.push(Segment { start_s: start, end_s: p.time_s, top: p.top }),
+            Some(last) if last.claim == p.claim && last.end_s == start => last.end_s = p.time_s,
+            _ => out.push(Segment { start_s: start, end_s: p.time_s, claim: p.claim }),
         }
         prev = Some(p.time_s);
     }
     out
 }
 
-/// Splits the top-probability curve into runs by genre. A run that follows another without a
-/// gap starts at the previous point, so the curve stays continuous across genre changes.
+/// Splits the curve of the claimed class's probability into runs by claim. A run that follows
+/// another without a gap starts at the previous point, so the curve stays continuous across
+/// changes; silence breaks it.
 pub fn top_prob_runs(points: &[HistoryPoint], max_gap_s: f64) -> Vec<LineRun> {
     let points = &points[continuous_start(points)..];
     let mut out: Vec<LineRun> = Vec::new();
-    let mut prev: Option<(f64, f32, usize)> = None;
+    let mut prev: Option<(f64, f32, Claim)> = None;
     for p in points.iter().filter(|p| p.time_s.is_finite()) {
-        let Some(g) = p.top.filter(|&g| g < NUM_GENRES) else {
-            prev = None;
-            continue;
-        };
-        let here = (p.time_s, p.probs[g]);
-        match (prev, out.last_mut()) {
-            (Some((t, _, pg)), Some(run)) if pg == g && p.time_s - t <= max_gap_s => run.points.push(here),
-            (Some((t, pp, _)), _) if p.time_s - t <= max_gap_s => {
-                out.push(LineRun { genre: g, points: vec![(t, pp), here] })
+        let value = match p.claim {
+            Claim::Genre(g) if g < NUM_GENRES => p.probs[g],
+            Claim::Other => p.other,
+            _ => {
+                prev = None;
+                continue;
             }
-            _ => out.push(LineRun { genre: g, points: vec![here] }),
+        };
+        let here = (p.time_s, value);
+        match (prev, out.last_mut()) {
+            (Some((t, _, pc)), Some(run)) if pc == p.claim && p.time_s - t <= max_gap_s => run.points.push(here),
+            (Some((t, pv, _)), _) if p.time_s - t <= max_gap_s => {
+                out.push(LineRun { claim: p.claim, points: vec![(t, pv), here] })
+            }
+            _ => out.push(LineRun { claim: p.claim, points: vec![here] }),
         }
-        prev = Some((p.time_s, p.probs[g], g));
+        prev = Some((p.time_s, value, p.claim));
     }
     out
 }
@@ -211,13 +220,19 @@ pub fn format_ago(ago_s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Claim::{Genre, Nothing, Other};
 
     fn point(t: f64, top: Option<usize>, p: f32) -> HistoryPoint {
         let mut probs = [0.0; NUM_GENRES];
         if let Some(g) = top {
             probs[g] = p;
         }
-        HistoryPoint { time_s: t, probs, top }
+        HistoryPoint { time_s: t, probs, other: 0.0, claim: top.map_or(Nothing, Genre) }
+    }
+
+    /// "Other / unsure" with out-of-set probability `p` (the genres share the rest).
+    fn other_point(t: f64, p: f32) -> HistoryPoint {
+        HistoryPoint { time_s: t, probs: [(1.0 - p) / NUM_GENRES as f32; NUM_GENRES], other: p, claim: Other }
     }
 
     /// `secs` of predictions every 0.5 s from t = 0.5, all with genre `top`.
@@ -241,13 +256,57 @@ mod tests {
         assert_eq!(
             segs,
             vec![
-                Segment { start_s: 9.5, end_s: 10.5, top: Some(9) },
-                Segment { start_s: 10.5, end_s: 11.0, top: Some(6) },
-                Segment { start_s: 11.0, end_s: 12.0, top: None },
-                Segment { start_s: 31.5, end_s: 32.5, top: Some(9) },
+                Segment { start_s: 9.5, end_s: 10.5, claim: Genre(9) },
+                Segment { start_s: 10.5, end_s: 11.0, claim: Genre(6) },
+                Segment { start_s: 11.0, end_s: 12.0, claim: Nothing },
+                Segment { start_s: 31.5, end_s: 32.5, claim: Genre(9) },
             ]
         );
         assert!(timeline_segments(&[], MAX_GAP_S).is_empty());
+    }
+
+    #[test]
+    fn other_stretches_are_their_own_strips_apart_from_genres_and_silence() {
+        let pts = [
+            point(1.0, Some(5), 0.6),
+            other_point(1.5, 0.55),
+            other_point(2.0, 0.8),
+            point(2.5, None, 0.0),
+            other_point(3.0, 0.7),
+            point(3.5, Some(5), 0.6),
+        ];
+        assert_eq!(
+            timeline_segments(&pts, MAX_GAP_S),
+            vec![
+                Segment { start_s: 0.5, end_s: 1.0, claim: Genre(5) },
+                Segment { start_s: 1.0, end_s: 2.0, claim: Other },
+                Segment { start_s: 2.0, end_s: 2.5, claim: Nothing },
+                Segment { start_s: 2.5, end_s: 3.0, claim: Other },
+                Segment { start_s: 3.0, end_s: 3.5, claim: Genre(5) },
+            ]
+        );
+        // The curve follows the out-of-set probability while "other" is claimed, joined to the
+        // genre before it, and broken by silence like a genre's.
+        assert_eq!(
+            top_prob_runs(&pts, MAX_GAP_S),
+            vec![
+                LineRun { claim: Genre(5), points: vec![(1.0, 0.6)] },
+                LineRun { claim: Other, points: vec![(1.0, 0.6), (1.5, 0.55), (2.0, 0.8)] },
+                LineRun { claim: Other, points: vec![(3.0, 0.7)] },
+                LineRun { claim: Genre(5), points: vec![(3.0, 0.7), (3.5, 0.6)] },
+            ]
+        );
+        let m = TimelineModel::new(&pts, 60.0);
+        assert_eq!(m.hover_text(1.6 / 60.0).as_deref(), Some("other / unsure 80 % (-2 s ago)"));
+        assert_eq!(m.hover_text(1.1 / 60.0).as_deref(), Some("no genre (-1 s ago)"));
+        assert_eq!(m.hover_text(0.0).as_deref(), Some("jazz 60 % (now ago)"));
+        // At every span the other stretch is there.
+        let mut long = steady(40.0, Some(1));
+        long.extend((0..40).map(|i| other_point(40.5 + i as f64 * 0.5, 0.9)));
+        for span in SPANS_S {
+            let claims: Vec<Claim> = TimelineModel::new(&long, span).segments().iter().map(|s| s.claim).collect();
+            assert_eq!(claims, vec![Genre(1), Other], "span {span}");
+        }
     }
 
     #[test]
@@ -257,14 +316,14 @@ mod tests {
         assert_eq!(
             segs,
             vec![
-                Segment { start_s: 8.0, end_s: 10.0, top: Some(1) },
-                Segment { start_s: 10.0, end_s: 12.0, top: Some(2) }
+                Segment { start_s: 8.0, end_s: 10.0, claim: Genre(1) },
+                Segment { start_s: 10.0, end_s: 12.0, claim: Genre(2) }
             ]
         );
         // No spacing to go by: half a second, the plugin's default hop.
         assert_eq!(
             timeline_segments(&[point(3.0, None, 0.0)], MAX_GAP_S),
-            vec![Segment { start_s: 2.5, end_s: 3.0, top: None }]
+            vec![Segment { start_s: 2.5, end_s: 3.0, claim: Nothing }]
         );
     }
 
@@ -273,11 +332,11 @@ mod tests {
         let pts = [point(100.0, Some(1), 0.5), point(100.5, Some(1), 0.5), point(1.0, Some(2), 0.5)];
         let segs = timeline_segments(&pts, MAX_GAP_S);
         assert_eq!(segs.len(), 1);
-        assert_eq!(segs[0].top, Some(2));
+        assert_eq!(segs[0].claim, Genre(2));
         assert_eq!(top_prob_runs(&pts, MAX_GAP_S).len(), 1);
         // A NaN time breaks the stream the same way.
         let pts = [point(5.0, Some(1), 0.5), point(f64::NAN, Some(1), 0.5), point(6.0, Some(3), 0.5)];
-        assert_eq!(timeline_segments(&pts, MAX_GAP_S).iter().map(|s| s.top).collect::<Vec<_>>(), vec![Some(3)]);
+        assert_eq!(timeline_segments(&pts, MAX_GAP_S).iter().map(|s| s.claim).collect::<Vec<_>>(), vec![Genre(3)]);
     }
 
     #[test]
@@ -293,9 +352,9 @@ mod tests {
         assert_eq!(
             runs,
             vec![
-                LineRun { genre: 0, points: vec![(0.5, 0.4), (1.0, 0.5)] },
-                LineRun { genre: 5, points: vec![(1.0, 0.5), (1.5, 0.6)] },
-                LineRun { genre: 5, points: vec![(2.5, 0.7)] },
+                LineRun { claim: Genre(0), points: vec![(0.5, 0.4), (1.0, 0.5)] },
+                LineRun { claim: Genre(5), points: vec![(1.0, 0.5), (1.5, 0.6)] },
+                LineRun { claim: Genre(5), points: vec![(2.5, 0.7)] },
             ]
         );
         // A gap breaks the line too, even within one genre.
@@ -389,11 +448,11 @@ mod tests {
         let mut pts = steady(52.0, Some(9));
         pts.extend((0..240).map(|i| point(60.0 + i as f64 * 0.5, Some(5), 0.8)));
         let now = 179.5;
-        let tops = |span: f64| TimelineModel::new(&pts, span).segments().iter().map(|s| s.top).collect::<Vec<_>>();
+        let tops = |span: f64| TimelineModel::new(&pts, span).segments().iter().map(|s| s.claim).collect::<Vec<_>>();
         // The last minute is all jazz; three and ten minutes show rock, the gap, jazz.
-        assert_eq!(tops(60.0), vec![Some(5)]);
-        assert_eq!(tops(180.0), vec![Some(9), Some(5)]);
-        assert_eq!(tops(600.0), vec![Some(9), Some(5)]);
+        assert_eq!(tops(60.0), vec![Genre(5)]);
+        assert_eq!(tops(180.0), vec![Genre(9), Genre(5)]);
+        assert_eq!(tops(600.0), vec![Genre(9), Genre(5)]);
         let segs = TimelineModel::new(&pts, 180.0).segments();
         assert_eq!((segs[0].end_s, segs[1].start_s), (52.0, 59.5), "the silence is a gap, not a strip");
 

@@ -63,6 +63,22 @@ pub fn test_model() -> &'static Path {
     })
 }
 
+/// [`test_model`] with the out-of-set class (threshold 0.5): bright tones
+/// ([`genrescope_testkit::bright_tones`]) are "other", [`music`] is not.
+pub fn oos_test_model() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch_dir("model-oos");
+        TinyModel::new(FrontEndSpec::musicnn())
+            .with_trunk(2)
+            .seed(11)
+            .out_of_set(0.5)
+            .write(&dir)
+            .expect("write test model");
+        dir
+    })
+}
+
 /// A test model with the first models' front end (MFCC at 22050 Hz, no trunk).
 pub fn mfcc_test_model() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -117,6 +133,8 @@ pub fn rss_kib() -> u64 {
 }
 
 /// CPU time (user + system) of this process in seconds.
+// unsafe: getrusage has no std wrapper.
+#[allow(unsafe_code)]
 pub fn process_cpu_s() -> f64 {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: plain syscall writing into a zeroed struct we own.
@@ -126,6 +144,8 @@ pub fn process_cpu_s() -> f64 {
 }
 
 /// CPU time (user + system) of the threads whose name starts with `name` (from /proc/self/task/*/stat), seconds.
+// unsafe: sysconf (the clock tick) has no std wrapper.
+#[allow(unsafe_code)]
 pub fn threads_cpu_s(name: &str) -> f64 {
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
