@@ -5,7 +5,8 @@
 //! Members (no trunk): window `[N, frames, dim]` → mean over frames → affine → Gemm → Softmax;
 //! with [`TinyModel::int8`], the Gemm in static int8 QDQ form (uint8 input, int8 weights).
 //! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
-//! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. Predictions are
+//! `[N, dim]`, the max over frames, and `taggram` `[N, 50]`, Gemm → Sigmoid, like musicnn's tags);
+//! heads read `embedding` → Gemm → Softmax. Predictions are
 //! meaningless but deterministic and depend on the input.
 //!
 //! With [`TinyModel::out_of_set`] the model has the out-of-set class ("other") as an 11th output,
@@ -16,7 +17,7 @@
 //! not, whatever the random genre weights say. Every member has the same rule, so the vote agrees.
 use anyhow::Context;
 use genrescope_core::features::{Compression, FrontEndSpec};
-use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::labels::{GENRES, NUM_GENRES, NUM_TAGS, TAGS_OUTPUT};
 use genrescope_core::model::{
     Calibration, InputSpec, MemberEntry, ModelManifest, OutOfSet, Quantization, TrunkEntry, TrunkOutput, Vote,
     FORMAT_VERSION, MANIFEST_FILE,
@@ -143,10 +144,23 @@ impl TinyModel {
             let b = g.init_f32("emb.b", &[EMB as i64], &rng.weights(EMB, 0.1));
             g.node_named_out("Gemm", "emb", &[&norm, &w, &b], "embedding", vec![int("transB", 1)]);
             g.node_named_out("ReduceMax", "max", &[&x], "frame_max", vec![ints("axes", &[1]), int("keepdims", 0)]);
+            // Music-tag scores like musicnn's taggram, from their own generator so that the
+            // members' weights are what they were before the trunk had tags.
+            let mut tag_rng = Lcg(self.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
+            let tw = g.init_f32(
+                "tags.w",
+                &[NUM_TAGS as i64, dim as i64],
+                &tag_rng.weights(NUM_TAGS * dim, 3.0 / (dim as f32).sqrt()),
+            );
+            let tb = g.init_f32("tags.b", &[NUM_TAGS as i64], &tag_rng.weights(NUM_TAGS, 1.0));
+            let tag_logits = g.node("Gemm", "tags", &[&norm, &tw, &tb], vec![int("transB", 1)]);
+            g.node_named_out("Sigmoid", "tags.sigmoid", &[&tag_logits], TAGS_OUTPUT, vec![]);
             g.output("embedding", &[None, Some(EMB as i64)]);
             g.output("frame_max", &[None, Some(dim as i64)]);
+            g.output(TAGS_OUTPUT, &[None, Some(NUM_TAGS as i64)]);
             let mut outputs =
                 vec![TrunkOutput { name: "embedding".into(), dim: EMB }, TrunkOutput { name: "frame_max".into(), dim }];
+            outputs.push(TrunkOutput { name: TAGS_OUTPUT.into(), dim: NUM_TAGS });
             if oos {
                 let v = g.init_f32("tilt.w", &[1, dim as i64], &tilt_weights(dim));
                 let zero = g.init_f32("tilt.b", &[1], &[0.0]);
