@@ -158,6 +158,7 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
                 top: Some(i % 10),
                 level_db: -20.0,
                 embedding: None,
+                tags: None,
             })
             .collect();
         let a = Analysis {
@@ -171,6 +172,7 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
             out_of_set: false,
             timeline: genrescope_library::timeline::encode(&preds),
             embedding: Some((0..DIM).map(|_| rng.next().max(0.0)).collect()),
+            tags: Some((0..genrescope_core::labels::NUM_TAGS).map(|_| rng.next().abs().min(1.0)).collect()),
             warnings: vec![],
         };
         let p = format!(

@@ -20,7 +20,7 @@ use crate::{timeline, Error, Result};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use genrescope_core::audio_file::{decode_file, has_audio_extension};
 use genrescope_core::model::MANIFEST_FILE;
-use genrescope_engine::offline::file_embedding;
+use genrescope_engine::offline::{file_embedding, file_tags};
 use genrescope_engine::{Claim, EngineError, OfflineEngine, OfflineSettings};
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
@@ -46,6 +46,8 @@ pub struct ScanOptions {
     /// When another scan or import is writing the library: wait for it (`true`) or refuse with
     /// [`Error::Busy`] (`false`).
     pub wait: bool,
+    /// Rows of the model from which a similarity index is kept ([`crate::ann`]).
+    pub index_min_rows: usize,
 }
 
 impl Default for ScanOptions {
@@ -57,6 +59,7 @@ impl Default for ScanOptions {
             settings: OfflineSettings::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             wait: false,
+            index_min_rows: crate::ann::MIN_ROWS,
         }
     }
 }
@@ -99,6 +102,8 @@ pub struct ScanSummary {
     pub x_real_time: f64,
     /// Stopped by the cancel flag; the next scan goes on from here.
     pub interrupted: bool,
+    /// The model's similarity index after the scan.
+    pub index: crate::ann::Refreshed,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -131,6 +136,8 @@ pub enum ScanEvent<'a> {
 pub struct ModelIdentity {
     pub row: ModelRow,
     pub has_embedding: bool,
+    /// The trunk gives the 50 music tags (genrescope_core::labels::MSD_TAGS).
+    pub has_tags: bool,
 }
 
 impl ModelIdentity {
@@ -157,7 +164,8 @@ impl ModelIdentity {
             window_s: m.window_seconds(),
             last_used: now(),
         };
-        Ok((Self { row, has_embedding: dim.is_some() }, engine))
+        let has_tags = m.tags_output().is_some();
+        Ok((Self { row, has_embedding: dim.is_some(), has_tags }, engine))
     }
 }
 
@@ -241,7 +249,11 @@ pub fn scan_with(
     // Same stat and model: the fingerprint decides (read in parallel: one small read per file).
     let unchanged = |(path, stat): &(String, FileStat)| {
         known.get(path).is_some_and(|k| {
-            k.stat == *stat && k.model_id == model_id && (k.ok || !opts.retry_errors) && k.fingerprint.is_some()
+            k.stat == *stat
+                && k.model_id == model_id
+                && (k.ok || !opts.retry_errors)
+                && k.fingerprint.is_some()
+                && !(k.untagged && identity.has_tags)
         })
     };
     let candidates: Vec<&(String, FileStat)> = walked.files.iter().filter(|f| unchanged(f)).collect();
@@ -278,7 +290,8 @@ pub fn scan_with(
     }
     drop(job_tx);
     let (ev_tx, ev_rx) = unbounded();
-    let ctx = Ctx { db: db_path, model_id, settings: &opts.settings, cancel: &opts.cancel };
+    let ctx =
+        Ctx { db: db_path, model_id, has_tags: identity.has_tags, settings: &opts.settings, cancel: &opts.cancel };
 
     let mut fatal = None;
     std::thread::scope(|s| {
@@ -331,6 +344,8 @@ pub fn scan_with(
     if opts.prune && !opts.cancel.load(Ordering::SeqCst) {
         summary.pruned = db::prune_missing(&conn, &walked.prefixes).map_err(&dberr)?;
     }
+    // Also after a cancelled scan: what it stored is searched through the index at once.
+    summary.index = crate::ann::refresh(&conn, db_path, model_id, opts.index_min_rows)?;
     summary.interrupted = opts.cancel.load(Ordering::SeqCst);
     summary.wall_s = start.elapsed().as_secs_f64();
     summary.x_real_time = if summary.wall_s > 0.0 { summary.audio_s / summary.wall_s } else { 0.0 };
@@ -405,6 +420,7 @@ fn walk(roots: &[PathBuf], summary: &mut ScanSummary, on_event: &mut dyn FnMut(S
 struct Ctx<'a> {
     db: &'a Path,
     model_id: i64,
+    has_tags: bool,
     settings: &'a OfflineSettings,
     cancel: &'a AtomicBool,
 }
@@ -463,7 +479,12 @@ fn process(
         }
     };
     match &job.known {
-        Some(k) if k.ok && k.model_id == ctx.model_id && k.sha256.as_deref() == Some(sha.as_str()) => {
+        Some(k)
+            if k.ok
+                && k.model_id == ctx.model_id
+                && k.sha256.as_deref() == Some(sha.as_str())
+                && !(k.untagged && ctx.has_tags) =>
+        {
             db::touch(conn, k.id, job.stat, &print).map_err(&dberr)?;
             return Ok(Outcome::Unchanged);
         }
@@ -516,7 +537,7 @@ fn store(
 
 /// Decodes and analyses one file. A panic in a decoder (malformed input) is this file's error;
 /// the engine is rebuilt after one, since it may have been left mid-file.
-fn analyse(
+pub(crate) fn analyse(
     engine: &mut Option<OfflineEngine>,
     model: &Path,
     path: &Path,
@@ -550,6 +571,7 @@ fn analyse(
         out_of_set: verdict.is_some_and(|v| v.claim == Claim::Other),
         timeline: timeline::encode(&predictions),
         embedding: file_embedding(&predictions),
+        tags: file_tags(&predictions),
         warnings: audio.warnings,
     })
 }
@@ -608,4 +630,12 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) ->
         let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
+}
+
+/// The audio files a scan of `roots` would look at (canonical paths, sorted), and the notes of
+/// entries the walk could not read: the file list a map step (`analyze --jsonl`) is given.
+pub fn list_audio_files(roots: &[PathBuf]) -> Result<(Vec<String>, Vec<String>)> {
+    let mut summary = ScanSummary::default();
+    let walked = walk(roots, &mut summary, &mut |_| {})?;
+    Ok((walked.files.into_iter().map(|(p, _)| p).collect(), summary.walk_errors))
 }
