@@ -5,12 +5,19 @@
 //! described by the model's spec) → `window` (frames into model windows) → `model` (manifest,
 //! ONNX Runtime: trunk once, heads, soft vote) → `smoothing` (over time, level gate).
 //!
+//! Model folders are untrusted input: [`model::admission`] checks one against [`limits`] before
+//! anything is built from it.
+//!
 //! Cargo features: `decode` (symphonia: [`audio_file::decode_file`]; the plugin leaves it off),
 //! `dev-paths` (the workspace's `.ort/` as a last fallback for ONNX Runtime, for tests and
 //! developer tools; never in a shipped binary, see [`runtime`]).
+// A panic on the analysis or audio thread is a lost feature or a host crash: fail with a
+// typed error instead, or say in an `expect` why it cannot happen (workspace lint policy).
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 pub mod audio_file;
 pub mod features;
 pub mod labels;
+pub mod limits;
 pub mod model;
 pub mod runtime;
 pub mod smoothing;

@@ -13,9 +13,9 @@ use genrescope_core::window::WindowAssembler;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::EngineError;
 use crate::queue::FrameReceiver;
@@ -388,6 +388,9 @@ pub struct AnalysisThread {
     /// Offline rendering: the host's thread steps the analyzer (`step_blocking`), this one only
     /// loads models.
     offline: Arc<AtomicBool>,
+    /// Loads sent so far, and the count at which `step_blocking` last gave up waiting for one.
+    loads_sent: AtomicUsize,
+    gave_up_on: AtomicUsize,
 }
 
 /// How long dropping an [`AnalysisThread`] waits for its thread (the host's main thread blocks
@@ -395,6 +398,11 @@ pub struct AnalysisThread {
 /// step it normally waits for: 25 ms median, 80 ms at most with the shipped model on 2 busy cores
 /// (BENCHMARKS.md, "Teardown"). Past this, a stage that hangs (a stalled disk) must not hang the host.
 pub const JOIN_LIMIT: Duration = Duration::from_secs(1);
+
+/// How long a declared offline render ([`AnalysisThread::step_blocking`]) waits for a model load:
+/// the shipped model loads in about 0.1 s, the largest admitted model in seconds; past this the
+/// load is stalled and the export goes on without waiting for it.
+pub const LOAD_WAIT: Duration = Duration::from_secs(30);
 
 /// How often the thread looks for frames (they arrive every ~16–23 ms); the audio thread never
 /// has to wake it (a syscall).
@@ -416,12 +424,24 @@ impl AnalysisThread {
             run(a, rx, flags)
         })?;
         let thread = handle.thread().clone();
-        Ok(Self { analyzer, control, thread, handle: Some(handle), exited, stop, loading, offline })
+        Ok(Self {
+            analyzer,
+            control,
+            thread,
+            handle: Some(handle),
+            exited,
+            stop,
+            loading,
+            offline,
+            loads_sent: AtomicUsize::new(0),
+            gave_up_on: AtomicUsize::new(usize::MAX),
+        })
     }
 
     /// Loads a model on the analysis thread (returns at once); frames go to `receiver`.
     pub fn load(&self, manifest: ModelManifest, dir: PathBuf, receiver: FrameReceiver) {
         self.loading.fetch_add(1, SeqCst);
+        self.loads_sent.fetch_add(1, SeqCst);
         let _ = self.control.send(Control::Load { manifest: Box::new(manifest), dir, receiver });
         self.thread.unpark();
     }
@@ -437,21 +457,58 @@ impl AnalysisThread {
         self.loading.load(SeqCst) > 0
     }
 
-    /// Offline (non-realtime) rendering: analyses what is queued on the calling thread, waiting
-    /// for a model load in progress first, so the results do not depend on timing; while it is
-    /// used, the analysis thread leaves the stepping to it. Never call it from a real-time audio
-    /// thread: it locks.
-    pub fn step_blocking(&self) {
-        self.offline.store(true, Relaxed);
-        while self.is_loading() {
-            // The load holds the analyzer; the message may not have been picked up yet.
-            self.thread.unpark();
-            drop(lock(&self.analyzer));
-            std::thread::yield_now();
+    /// The host's declared offline (non-realtime) render: analyses what is queued on the calling
+    /// thread, first waiting for a model load in progress (up to [`LOAD_WAIT`]), so an export's
+    /// results do not depend on timing; while it is used, the analysis thread leaves the stepping
+    /// to it. A load still running after [`LOAD_WAIT`] (a stalled disk) is not waited for again:
+    /// later calls behave like [`Self::try_step`] until it ends. Returns whether it analysed.
+    /// Never call it from a real-time audio thread: it may wait.
+    pub fn step_blocking(&self) -> bool {
+        self.step_waiting(LOAD_WAIT)
+    }
+
+    fn step_waiting(&self, limit: Duration) -> bool {
+        let waited_out = self.gave_up_on.load(SeqCst) == self.loads_sent.load(SeqCst);
+        let analysed = self.step_within(if waited_out { Duration::ZERO } else { limit });
+        if !analysed && self.is_loading() {
+            self.gave_up_on.store(self.loads_sent.load(SeqCst), SeqCst);
         }
-        let mut a = lock(&self.analyzer);
-        if catch_unwind(AssertUnwindSafe(|| a.step(|_| {}))).is_err() {
-            crashed(&mut a);
+        analysed
+    }
+
+    /// A render the host did not declare but that runs much faster than real time: analyses what
+    /// is queued on the calling thread only if no model load is in progress and the analyzer is
+    /// free at once (`try_lock`); otherwise skips, and the frames stay queued for the next call
+    /// (the queue holds [`genrescope_core::limits::QUEUE_SECONDS`] of audio, so a render that
+    /// starts during a load loses only what overflows it). Never waits: the "render" may be a
+    /// real-time host after all. Returns whether it analysed.
+    pub fn try_step(&self) -> bool {
+        self.step_within(Duration::ZERO)
+    }
+
+    fn step_within(&self, wait: Duration) -> bool {
+        self.offline.store(true, Relaxed);
+        let deadline = Instant::now() + wait;
+        loop {
+            if !self.is_loading() {
+                let guard = match self.analyzer.try_lock() {
+                    Ok(g) => Some(g),
+                    Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                    Err(TryLockError::WouldBlock) => None,
+                };
+                if let Some(mut a) = guard {
+                    if catch_unwind(AssertUnwindSafe(|| a.step(|_| {}))).is_err() {
+                        crashed(&mut a);
+                    }
+                    return true;
+                }
+            }
+            if wait.is_zero() || Instant::now() >= deadline {
+                return false;
+            }
+            // The load message may not have been picked up yet.
+            self.thread.unpark();
+            std::thread::sleep(Duration::from_micros(500));
         }
     }
 }
@@ -557,4 +614,68 @@ pub fn default_model_dir() -> Option<PathBuf> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a model load does to the thread's state: counts itself and holds the analyzer.
+    fn fake_load(t: &AnalysisThread) -> MutexGuard<'_, Analyzer> {
+        t.loading.fetch_add(1, SeqCst);
+        t.loads_sent.fetch_add(1, SeqCst);
+        lock(&t.analyzer)
+    }
+
+    #[test]
+    fn a_detected_render_never_waits_for_a_load() {
+        let t = AnalysisThread::spawn(Arc::new(SharedState::default())).unwrap();
+        let held = fake_load(&t);
+        let start = Instant::now();
+        for _ in 0..100 {
+            assert!(!t.try_step());
+        }
+        assert!(start.elapsed() < Duration::from_millis(20), "{:?}", start.elapsed());
+        // The lock free but the load not finished: still no analysis on the caller's thread.
+        drop(held);
+        assert!(!t.try_step());
+        t.loading.fetch_sub(1, SeqCst);
+        assert!(t.try_step());
+    }
+
+    #[test]
+    fn a_declared_render_waits_for_a_load_but_not_forever() {
+        let t = AnalysisThread::spawn(Arc::new(SharedState::default())).unwrap();
+        let held = fake_load(&t);
+        let start = Instant::now();
+        assert!(!t.step_waiting(Duration::from_millis(100)));
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(100) && waited < Duration::from_secs(2), "{waited:?}");
+        // The same stalled load is not waited for again.
+        let start = Instant::now();
+        assert!(!t.step_waiting(Duration::from_millis(100)));
+        assert!(start.elapsed() < Duration::from_millis(50), "{:?}", start.elapsed());
+        drop(held);
+        t.loading.fetch_sub(1, SeqCst);
+        assert!(t.step_waiting(Duration::from_millis(100)));
+        // A new load is waited for again, and analysed as soon as it ends.
+        t.loading.fetch_add(1, SeqCst);
+        t.loads_sent.fetch_add(1, SeqCst);
+        let release = std::thread::scope(|s| {
+            let (held_tx, held) = crossbeam_channel::bounded(0);
+            let t = &t;
+            s.spawn(move || {
+                let g = lock(&t.analyzer);
+                held_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(30));
+                drop(g);
+                t.loading.fetch_sub(1, SeqCst);
+            });
+            held.recv().unwrap();
+            let start = Instant::now();
+            assert!(t.step_waiting(Duration::from_secs(5)));
+            start.elapsed()
+        });
+        assert!(release >= Duration::from_millis(25) && release < Duration::from_secs(2), "{release:?}");
+    }
 }

@@ -16,9 +16,10 @@ pub enum FrontEndError {
     Spec(#[from] SpecError),
 }
 
-/// Frames the queue holds: ~12 s of audio, so a busy analysis thread rarely drops any.
+/// Frames the queue holds: ~12 s of audio ([`genrescope_core::limits::QUEUE_SECONDS`]), so a busy
+/// analysis thread rarely drops any. Model admission bounds its size in bytes.
 pub fn queue_capacity(spec: &FrontEndSpec) -> usize {
-    (spec.frames_per_second() * 12.0).ceil() as usize
+    genrescope_core::limits::queue_frames(spec.frames_per_second())
 }
 
 pub struct AudioFrontEnd {

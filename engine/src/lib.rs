@@ -8,6 +8,9 @@
 //!
 //! Cargo feature `dev-paths`: [`default_model_dir`] falls back to the workspace's `models/`
 //! (tests, developer builds; never in a shipped binary).
+// A panic on the analysis or audio thread is a lost feature or a host crash: fail with a
+// typed error instead, or say in an `expect` why it cannot happen (workspace lint policy).
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 pub mod analysis;
 pub mod error;
 pub mod frontend;

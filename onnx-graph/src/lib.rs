@@ -287,6 +287,16 @@ impl Reader {
         self.model.graph.node.iter().map(|n| n.name.as_str()).collect()
     }
 
+    /// Names of the graph's inputs.
+    pub fn input_names(&self) -> Vec<&str> {
+        self.model.graph.input.iter().map(|i| i.name.as_str()).collect()
+    }
+
+    /// Names of the graph's initializers.
+    pub fn initializer_names(&self) -> Vec<&str> {
+        self.model.graph.initializer.iter().map(|t| t.name.as_str()).collect()
+    }
+
     /// Names of the graph's outputs.
     pub fn output_names(&self) -> Vec<&str> {
         self.model.graph.output.iter().map(|o| o.name.as_str()).collect()

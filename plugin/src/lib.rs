@@ -4,6 +4,9 @@
 //! the audio-thread front end ([`AudioFrontEnd`]), which computes feature frames into a queue;
 //! the analysis thread ([`AnalysisThread`]) loads the model and publishes results through
 //! atomics ([`SharedState`]) that the editor ([`editor`]) and the MIDI output ([`midi`]) read.
+// A panic on the analysis or audio thread is a lost feature or a host crash: fail with a
+// typed error instead, or say in an `expect` why it cannot happen (workspace lint policy).
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 use genrescope_core::model::ModelManifest;
 use genrescope_engine::frontend::queue_capacity;
 use genrescope_engine::{default_model_dir, frame_queue, AnalysisThread, AudioFrontEnd, SharedState};
@@ -19,7 +22,7 @@ pub mod render;
 
 use midi::MidiOut;
 use params::GenrescopeParams;
-use render::{RenderWatch, TransportWatch};
+use render::{Render, RenderWatch, TransportWatch};
 
 pub struct Genrescope {
     params: Arc<GenrescopeParams>,
@@ -170,7 +173,11 @@ impl Plugin for Genrescope {
                 return true;
             }
         };
-        let analysis = self.analysis.as_ref().expect("spawned above");
+        let Some(analysis) = self.analysis.as_ref() else {
+            // Not reached: the thread is spawned above; but a host is never crashed for it.
+            self.shared.set_error("analysis thread missing; audio passes through unanalysed".into());
+            return true;
+        };
         match plan {
             ModelPlan::Same(_) => analysis.attach(receiver),
             ModelPlan::New(manifest, dir, folder) => {
@@ -202,15 +209,20 @@ impl Plugin for Genrescope {
             // Playback (or an export) starts here: so does the analysis, as for a file.
             self.reset();
         }
-        let offline = self.render.block(samples);
+        let render = self.render.block(samples);
         if let Some(fe) = &mut self.frontend {
             fe.process(buffer.as_slice_immutable());
             if let Some(a) = &self.analysis {
-                if offline {
-                    // Not real time: waiting for the model and allocating are allowed here.
-                    nice_plug::util::permit_alloc(|| a.step_blocking());
-                } else {
-                    a.set_realtime();
+                // Not real time: allocating is allowed here; only a declared render may wait
+                // (see `render`).
+                match render {
+                    Render::Declared => {
+                        nice_plug::util::permit_alloc(|| a.step_blocking());
+                    }
+                    Render::Detected => {
+                        nice_plug::util::permit_alloc(|| a.try_step());
+                    }
+                    Render::Realtime => a.set_realtime(),
                 }
             }
         }
@@ -240,3 +252,37 @@ impl Vst3Plugin for Genrescope {
 
 nice_export_clap!(Genrescope);
 nice_export_vst3!(Genrescope);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use genrescope_core::features::FrontEndSpec;
+    use genrescope_engine::Status;
+    use genrescope_testkit::hostile::hostile_models;
+    use genrescope_testkit::{scratch_dir, TinyModel};
+
+    fn plan(dir: &std::path::Path) -> (Genrescope, ModelPlan) {
+        let p = Genrescope::default();
+        *p.params.model_dir.write().unwrap() = Some(dir.display().to_string());
+        let plan = p.plan_model();
+        (p, plan)
+    }
+
+    /// What activation decides for each hostile folder: no model, and an error in the shared
+    /// state (what the editor shows) that names the problem. Nothing is allocated from a refused
+    /// manifest: activation builds the frame queue only from a `ModelPlan` with a manifest.
+    #[test]
+    fn hostile_models_are_refused_at_activation_with_a_visible_error() {
+        let good = scratch_dir("plan-good");
+        TinyModel::new(FrontEndSpec::musicnn()).with_trunk(2).write(&good).unwrap();
+        assert!(matches!(plan(&good).1, ModelPlan::New(..)));
+        for h in hostile_models(&good, &scratch_dir("plan-hostile")) {
+            let (p, plan) = plan(&h.dir);
+            assert!(matches!(plan, ModelPlan::Unusable), "{}", h.what);
+            assert_eq!(p.shared.status(), Status::Error, "{}", h.what);
+            let text = p.shared.error_text();
+            assert!(text.to_lowercase().contains(&h.error.to_lowercase()), "{}: {text}", h.what);
+            assert!(text.ends_with("audio passes through unanalysed"), "{}: {text}", h.what);
+        }
+    }
+}

@@ -15,6 +15,10 @@
 //! (with a trunk, the trunk computes it as the extra output `tilt`). For mel front ends: bright
 //! audio ([`bright_tones`]) is "other", audio whose energy sits low (bass, voices below 1 kHz) is
 //! not, whatever the random genre weights say. Every member has the same rule, so the vote agrees.
+
+pub mod bad_input;
+pub mod hostile;
+
 use anyhow::Context;
 use genrescope_core::features::{Compression, FrontEndSpec};
 use genrescope_core::labels::{GENRES, NUM_GENRES, NUM_TAGS, TAGS_OUTPUT};

@@ -7,7 +7,11 @@
 //!   copy `libonnxruntime.so` and the shipped `models/` (as `genrescope-model/`) next to the plugin binary.
 //! - `cargo xtask test [cargo test args]`: fmt and clippy gates, the CLAP tests against a debug bundle,
 //!   then `cargo test --workspace --release` against the release bundle (see `Cmd::Test`).
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: every fuzz target of `fuzz/` (or those named) for N
+//!   seconds each with `cargo fuzz` (libFuzzer), one at a time, growing `fuzz/corpus/<target>/`;
+//!   crashes land in `fuzz/artifacts/<target>/` (see `fuzz::run`).
 //! - anything else is handed to nice-plug-xtask unchanged.
+mod fuzz;
 mod musicnn;
 mod ort;
 mod wheel;
@@ -56,6 +60,16 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run the fuzz targets (cargo fuzz + libFuzzer; nightly if installed, else stable with
+    /// RUSTC_BOOTSTRAP=1) for SECONDS each, one after the other; prints each target's executions
+    /// and fails if any crashed (the input is in fuzz/artifacts/<target>/). `cargo test -p
+    /// genrescope-fuzz` replays the kept corpus without libFuzzer.
+    Fuzz {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets to run (default: all of fuzz/Cargo.toml's).
+        targets: Vec<String>,
+    },
     /// Any other command is passed to nice-plug-xtask.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -75,6 +89,7 @@ fn main() -> Result<()> {
             bundle(&root, &args)?;
         }
         Cmd::Test { args } => test(&root, &args)?,
+        Cmd::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets)?,
         Cmd::Other(args) => nice_plug_xtask::main_with_args("cargo xtask", args)?,
     }
     Ok(())

@@ -252,7 +252,7 @@ fn decode_au(bytes: &[u8]) -> Result<DecodedAudio, String> {
         4 => (3, |b| (i32::from_be_bytes([b[0], b[1], b[2], 0]) >> 8) as f32 / 8_388_608.0),
         5 => (4, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0),
         6 => (4, |b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        7 => (8, |b| f64::from_be_bytes(b.try_into().unwrap()) as f32),
+        7 => (8, |b| f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32),
         e => return Err(format!("unsupported .au encoding {e}")),
     };
     let n_ch = n_ch as usize;

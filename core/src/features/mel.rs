@@ -84,12 +84,9 @@ impl MelFilterbank {
                         }
                     })
                     .collect();
-                match w.iter().position(|&x| x != 0.0) {
-                    Some(first) => {
-                        let last = w.iter().rposition(|&x| x != 0.0).unwrap();
-                        (first, w[first..=last].to_vec())
-                    }
-                    None => (0, Vec::new()), // empty band (librosa warns); stays 0
+                match (w.iter().position(|&x| x != 0.0), w.iter().rposition(|&x| x != 0.0)) {
+                    (Some(first), Some(last)) => (first, w[first..=last].to_vec()),
+                    _ => (0, Vec::new()), // empty band (librosa warns); stays 0
                 }
             })
             .collect();

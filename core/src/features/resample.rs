@@ -90,6 +90,7 @@ impl StreamResampler {
                 break;
             }
             self.in_fill = 0;
+            #[allow(clippy::expect_used, reason = "rubato fails only on wrong buffer sizes, fixed in new()")]
             let (_, produced) = inner
                 .process_into_buffer(&[&self.in_buf[..]], &mut [&mut self.out_buf[..]], None)
                 .expect("buffers sized in new");

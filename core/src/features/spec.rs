@@ -11,6 +11,7 @@
 //!
 //! The model's input tensor (name, shape, frames per window) is not part of the spec: it lives in
 //! the manifest, so one spec can serve models with different windows.
+use crate::limits;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -165,6 +166,7 @@ impl FrontEndSpec {
     /// declaration order, floats in serde_json's shortest round-trip form, enums as tagged
     /// snake_case objects, `None` as `null`).
     pub fn canonical_json(&self) -> String {
+        #[allow(clippy::expect_used, reason = "plain structs with string keys always serialize")]
         let json = serde_json::to_string(self).expect("FrontEndSpec serializes");
         format!("{HASH_DOMAIN}{json}")
     }
@@ -216,20 +218,28 @@ impl FrontEndSpec {
         }
     }
 
-    /// Checks that this build can compute the spec; every constructor calls it and returns
-    /// the error instead of panicking (a bad manifest must never panic inside a host).
+    /// Checks that this build can compute the spec within the resource limits
+    /// ([`crate::limits`]); every constructor calls it and returns the error instead of panicking
+    /// or allocating (a bad manifest must never take a host down).
     pub fn validate(&self) -> Result<(), SpecError> {
         let err = |m: &str| Err(SpecError(m.to_string()));
-        if !(1000..=768_000).contains(&self.sample_rate) {
-            return err("sample_rate must be between 1000 and 768000 Hz");
+        let limit = |r: Result<(), limits::LimitExceeded>| r.map_err(|e| SpecError(e.to_string()));
+        if self.sample_rate < limits::MIN_SAMPLE_RATE {
+            return Err(SpecError(format!("sample_rate must be at least {} Hz", limits::MIN_SAMPLE_RATE)));
         }
-        if !(16..=65536).contains(&self.n_fft) || self.hop_length == 0 || self.hop_length > 65536 {
-            return err("need 16 <= n_fft <= 65536 and 0 < hop_length <= 65536");
+        limit(limits::MAX_SAMPLE_RATE.check(self.sample_rate.into()))?;
+        if self.n_fft < 16 || self.hop_length == 0 {
+            return err("need n_fft >= 16 and hop_length > 0");
         }
+        limit(limits::MAX_N_FFT.check(self.n_fft as u64))?;
+        // Bounds the hop too: it is at least sample_rate / 1000.
+        limit(limits::MAX_FRAMES_PER_SECOND.check_f64(self.frames_per_second()))?;
+        limit(limits::MAX_STFT_SAMPLES_PER_SECOND.check_f64(self.frames_per_second() * self.n_fft as f64))?;
         let n_bins = self.n_fft / 2 + 1;
         if self.mel.n_mels == 0 || self.mel.n_mels > n_bins {
             return err("need 0 < n_mels <= n_fft/2 + 1");
         }
+        limit(limits::MAX_N_MELS.check(self.mel.n_mels as u64))?;
         let nyq = self.sample_rate as f32 / 2.0;
         let fmax = self.fmax_hz();
         if !(self.mel.fmin >= 0.0 && self.mel.fmin < fmax && fmax <= nyq) {
@@ -359,6 +369,33 @@ mod tests {
             let e = b.validate().unwrap_err();
             assert!(e.to_string().starts_with("front end not supported"), "{e}");
         }
+    }
+
+    /// What the hostile manifest asked for (768 kHz, hop 1, n_fft 65536, 32769 mels: a
+    /// 1.2 TB frame queue), and each limit alone, are refused with the limit named.
+    #[test]
+    fn resource_limits_are_refused() {
+        let base = FrontEndSpec::musicnn();
+        let mel = |n_mels| MelSpec { n_mels, ..base.mel.clone() };
+        let cases = [
+            (
+                FrontEndSpec { sample_rate: 768_000, n_fft: 65536, hop_length: 1, mel: mel(32769), ..base.clone() },
+                "model sample rate",
+            ),
+            (FrontEndSpec { sample_rate: 192_001, ..base.clone() }, "model sample rate"),
+            (FrontEndSpec { sample_rate: 3_999, ..base.clone() }, "at least 4000"),
+            (FrontEndSpec { n_fft: 32768, hop_length: 8192, ..base.clone() }, "n_fft is 32768"),
+            (FrontEndSpec { hop_length: 1, ..base.clone() }, "frames per second"),
+            (FrontEndSpec { n_fft: 16384, hop_length: 32, ..base.clone() }, "STFT input per second"),
+            (FrontEndSpec { n_fft: 4096, hop_length: 1024, mel: mel(513), ..base.clone() }, "n_mels is 513"),
+        ];
+        for (spec, want) in &cases {
+            let e = spec.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        // At the limits, still valid.
+        let edge = FrontEndSpec { sample_rate: 192_000, n_fft: 4096, hop_length: 192, mel: mel(512), ..base };
+        edge.validate().unwrap();
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl FrameAnalyzer {
         for ((d, &x), &w) in self.fft_in.iter_mut().zip(frame).zip(&self.window) {
             *d = x * w;
         }
+        #[allow(clippy::expect_used, reason = "realfft fails only on wrong buffer sizes, fixed in new()")]
         self.fft
             .process_with_scratch(&mut self.fft_in, &mut self.spectrum, &mut self.scratch)
             .expect("buffer sizes fixed in new");

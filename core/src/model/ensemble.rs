@@ -93,9 +93,10 @@ impl Ensemble {
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Self, ModelError> {
         let stage = || if cancelled() { Err(ModelError::Cancelled) } else { Ok(()) };
-        manifest.validate()?;
+        // Admission's stages for a manifest in memory, then its last one, before any session.
+        super::admission::check_limits(&manifest)?;
         stage()?;
-        let files = manifest.verify_files(&dir)?;
+        let files = super::admission::checksums(&manifest, &dir)?;
         stage()?;
         let check = |s: &Session, file: &Path, inputs: &[String], outputs: &[String]| {
             let missing_in = inputs.iter().find(|n| !s.inputs().iter().any(|i| i.name() == n.as_str()));
@@ -248,26 +249,16 @@ impl Ensemble {
 }
 
 /// Runs `f` with denormals flushed to zero (x86-64 MXCSR FTZ + DAZ), then restores the caller's
-/// mode. Hosts often run their audio threads with FTZ on (nice-plug does during `process`), our
-/// analysis thread and the CLI do not; offline rendering runs the model on the host's thread, and
-/// the same window must give the same probabilities on every thread. Denormals would only slow a
-/// model down anyway.
-// unsafe: reading and writing MXCSR (the thread's float mode) has no safe API in std.
-#[allow(unsafe_code)]
+/// mode on every exit, a panic included (the panic is caught further up on the analysis thread,
+/// or in the host's offline render, and that thread must not keep our float mode). Hosts often
+/// run their audio threads with FTZ on (nice-plug does during `process`), our analysis thread and
+/// the CLI do not; offline rendering runs the model on the host's thread, and the same window must
+/// give the same probabilities on every thread. Denormals would only slow a model down anyway.
 pub fn with_flush_to_zero<T>(f: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "x86_64")]
     {
-        #[allow(deprecated)] // _mm_getcsr/_mm_setcsr: no stable replacement besides inline asm
-        {
-            use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
-            const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
-            // SAFETY: reading/writing MXCSR only changes this thread's float rounding flags.
-            let saved = unsafe { _mm_getcsr() };
-            unsafe { _mm_setcsr(saved | FTZ_DAZ) };
-            let out = f();
-            unsafe { _mm_setcsr(saved) };
-            out
-        }
+        let _restore = mxcsr::FlushToZero::set();
+        f()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -275,6 +266,77 @@ pub fn with_flush_to_zero<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+#[allow(deprecated)]
+// _mm_getcsr/_mm_setcsr: no stable replacement besides inline asm
+// unsafe: reading and writing MXCSR (the thread's float mode) has no safe API in std.
+#[allow(unsafe_code)]
+pub mod mxcsr {
+    use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+
+    /// Flush-to-zero (bit 15) and denormals-are-zero (bit 6).
+    pub const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
+
+    /// This thread's MXCSR.
+    pub fn get() -> u32 {
+        // SAFETY: reading MXCSR has no side effect.
+        unsafe { _mm_getcsr() }
+    }
+
+    /// Sets this thread's MXCSR (float rounding and exception flags of this thread only).
+    pub fn set(value: u32) {
+        // SAFETY: writing MXCSR only changes this thread's float mode.
+        unsafe { _mm_setcsr(value) }
+    }
+
+    /// FTZ + DAZ while alive; the saved MXCSR comes back on drop, so also when unwinding.
+    pub struct FlushToZero {
+        saved: u32,
+    }
+
+    impl FlushToZero {
+        pub fn set() -> Self {
+            let saved = get();
+            set(saved | FTZ_DAZ);
+            Self { saved }
+        }
+    }
+
+    impl Drop for FlushToZero {
+        fn drop(&mut self) {
+            set(self.saved);
+        }
+    }
+}
+
 fn infer(e: impl std::fmt::Display) -> ModelError {
     ModelError::Inference(e.to_string())
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The caller's float mode comes back whether the closure returns or panics.
+    #[test]
+    fn flush_to_zero_is_restored_on_return_and_on_panic() {
+        let before = mxcsr::get();
+        assert_eq!(before & mxcsr::FTZ_DAZ, 0, "test threads start without FTZ/DAZ");
+        let inside = with_flush_to_zero(mxcsr::get);
+        assert_eq!(inside & mxcsr::FTZ_DAZ, mxcsr::FTZ_DAZ);
+        assert_eq!(mxcsr::get(), before);
+        let caught = std::panic::catch_unwind(|| {
+            with_flush_to_zero(|| {
+                assert_eq!(mxcsr::get() & mxcsr::FTZ_DAZ, mxcsr::FTZ_DAZ);
+                panic!("inference panicked");
+            })
+        });
+        assert!(caught.is_err());
+        assert_eq!(mxcsr::get(), before, "MXCSR after a panic: {:#x}, before: {before:#x}", mxcsr::get());
+        // A caller that had FTZ on keeps it on.
+        mxcsr::set(before | mxcsr::FTZ_DAZ);
+        let _ = std::panic::catch_unwind(|| with_flush_to_zero(|| panic!("again")));
+        assert_eq!(mxcsr::get(), before | mxcsr::FTZ_DAZ);
+        mxcsr::set(before);
+    }
 }

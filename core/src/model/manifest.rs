@@ -170,6 +170,12 @@ pub enum ManifestError {
     Invalid(String),
     #[error("model file {file} is corrupt or was changed: SHA-256 {actual}, manifest says {expected}")]
     Checksum { file: String, expected: String, actual: String },
+    /// Admission refused the model: it asks for more than a host can give ([`crate::limits`]).
+    #[error("model refused: {0}")]
+    Limit(#[from] crate::limits::LimitExceeded),
+    /// A model file (or the manifest) is a FIFO, a device, a folder: not a plain file.
+    #[error("{path} is not a regular file")]
+    NotAFile { path: PathBuf },
 }
 
 impl From<SpecError> for ManifestError {
@@ -186,20 +192,12 @@ pub struct VerifiedFiles {
 }
 
 impl ModelManifest {
-    /// Reads and validates `<dir>/manifest.json` (or the file itself if `path` is a file);
-    /// returns the manifest and its folder. Reads no ONNX file.
+    /// Admits `<dir>/manifest.json` (or the file itself if `path` is a file): reads it within its
+    /// size limit, parses, validates, checks every resource limit and that the model files are
+    /// plain files within the size limit ([`super::admission::admit`]); returns the manifest and
+    /// its folder. Reads no ONNX file.
     pub fn load(path: &Path) -> Result<(Self, PathBuf), ManifestError> {
-        let file = if path.is_dir() { path.join(MANIFEST_FILE) } else { path.to_path_buf() };
-        if !file.is_file() {
-            return Err(ManifestError::NotFound(file));
-        }
-        let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Io { path: file.clone(), source })?;
-        let manifest = Self::parse(&text).map_err(|e| match e {
-            ManifestError::Parse { message, .. } => ManifestError::Parse { path: file.clone(), message },
-            other => other,
-        })?;
-        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok((manifest, dir))
+        super::admission::admit(path)
     }
 
     /// Parses and validates manifest JSON of format version 1 or 2.
@@ -226,6 +224,7 @@ impl ModelManifest {
     pub fn write(&self, dir: &Path, file_name: &str) -> Result<PathBuf, ManifestError> {
         self.validate()?;
         let path = dir.join(file_name);
+        #[allow(clippy::expect_used, reason = "plain structs with string keys always serialize")]
         let text = serde_json::to_string_pretty(self).expect("manifest serializes") + "\n";
         std::fs::write(&path, text).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
         Ok(path)
@@ -354,20 +353,10 @@ impl ModelManifest {
         Ok(())
     }
 
-    /// Verifies every file's SHA-256; returns their absolute paths.
+    /// Verifies every file's SHA-256 (streamed, within the size limit; admission's last stage,
+    /// [`super::admission::checksums`]); returns their absolute paths.
     pub fn verify_files(&self, dir: &Path) -> Result<VerifiedFiles, ManifestError> {
-        let verify = |file: &str, sha: &str| -> Result<PathBuf, ManifestError> {
-            let path = dir.join(file);
-            let bytes = std::fs::read(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
-            let actual = crate::sha256_hex(&bytes);
-            if !actual.eq_ignore_ascii_case(sha) {
-                return Err(ManifestError::Checksum { file: file.into(), expected: sha.into(), actual });
-            }
-            Ok(path)
-        };
-        let trunk = self.trunk.as_ref().map(|t| verify(&t.file, &t.sha256)).transpose()?;
-        let members = self.members.iter().map(|m| verify(&m.file, &m.sha256)).collect::<Result<_, _>>()?;
-        Ok(VerifiedFiles { trunk, members })
+        super::admission::checksums(self, dir)
     }
 }
 
@@ -383,11 +372,11 @@ fn check_file_name(file: &str) -> Result<(), ManifestError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::features::FrontEndSpec;
 
-    fn sample() -> ModelManifest {
+    pub(crate) fn sample() -> ModelManifest {
         let fe = FrontEndSpec::musicnn();
         ModelManifest {
             format_version: FORMAT_VERSION,

@@ -1,5 +1,7 @@
-//! Trained models: the manifest (format 2, and 1 read by `v1`), session building, the loaded
+//! Trained models: the manifest (format 2, and 1 read by `v1`), admission (what a model folder may
+//! ask for), session building, the loaded
 //! ensemble (trunk once per window, members, soft vote).
+pub mod admission;
 pub mod ensemble;
 pub mod manifest;
 pub mod session;

@@ -34,6 +34,7 @@ struct FeatureConfigV1 {
 
 impl FeatureConfigV1 {
     fn hash(&self) -> String {
+        #[allow(clippy::expect_used, reason = "plain structs with string keys always serialize")]
         let json = serde_json::to_string(self).expect("serializes");
         crate::hex(&Sha256::digest(format!("genrescope-features-v1\n{json}").as_bytes()))
     }

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 /// nice-plug's CLAP state: a little-endian u64 length, then the JSON.
 pub fn state_json(blob: &[u8]) -> serde_json::Value {
@@ -283,8 +284,17 @@ impl TestHost {
             &host_info,
         )
         .unwrap_or_else(|e| panic!("could not instantiate {id}: {e}"));
-        let mut inst =
-            Instance { instance, audio: None, log, dirty, rescans, wrong_thread, sample_rate: 0.0, max_block: 0 };
+        let mut inst = Instance {
+            instance,
+            audio: None,
+            log,
+            dirty,
+            rescans,
+            wrong_thread,
+            sample_rate: 0.0,
+            max_block: 0,
+            last_process: Duration::ZERO,
+        };
         inst.pump_main_thread();
         inst
     }
@@ -296,7 +306,7 @@ enum Job {
 }
 
 enum Reply {
-    Processed { outputs: Vec<Vec<f32>>, events: Vec<OutEvent>, status: Result<ProcessStatus, String> },
+    Processed { outputs: Vec<Vec<f32>>, events: Vec<OutEvent>, status: Result<ProcessStatus, String>, took: Duration },
     Stopped(StoppedPluginAudioProcessor<Handlers>),
 }
 
@@ -316,6 +326,8 @@ pub struct Instance {
     wrong_thread: Arc<AtomicUsize>,
     sample_rate: f64,
     max_block: u32,
+    /// How long the plugin's last `process` call took, on the audio thread.
+    last_process: Duration,
 }
 
 impl Instance {
@@ -394,7 +406,10 @@ impl Instance {
         audio.jobs.send(Job::Process { inputs: input.to_vec(), events: events.to_vec() }).expect("audio thread gone");
         let reply = audio.replies.recv().expect("audio thread died (plugin panicked?)");
         let out = match reply {
-            Reply::Processed { outputs, events, status } => (outputs, events, status),
+            Reply::Processed { outputs, events, status, took } => {
+                self.last_process = took;
+                (outputs, events, status)
+            }
             Reply::Stopped(_) => unreachable!(),
         };
         self.pump_main_thread();
@@ -414,6 +429,11 @@ impl Instance {
         audio.handle.join().expect("audio thread panicked");
         self.instance.deactivate(stopped);
         self.pump_main_thread();
+    }
+
+    /// How long the plugin's last `process` call took (measured on the audio thread around the call).
+    pub fn last_process_time(&self) -> Duration {
+        self.last_process
     }
 
     pub fn is_active(&self) -> bool {
@@ -583,6 +603,7 @@ fn audio_thread(
                 }
                 in_events.sort();
                 out_events.clear();
+                let started = Instant::now();
                 let status = {
                     let input_audio = input_ports.with_input_buffers([AudioPortBuffer {
                         latency: 0,
@@ -605,9 +626,10 @@ fn audio_thread(
                         )
                         .map_err(|e| e.to_string())
                 };
+                let took = started.elapsed();
                 steady_time += frames as u64;
                 let events = out_events.iter().map(convert_event).collect();
-                if replies.send(Reply::Processed { outputs, events, status }).is_err() {
+                if replies.send(Reply::Processed { outputs, events, status, took }).is_err() {
                     break;
                 }
             }

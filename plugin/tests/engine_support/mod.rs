@@ -89,6 +89,37 @@ pub fn mfcc_test_model() -> &'static Path {
     })
 }
 
+/// A valid model whose trunk carries `pad` bytes of (legitimate) ONNX metadata, which the
+/// checksum stage and ONNX Runtime both read: a model that takes a while to load (about 10 ms per
+/// MB on the dev machine, most of it in one ONNX Runtime session build).
+pub fn padded_model(name: &str, pad: usize) -> PathBuf {
+    let dir = scratch_dir(name);
+    let mut m = TinyModel::new(FrontEndSpec::musicnn()).with_trunk(2).seed(3).write(&dir).unwrap();
+    let trunk = dir.join("trunk.onnx");
+    let mut bytes = std::fs::read(&trunk).unwrap();
+    // ModelProto.metadata_props (field 14) = StringStringEntryProto { key (1), value (2) }.
+    let mut entry = vec![0x0a, 3];
+    entry.extend_from_slice(b"pad");
+    entry.push(0x12);
+    varint(&mut entry, pad as u64);
+    entry.resize(entry.len() + pad, b' ');
+    bytes.push(14 << 3 | 2);
+    varint(&mut bytes, entry.len() as u64);
+    bytes.extend_from_slice(&entry);
+    std::fs::write(&trunk, &bytes).unwrap();
+    m.trunk.as_mut().unwrap().sha256 = genrescope_core::sha256_hex(&bytes);
+    m.write(&dir, genrescope_core::model::MANIFEST_FILE).unwrap();
+    dir
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 /// A fresh instance of `host`'s plugin reading its model from `dir`.
 pub fn instance_with_model(host: &crate::common::TestHost, dir: &Path) -> crate::common::Instance {
     let mut inst = host.instantiate();
