@@ -3,6 +3,8 @@
 #  1. installs the Debian packages the build needs (only those missing; `apt-get update` once, only then);
 #  2. fetches ONNX Runtime into .ort/ (`cargo xtask ort`) and the musicnn checkpoint into .musicnn/
 #     (`cargo xtask musicnn`), both as SHA-256-pinned wheels from PyPI.
+#  3. installs Ray (ray.data, version pinned in cluster/requirements.txt) into cluster/.venv for the
+#     cluster pipeline's CI check.
 # Needs: a Rust toolchain (rustup/cargo) already installed. Runs as root, or uses sudo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -71,3 +73,9 @@ fi
 
 cargo xtask ort
 cargo xtask musicnn
+
+# Ray (ray.data, pinned) in a venv for the cluster pipeline's CI check (cluster/test_ray_scan.py).
+if [ ! -x cluster/.venv/bin/python ] || ! cluster/.venv/bin/python -c 'import ray.data' 2>/dev/null; then
+  python3 -m venv cluster/.venv
+  cluster/.venv/bin/pip install -q -r cluster/requirements.txt
+fi

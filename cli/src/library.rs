@@ -1,6 +1,11 @@
-//! `scan`, `find`, `similar` and `stats`: the command-line face of `genrescope-library`.
+//! `scan`, `import`, `find`, `similar`, `radio`, `tags`, `stats` and `analyze --jsonl`: the
+//! command-line face of `genrescope-library`.
 use anyhow::{anyhow, Context, Result};
-use genrescope_library::{default_db_path, parse_genre, scan_with, Library, ScanEvent, ScanOptions, ScanSummary};
+use genrescope_core::labels::{tag_slug, MSD_TAGS, NUM_TAGS};
+use genrescope_library::{
+    default_db_path, import, list_audio_files, map_files, parse_genre, parse_style, parse_tag, scan_with, FindQuery,
+    ImportOptions, ImportSummary, Library, ScanEvent, ScanOptions, ScanSummary, Style,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -32,6 +37,10 @@ pub struct ScanArgs {
     /// Folders (searched recursively) or files to add to the library.
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
+    /// Only print the audio files the scan would look at (canonical paths, one per line, sorted):
+    /// the file list for `analyze --jsonl` on a cluster. Needs no library or model.
+    #[arg(long)]
+    list: bool,
     #[command(flatten)]
     db: DbArg,
     /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, else the bundled model
@@ -50,18 +59,35 @@ pub struct ScanArgs {
     /// Try again the files whose analysis failed, even if they have not changed.
     #[arg(long)]
     retry_errors: bool,
+    /// If another scan or import is writing the library, wait for it instead of refusing.
+    #[arg(long)]
+    wait: bool,
+    /// Keep a similarity index (approximate nearest neighbours) once the model has this many tracks;
+    /// below, `similar` compares every track.
+    #[arg(long, value_name = "N", default_value_t = genrescope_library::ann::MIN_ROWS)]
+    index_min_rows: usize,
 }
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["style", "genre", "tag", "other"])))]
 pub struct FindArgs {
-    /// Genre: blues, classical, country, disco, hiphop, jazz, metal, pop, reggae or rock.
-    #[arg(long, value_name = "G", required_unless_present = "other", conflicts_with = "other")]
+    /// A genre (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, rock) or else a
+    /// music tag (`Genrescope tags --list`).
+    #[arg(value_name = "GENRE_OR_TAG")]
+    style: Option<String>,
+    /// The genre, as a flag.
+    #[arg(long, value_name = "G", conflicts_with = "style")]
     genre: Option<String>,
-    /// Instead of a genre: the tracks judged "other / unsure" (none of the genres), by their
-    /// out-of-set probability (needs a model with an out-of-set class).
-    #[arg(long)]
+    /// A music tag (style, mood, era, voice: chillout, mellow, 80s, female-vocalists...); repeat
+    /// for several. Tracks rank by the geometric mean of the genre's probability and the tags' scores.
+    #[arg(long, value_name = "TAG")]
+    tag: Vec<String>,
+    /// Instead of a genre or tags: the tracks judged "other / unsure" (none of the genres), by
+    /// their out-of-set probability (needs a model with an out-of-set class).
+    #[arg(long, conflicts_with_all = ["style", "genre", "tag"])]
     other: bool,
-    /// Lowest whole-file probability of the genre (or, with --other, the out-of-set one), 0 to 1.
+    /// Lowest score (the genre's probability, or the geometric mean with tags; with --other the
+    /// out-of-set probability), 0 to 1.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     min: f32,
     /// Most tracks to list [default: 50, or all with --m3u].
@@ -93,6 +119,65 @@ pub struct SimilarArgs {
 }
 
 #[derive(clap::Args)]
+pub struct RadioArgs {
+    /// The track to start from (in the library, or any audio file: then it is analysed).
+    seed: PathBuf,
+    /// Tracks in the playlist, the seed included.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    count: u32,
+    /// Write the playlist as an extended M3U file.
+    #[arg(long, value_name = "OUT")]
+    m3u: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    db: DbArg,
+    /// Model folder, for a seed that is not in the library [default: as for scan].
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Allow two tracks of one folder in a row (for a library kept in one flat folder).
+    #[arg(long)]
+    any_folder: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// Files of rows from `Genrescope analyze --jsonl` (JSON lines); `-` reads standard input.
+    #[arg(required = true, value_name = "ROWS")]
+    rows: Vec<PathBuf>,
+    #[command(flatten)]
+    db: DbArg,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// If another scan or import is writing the library, wait for it instead of refusing.
+    #[arg(long)]
+    wait: bool,
+    /// Keep a similarity index (approximate nearest neighbours) once the model has this many tracks;
+    /// below, `similar` compares every track.
+    #[arg(long, value_name = "N", default_value_t = genrescope_library::ann::MIN_ROWS)]
+    index_min_rows: usize,
+}
+
+#[derive(clap::Args)]
+pub struct TagsArgs {
+    /// Audio file to analyse.
+    #[arg(required_unless_present = "list")]
+    file: Option<PathBuf>,
+    /// List the tag names instead.
+    #[arg(long, conflicts_with = "file")]
+    list: bool,
+    /// How many tags to show, highest first [text output; JSON has all].
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    top: usize,
+    #[arg(long)]
+    json: bool,
+    /// Model folder [default: as for scan].
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 pub struct StatsArgs {
     /// Also write a PNG bar chart of the genre distribution.
     #[arg(long, value_name = "OUT.png")]
@@ -107,6 +192,14 @@ pub struct StatsArgs {
 pub const INTERRUPTED: u8 = 130;
 
 pub fn run_scan(args: &ScanArgs) -> Result<bool> {
+    if args.list {
+        let (files, notes) = list_audio_files(&args.dirs)?;
+        for n in notes {
+            eprintln!("warning: {n}");
+        }
+        write_stdout(&files.iter().map(|f| format!("{f}\n")).collect::<String>())?;
+        return Ok(true);
+    }
     let db = args.db.path()?;
     let model = resolve_model(args.model.as_deref())?;
     let cancel = Arc::new(AtomicBool::new(false));
@@ -124,7 +217,14 @@ pub fn run_scan(args: &ScanArgs) -> Result<bool> {
         })
         .context("cannot install the Ctrl-C handler")?;
     }
-    let mut opts = ScanOptions { prune: args.prune, retry_errors: args.retry_errors, cancel, ..Default::default() };
+    let mut opts = ScanOptions {
+        prune: args.prune,
+        retry_errors: args.retry_errors,
+        wait: args.wait,
+        index_min_rows: args.index_min_rows,
+        cancel,
+        ..Default::default()
+    };
     if let Some(j) = args.jobs {
         opts.jobs = j as usize;
     }
@@ -246,24 +346,33 @@ fn fmt_duration(s: f64) -> String {
 }
 
 pub fn run_find(args: &FindArgs) -> Result<()> {
-    // Clap makes sure there is exactly one of --genre and --other.
-    let genre = args.genre.as_deref().map(parse_genre).transpose()?;
+    let mut q = FindQuery { min: args.min, ..Default::default() };
+    match (&args.style, &args.genre) {
+        (Some(word), _) => match parse_style(word)? {
+            Style::Genre(g) => q.genre = Some(g),
+            Style::Tag(t) => q.tags.push(t),
+        },
+        (None, Some(g)) => q.genre = Some(parse_genre(g)?),
+        (None, None) => {}
+    }
+    for t in &args.tag {
+        let t = parse_tag(t)?;
+        if !q.tags.contains(&t) {
+            q.tags.push(t);
+        }
+    }
     if !(0.0..=1.0).contains(&args.min) {
         return Err(anyhow!("--min {} is outside 0 to 1", args.min));
     }
     let lib = Library::open(&args.db.path()?)?;
-    let limit = args.limit.unwrap_or(if args.m3u.is_some() { usize::MAX } else { DEFAULT_FIND_LIMIT });
-    let found = match genre {
-        Some(g) => lib.find(g, args.min, limit)?,
-        None => lib.find_other(args.min, limit)?,
-    };
+    q.limit = args.limit.unwrap_or(if args.m3u.is_some() { usize::MAX } else { DEFAULT_FIND_LIMIT });
+    let found = if args.other { lib.find_other(args.min, q.limit)? } else { lib.find_by(&q)? };
+    let what = found.what();
     if let Some(out) = &args.m3u {
         let entries: Vec<(&str, f64, String)> = found
             .tracks
             .iter()
-            .map(|t| {
-                (t.path.as_str(), t.duration_s, format!("{} ({} {:.1}%)", stem(&t.path), found.genre, t.p * 100.0))
-            })
+            .map(|t| (t.path.as_str(), t.duration_s, format!("{} ({what} {:.1}%)", stem(&t.path), t.p * 100.0)))
             .collect();
         write_m3u(out, &entries)?;
     }
@@ -272,8 +381,7 @@ pub fn run_find(args: &FindArgs) -> Result<()> {
         o = serde_json::to_string_pretty(&found)? + "\n";
     } else {
         o += &format!(
-            "{} >= {:.0}%: {} track{} (model {}){}\n",
-            found.genre,
+            "{what} >= {:.0}%: {} track{} (model {}){}\n",
             found.min_p * 100.0,
             found.matching,
             if found.matching == 1 { "" } else { "s" },
@@ -307,6 +415,93 @@ pub fn run_find(args: &FindArgs) -> Result<()> {
     write_stdout(&o)
 }
 
+/// `analyze --jsonl`: the map step. Rows go to stdout one per line, in input order; a file that
+/// cannot be analysed is a row with its error, so only a model that does not load (or a closed
+/// output) fails the command.
+pub fn run_map(files: &[PathBuf], model: Option<&Path>, jobs: Option<u32>) -> Result<bool> {
+    use std::io::{BufRead, Write};
+    let model = resolve_model(model)?;
+    let from_stdin = files.is_empty() || (files.len() == 1 && files[0].as_os_str() == "-");
+    let paths: Box<dyn Iterator<Item = String> + Send> = if from_stdin {
+        Box::new(
+            std::io::BufReader::new(std::io::stdin())
+                .lines()
+                .map_while(std::result::Result::ok)
+                .filter(|l| !l.trim().is_empty()),
+        )
+    } else {
+        Box::new(files.iter().map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>().into_iter())
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let settings = genrescope_engine::OfflineSettings::default();
+    let result = map_files(&model, &settings, paths, jobs.unwrap_or(1) as usize, &mut |row| {
+        serde_json::to_writer(&mut out, &row)?;
+        out.write_all(b"\n")?;
+        // One row at a time reaches a pipe's reader (a cluster task streaming to a file).
+        out.flush()
+    });
+    match result {
+        Err(genrescope_library::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(true)
+        }
+        r => r.map(|()| true).map_err(Into::into),
+    }
+}
+
+pub fn run_import(args: &ImportArgs) -> Result<()> {
+    let db = args.db.path()?;
+    let s = import(&db, &args.rows, &ImportOptions { wait: args.wait, index_min_rows: args.index_min_rows })?;
+    let o = if args.json { serde_json::to_string_pretty(&s)? + "\n" } else { import_text(&s) };
+    write_stdout(&o)
+}
+
+fn import_text(s: &ImportSummary) -> String {
+    let mut o = format!(
+        "{} rows into {}: added {}, updated {}, unchanged {}, errors {}, not found {}, invalid {}\n",
+        s.rows, s.db, s.added, s.updated, s.unchanged, s.errors, s.not_found, s.invalid
+    );
+    if !s.models.is_empty() {
+        o += &format!("model {}\n", s.models.join(", "));
+    }
+    for l in &s.invalid_lines {
+        o += &format!("invalid: {l}\n");
+    }
+    o += &format!("time {:.1} s ({:.0} rows/s)\n", s.wall_s, s.rows_per_s);
+    o
+}
+
+pub fn run_tags(args: &TagsArgs) -> Result<()> {
+    if args.list {
+        let list: Vec<String> = (0..NUM_TAGS).map(tag_slug).collect();
+        let o = if args.json { serde_json::to_string_pretty(&MSD_TAGS[..])? + "\n" } else { list.join("\n") + "\n" };
+        return write_stdout(&o);
+    }
+    let file = args.file.as_deref().ok_or_else(|| anyhow!("no FILE given"))?;
+    if !file.is_file() {
+        return Err(anyhow!("{}: no such file", file.display()));
+    }
+    let model = resolve_model(args.model.as_deref())?;
+    let t = genrescope_library::file_tags(file, &model)?;
+    let o = if args.json {
+        serde_json::to_string_pretty(&t)? + "\n"
+    } else {
+        let mut o = format!("{} (model {}, {} windows, {} gated)\n", t.file, t.model, t.windows, t.gated_windows);
+        match &t.tags {
+            None => {
+                o += "no tags: every window is below the level gate (silence) or the file is shorter than one window\n"
+            }
+            Some(tags) => {
+                for t in tags.iter().take(args.top) {
+                    o += &format!("{:<18} {:>5.1}%  {}\n", t.tag, t.p * 100.0, crate::bar(t.p, 20));
+                }
+            }
+        }
+        o
+    };
+    write_stdout(&o)
+}
+
 fn stem(path: &str) -> String {
     Path::new(path).file_stem().map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
 }
@@ -332,8 +527,9 @@ pub fn run_similar(args: &SimilarArgs) -> Result<()> {
     let o = if args.json {
         serde_json::to_string_pretty(&sim)? + "\n"
     } else {
+        let how = if sim.search == "index" { "searched through the index" } else { "compared" };
         let mut o = format!(
-            "nearest to {} (top genre {}), {} tracks compared (model {}):\n",
+            "nearest to {} (top genre {}), {} tracks {how} (model {}):\n",
             sim.query,
             sim.query_top_genre.as_deref().unwrap_or("none"),
             sim.compared,
@@ -357,6 +553,53 @@ pub fn run_similar(args: &SimilarArgs) -> Result<()> {
             sim.other_model_tracks
         );
     }
+    write_stdout(&o)
+}
+
+pub fn run_radio(args: &RadioArgs) -> Result<()> {
+    if !args.seed.is_file() {
+        return Err(anyhow!("{}: no such file", args.seed.display()));
+    }
+    let lib = Library::open(&args.db.path()?)?;
+    // The model is needed only for a seed outside the library; a missing default is not an error yet.
+    let model = resolve_model(args.model.as_deref()).unwrap_or_default();
+    let radio = lib.radio(&args.seed, &model, args.count as usize, args.any_folder)?;
+    if let Some(out) = &args.m3u {
+        let entries: Vec<(&str, f64, String)> = radio
+            .tracks
+            .iter()
+            .map(|t| {
+                let genre = t.top_genre.as_deref().map(|g| format!(" ({g})")).unwrap_or_default();
+                (t.path.as_str(), t.duration_s, format!("{}{genre}", stem(&t.path)))
+            })
+            .collect();
+        write_m3u(out, &entries)?;
+    }
+    let o = if args.json {
+        serde_json::to_string_pretty(&radio)? + "\n"
+    } else {
+        let mut o = format!("radio from {} ({} tracks, model {})\n", radio.seed, radio.tracks.len(), radio.model);
+        o += &format!("rule: {}\n", radio.rule);
+        o += "   #   to prev  to seed  length  genre      path\n";
+        for (i, t) in radio.tracks.iter().enumerate() {
+            o += &format!(
+                "{:>4}   {:>6.3}   {:>6.3}  {:>6}  {:<9}  {}\n",
+                i + 1,
+                t.similarity_to_previous,
+                t.similarity_to_seed,
+                fmt_duration(t.duration_s),
+                t.top_genre.as_deref().unwrap_or("-"),
+                t.path
+            );
+        }
+        if let Some(why) = &radio.ended_early {
+            o += &format!("ended early: {why}\n");
+        }
+        if let Some(out) = &args.m3u {
+            o += &format!("playlist: {} ({} tracks)\n", out.display(), radio.tracks.len());
+        }
+        o
+    };
     write_stdout(&o)
 }
 

@@ -1,6 +1,8 @@
 //! The `Genrescope` command line. `analyze FILE` runs an audio file through the plugin's engine
-//! and prints a genre timeline and a whole-file verdict (text or JSON), optionally a PNG plot.
-//! `scan`, `find`, `similar` and `stats` keep a music library in SQLite (`library.rs`).
+//! and prints a genre timeline and a whole-file verdict (text or JSON), optionally a PNG plot;
+//! `analyze --jsonl` is a scan's per-file work as a map step (one library row per file).
+//! `scan`, `import`, `find`, `similar`, `radio`, `tags` and `stats` keep a music library in SQLite
+//! (`library.rs`).
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 use genrescope_core::audio_file::{decode_file, DecodedAudio};
@@ -24,22 +26,38 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse an audio file (wav, flac, mp3, ogg/vorbis, aac/m4a, Sun .au) with the plugin's engine.
+    /// Analyse an audio file (wav, flac, mp3, ogg/vorbis, aac/m4a, Sun .au) with the plugin's engine;
+    /// with --jsonl, many files (or a list on stdin) into library rows, one JSON line each.
     Analyze(AnalyzeArgs),
     /// Analyse every audio file under folders into the library (re-scans redo only what changed).
     Scan(library::ScanArgs),
-    /// List library tracks by their probability of a genre, optionally as an M3U playlist.
+    /// Merge rows from `analyze --jsonl` (e.g. made on a cluster) into the library.
+    Import(library::ImportArgs),
+    /// List library tracks by genre and/or music tags (style, mood), optionally as an M3U playlist.
     Find(library::FindArgs),
     /// List library tracks that sound like a file (cosine similarity of the model's embeddings).
     Similar(library::SimilarArgs),
+    /// A playlist that walks from a seed file through similar tracks (no repeats, no folder twice in a row).
+    Radio(library::RadioArgs),
+    /// The music tags (style, mood, era, voice) of an audio file.
+    Tags(library::TagsArgs),
     /// Library totals and its genre distribution, optionally as a PNG chart.
     Stats(library::StatsArgs),
 }
 
 #[derive(clap::Args)]
 struct AnalyzeArgs {
-    /// Audio file to analyse.
-    file: PathBuf,
+    /// Audio file to analyse (with --jsonl: files; none or `-`: one path per line on stdin).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The library's per-file work as a map step: one self-contained JSON row per file on stdout,
+    /// in input order (errors are rows too), for `Genrescope import`. Engine settings are the
+    /// library's (the options below do not apply).
+    #[arg(long, conflicts_with_all = ["json", "plot", "block", "smoothing", "hop", "gate"])]
+    jsonl: bool,
+    /// With --jsonl: files analysed at once, one engine each [default: 1].
+    #[arg(long, value_name = "N", requires = "jsonl", value_parser = clap::value_parser!(u32).range(1..=256))]
+    jobs: Option<u32>,
     /// Model folder (with manifest.json). Default: $GENRESCOPE_MODEL_DIR, else the bundled model
     /// beside this program (builds with the dev-paths feature: else the workspace's models/).
     #[arg(long, value_name = "DIR")]
@@ -73,10 +91,14 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Analyze(args) if args.jsonl => library::run_map(&args.files, args.model.as_deref(), args.jobs),
         Command::Analyze(args) => analyze(&args).map(|()| true),
         Command::Scan(args) => library::run_scan(&args),
+        Command::Import(args) => library::run_import(&args).map(|()| true),
         Command::Find(args) => library::run_find(&args).map(|()| true),
         Command::Similar(args) => library::run_similar(&args).map(|()| true),
+        Command::Radio(args) => library::run_radio(&args).map(|()| true),
+        Command::Tags(args) => library::run_tags(&args).map(|()| true),
         Command::Stats(args) => library::run_stats(&args).map(|()| true),
     };
     match result {
@@ -208,8 +230,13 @@ struct GenreScore {
 }
 
 fn analyze(args: &AnalyzeArgs) -> Result<()> {
-    if !args.file.is_file() {
-        return Err(anyhow!("{}: no such file", args.file.display()));
+    let file = match args.files.as_slice() {
+        [f] => f,
+        [] => return Err(anyhow!("no FILE given: `Genrescope analyze FILE` (or --jsonl with a list on stdin)")),
+        _ => return Err(anyhow!("analyze takes one FILE; for many, add --jsonl (one JSON row per file)")),
+    };
+    if !file.is_file() {
+        return Err(anyhow!("{}: no such file", file.display()));
     }
     // The engine would clamp these silently; on the command line an error is clearer.
     for (flag, v, setting) in [
@@ -223,10 +250,10 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     }
     let model_dir = resolve_model(args.model.as_deref())?;
     // Decode first: a bad file should not wait for the model to load.
-    let audio = decode_file(&args.file)?;
+    let audio = decode_file(file)?;
     // Analysed anyway: what did decode is valid audio, but the user should know it is partial.
     for w in &audio.warnings {
-        eprintln!("warning: {}: {w}", args.file.display());
+        eprintln!("warning: {}: {w}", file.display());
     }
     let mut engine = OfflineEngine::new(&model_dir)?;
     let settings = OfflineSettings {
@@ -236,7 +263,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
         gate_db: args.gate,
     };
     let predictions = engine.analyze(&audio, &settings)?;
-    let report = build_report(args, &audio, &engine, &model_dir, &settings, &predictions);
+    let report = build_report(file, &audio, &engine, &model_dir, &settings, &predictions);
     let mut out = if args.json { serde_json::to_string_pretty(&report)? + "\n" } else { text_report(&report) };
     if let Some(png) = &args.plot {
         if !args.json {
@@ -246,7 +273,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     if let Some(png) = &args.plot {
         let title = format!(
             "{} - {}",
-            args.file.file_name().map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into()),
+            file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into()),
             report.model.name
         );
         let other = report
@@ -261,7 +288,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
 }
 
 fn build_report(
-    args: &AnalyzeArgs,
+    file: &Path,
     audio: &DecodedAudio,
     engine: &OfflineEngine,
     model_dir: &Path,
@@ -273,7 +300,7 @@ fn build_report(
     let gated = predictions.iter().filter(|p| p.gated).count();
     let other_windows = predictions.iter().filter(|p| p.out_of_set).count();
     Report {
-        file: args.file.display().to_string(),
+        file: file.display().to_string(),
         sample_rate: audio.sample_rate,
         channels: audio.channels.len(),
         duration_s: audio.duration_s(),

@@ -8,6 +8,82 @@ pub fn genre_index(name: &str) -> Option<usize> {
     GENRES.iter().position(|g| g.eq_ignore_ascii_case(name))
 }
 
+/// The 50 music tags of musicnn's MSD_musicnn trunk (its `taggram` output, sigmoid scores), in
+/// output order: musicnn 0.1.0's `configuration.py` (`MSD_LABELS`), checked against TensorFlow's
+/// outputs in `trainer/tests/data/musicnn/trunk_ref.json` ("model.tags"). Styles, moods, decades
+/// and voices ("chillout", "Mellow", "80s", "female vocalists"): what the library finds by mood.
+pub const MSD_TAGS: [&str; 50] = [
+    "rock",
+    "pop",
+    "alternative",
+    "indie",
+    "electronic",
+    "female vocalists",
+    "dance",
+    "00s",
+    "alternative rock",
+    "jazz",
+    "beautiful",
+    "metal",
+    "chillout",
+    "male vocalists",
+    "classic rock",
+    "soul",
+    "indie rock",
+    "Mellow",
+    "electronica",
+    "80s",
+    "folk",
+    "90s",
+    "chill",
+    "instrumental",
+    "punk",
+    "oldies",
+    "blues",
+    "hard rock",
+    "ambient",
+    "acoustic",
+    "experimental",
+    "female vocalist",
+    "guitar",
+    "Hip-Hop",
+    "70s",
+    "party",
+    "country",
+    "easy listening",
+    "sexy",
+    "catchy",
+    "funk",
+    "electro",
+    "heavy metal",
+    "Progressive rock",
+    "60s",
+    "rnb",
+    "indie pop",
+    "sad",
+    "House",
+    "happy",
+];
+pub const NUM_TAGS: usize = MSD_TAGS.len();
+
+/// The trunk output that holds a window's [`MSD_TAGS`] scores, when it has [`NUM_TAGS`] values.
+pub const TAGS_OUTPUT: &str = "taggram";
+
+/// A tag's name as typed on a command line: lower case, words joined by '-'
+/// ("female vocalists" → "female-vocalists", "Hip-Hop" → "hip-hop").
+pub fn tag_slug(tag: usize) -> String {
+    MSD_TAGS[tag].to_lowercase().replace(' ', "-")
+}
+
+/// Index of a tag by name, ignoring case and the separators ' ', '-' and '_' ("chillout",
+/// "female-vocalists", "Female Vocalists", "hip hop", "HipHop" all match).
+pub fn tag_index(name: &str) -> Option<usize> {
+    let key =
+        |s: &str| s.chars().filter(|c| !matches!(c, ' ' | '-' | '_')).flat_map(char::to_lowercase).collect::<String>();
+    let wanted = key(name);
+    MSD_TAGS.iter().position(|t| key(t) == wanted)
+}
+
 /// Per-genre probabilities, in [`GENRES`] order.
 pub type Probs = [f32; NUM_GENRES];
 
@@ -30,3 +106,26 @@ pub const NO_GENRE_RGB: [u8; 3] = [0x4a, 0x4a, 0x4a];
 /// Colour of the out-of-set class ("other / unsure"): a mid grey, apart from the genres and from
 /// the darker no-genre grey.
 pub const OTHER_RGB: [u8; 3] = [0x80, 0x80, 0x80];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_found_by_any_spelling_and_slugs_are_unique() {
+        assert_eq!(tag_index("female-vocalists"), Some(5));
+        assert_eq!(tag_index("Female Vocalist"), Some(31));
+        assert_eq!(tag_index("hip hop"), tag_index("Hip-Hop"));
+        assert_eq!(tag_index("HIPHOP"), Some(33));
+        assert_eq!(tag_index("mellow"), Some(17));
+        assert_eq!(tag_index("polka"), None);
+        let mut slugs: Vec<String> = (0..NUM_TAGS).map(tag_slug).collect();
+        assert_eq!(slugs[43], "progressive-rock");
+        for (i, s) in slugs.iter().enumerate() {
+            assert_eq!(tag_index(s), Some(i), "{s}");
+        }
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), NUM_TAGS);
+    }
+}

@@ -54,6 +54,9 @@ pub struct Prediction {
     /// The model's embedding of this window (its manifest's `embedding` trunk output), if any
     /// and if the window was not gated.
     pub embedding: Option<Vec<f32>>,
+    /// The trunk's music-tag scores of this window ([`genrescope_core::labels::MSD_TAGS`] order),
+    /// if the model has them and the window was not gated.
+    pub tags: Option<Vec<f32>>,
 }
 
 impl Prediction {
@@ -321,6 +324,7 @@ impl Analyzer {
         let time_s = self.frames_seen as f64 / self.fps;
         let gated = level_db < gate_db;
         let mut other = 0.0;
+        let mut tags = None;
         let (raw, state, claim, embedding) = if gated {
             self.shared.set_status(Status::Silence);
             let state = self.smoother.decay(dt, tau.max(0.05));
@@ -348,6 +352,7 @@ impl Analyzer {
                     };
                     self.shared.set_status(if claim == Claim::Other { Status::Other } else { Status::Analysing });
                     let embedding = out.embedding(model.manifest()).map(<[f32]>::to_vec);
+                    tags = out.tags(model.manifest()).map(<[f32]>::to_vec);
                     other = out.other;
                     (out.probs, state, claim, embedding)
                 }
@@ -374,6 +379,7 @@ impl Analyzer {
             top: claim.genre(),
             level_db,
             embedding,
+            tags,
         }))
     }
 }

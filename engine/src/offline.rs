@@ -161,7 +161,17 @@ impl FileVerdict {
 
 /// Mean embedding over the windows the gate let through (`None` without embeddings).
 pub fn file_embedding(predictions: &[Prediction]) -> Option<Vec<f32>> {
-    let mut it = predictions.iter().filter_map(|p| p.embedding.as_ref());
+    mean_vector(predictions.iter().filter_map(|p| p.embedding.as_ref()))
+}
+
+/// Mean music-tag scores over the windows the gate let through (`None` for a model without tags,
+/// or when every window was gated).
+pub fn file_tags(predictions: &[Prediction]) -> Option<Vec<f32>> {
+    mean_vector(predictions.iter().filter_map(|p| p.tags.as_ref()))
+}
+
+/// Element-wise mean, accumulated in f64.
+fn mean_vector<'a>(mut it: impl Iterator<Item = &'a Vec<f32>>) -> Option<Vec<f32>> {
     let first = it.next()?;
     let mut sum: Vec<f64> = first.iter().map(|&v| v as f64).collect();
     let mut n = 1usize;
@@ -178,6 +188,7 @@ mod tests {
     use genrescope_core::labels::NUM_GENRES;
 
     fn pred(top: Option<usize>, raw: Probs, emb: Option<Vec<f32>>) -> Prediction {
+        let tags = emb.as_ref().map(|e| e.iter().map(|v| v / 2.0).collect());
         Prediction {
             time_s: 0.0,
             frame: 0,
@@ -191,6 +202,7 @@ mod tests {
             top,
             level_db: -20.0,
             embedding: emb,
+            tags,
         }
     }
 
@@ -209,6 +221,8 @@ mod tests {
         let v = file_verdict(&preds).unwrap();
         assert!((v[1] - 0.75).abs() < 1e-6 && (v[4] - 0.25).abs() < 1e-6);
         assert_eq!(file_embedding(&preds).unwrap(), vec![0.5, 0.5]);
+        assert_eq!(file_tags(&preds).unwrap(), vec![0.25, 0.25]);
+        assert_eq!(file_tags(&[pred(None, [0.0; NUM_GENRES], None)]), None);
         assert_eq!(file_verdict(&[pred(None, [0.0; NUM_GENRES], None)]), None);
         assert_eq!(file_verdict(&[]), None);
         assert_eq!(file_embedding(&[]), None);

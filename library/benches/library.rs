@@ -158,6 +158,7 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
                 top: Some(i % 10),
                 level_db: -20.0,
                 embedding: None,
+                tags: None,
             })
             .collect();
         let a = Analysis {
@@ -171,6 +172,7 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
             out_of_set: false,
             timeline: genrescope_library::timeline::encode(&preds),
             embedding: Some((0..DIM).map(|_| rng.next().max(0.0)).collect()),
+            tags: Some((0..genrescope_core::labels::NUM_TAGS).map(|_| rng.next().abs().min(1.0)).collect()),
             warnings: vec![],
         };
         let p = format!(
@@ -180,7 +182,8 @@ fn synthetic(path: &Path, n: usize, secs: f64, seed: u64) -> i64 {
         );
         let stat = FileStat { size: 30_000_000, mtime_ns: 1_700_000_000_000_000_000 };
         let sha = format!("{:064x}", i);
-        db::store(&tx, &p, stat, Some(&sha), model_id, 0, &Ok(a)).unwrap();
+        let file = db::FileId { stat, sha256: Some(&sha), fingerprint: Some(&[0; 16]) };
+        db::store(&tx, &p, &file, model_id, 0, &Ok(a)).unwrap();
     }
     tx.commit().unwrap();
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();

@@ -12,10 +12,11 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this build writes; older files are migrated, newer ones refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// `MIGRATIONS[i]` takes a file from `user_version` i to i + 1.
-const MIGRATIONS: [&str; 2] = [
+/// `MIGRATIONS[i]` takes a file from `user_version` i to i + 1. One per schema change, never edited
+/// once released: a library written by an older build replays the ones it lacks.
+const MIGRATIONS: [&str; 5] = [
     r#"
 CREATE TABLE models (
     id INTEGER PRIMARY KEY,
@@ -75,6 +76,38 @@ ALTER TABLE tracks ADD COLUMN claim TEXT;
 UPDATE tracks SET claim = top_genre;
 CREATE INDEX tracks_model_claim ON tracks (model_id, claim);
 "#,
+    // 3: a content fingerprint (crate::scan::fingerprint), checked on every re-scan, so an edit that
+    // keeps size and mtime is seen. NULL for rows of older versions: their next scan hashes them whole.
+    r#"
+ALTER TABLE tracks ADD COLUMN fingerprint BLOB;
+"#,
+    // 4: the trunk's 50 music tags (labels::MSD_TAGS), whole-file means over ungated windows, as
+    // 50 u16 LE (p × 65535; read them in SQL with `tag(tags, i)`). NULL for a model without tags
+    // and for rows of older versions, which the next scan with a tag model analyses again.
+    r#"
+ALTER TABLE tracks ADD COLUMN tags BLOB;
+"#,
+    // 5: approximate-neighbour indexes (crate::ann), kept in step with the rows: every change to a
+    // row's embedding or model is logged, and an index records the last log entry it holds.
+    r#"
+CREATE TABLE ann_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, track_id INTEGER NOT NULL);
+CREATE TRIGGER tracks_ann_insert AFTER INSERT ON tracks WHEN NEW.embedding IS NOT NULL
+    BEGIN INSERT INTO ann_log (track_id) VALUES (NEW.id); END;
+CREATE TRIGGER tracks_ann_update AFTER UPDATE OF embedding, model_id, status ON tracks
+    WHEN OLD.embedding IS NOT NULL OR NEW.embedding IS NOT NULL
+    BEGIN INSERT INTO ann_log (track_id) VALUES (NEW.id); END;
+CREATE TRIGGER tracks_ann_delete AFTER DELETE ON tracks WHEN OLD.embedding IS NOT NULL
+    BEGIN INSERT INTO ann_log (track_id) VALUES (OLD.id); END;
+CREATE TABLE ann_index (
+    model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+    -- The file name, beside the library.
+    file TEXT NOT NULL,
+    -- The last ann_log entry the file holds.
+    seq INTEGER NOT NULL,
+    vectors INTEGER NOT NULL,
+    built_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// `claim` of a track judged out of set ("other / unsure").
@@ -88,7 +121,20 @@ pub fn prob_columns() -> [String; NUM_GENRES] {
 /// Opens (creating if needed) a library for writing and migrates it.
 pub fn open_rw(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?;
+        std::fs::create_dir_all(dir).map_err(|e| match read_only(&e) {
+            true => Error::ReadOnly { path: path.to_path_buf(), what: "its folder" },
+            false => Error::Io { path: dir.to_path_buf(), source: e },
+        })?;
+    }
+    // SQLite would open a write-protected file read-only without a word and fail at the first
+    // write, after a scan has spent its time analysing: ask the file system first.
+    if path.exists() {
+        if let Err(e) = std::fs::OpenOptions::new().write(true).open(path) {
+            return Err(match read_only(&e) {
+                true => Error::ReadOnly { path: path.to_path_buf(), what: "the file" },
+                false => Error::Io { path: path.to_path_buf(), source: e },
+            });
+        }
     }
     let conn = Connection::open(path).map_err(db_err(path))?;
     configure(&conn, path)?;
@@ -120,6 +166,7 @@ pub fn open_ro(path: &Path) -> Result<Connection> {
 }
 
 fn configure(conn: &Connection, path: &Path) -> Result<()> {
+    register_functions(conn).map_err(db_err(path))?;
     // Workers of one scan and a concurrent query share the file; writes are short.
     conn.busy_timeout(Duration::from_secs(60)).map_err(db_err(path))?;
     // In WAL mode NORMAL keeps the file consistent on a crash; only an OS crash may lose the last rows.
@@ -153,8 +200,45 @@ fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A permission or read-only-file-system error.
+pub(crate) fn read_only(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem)
+}
+
+/// SQLite's errors on `path`, with the ones a user can fix named: a full disk, a read-only file.
 pub fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |source| Error::Db { path: path.to_path_buf(), source }
+    move |source| match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: path.to_path_buf() },
+        Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnly { path: path.to_path_buf(), what: "the database" },
+        _ => Error::Db { path: path.to_path_buf(), source },
+    }
+}
+
+/// `tag(tags, i)`: tag `i` of a `tags` blob as a probability (NULL for a NULL blob or a tag it
+/// does not have), so queries can rank by tags in SQL.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::ValueRef;
+    conn.create_scalar_function("tag", 2, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        let i = usize::try_from(ctx.get::<i64>(1)?).ok();
+        Ok(match (ctx.get_raw(0), i) {
+            (ValueRef::Blob(b), Some(i)) => b.get(2 * i..2 * i + 2).map(|v| tag_value([v[0], v[1]]) as f64),
+            _ => None,
+        })
+    })
+}
+
+/// Tags as stored: u16 LE per tag, p × 65535 (like the timeline's probabilities).
+pub fn tags_blob(tags: &[f32]) -> Vec<u8> {
+    tags.iter().flat_map(|&p| crate::timeline::quantize(p).to_le_bytes()).collect()
+}
+
+pub fn blob_tags(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(2).map(|c| tag_value([c[0], c[1]])).collect()
+}
+
+fn tag_value(b: [u8; 2]) -> f32 {
+    u16::from_le_bytes(b) as f32 / u16::MAX as f32
 }
 
 /// What analysed a row: a model and the engine settings.
@@ -233,14 +317,20 @@ pub struct Known {
     pub id: i64,
     pub stat: FileStat,
     pub sha256: Option<String>,
+    /// `None` for rows stored before fingerprints (schema 3) or for unreadable files.
+    pub fingerprint: Option<Vec<u8>>,
     pub ok: bool,
     pub model_id: i64,
     pub missing: bool,
+    /// Analysed, with a verdict but no tags: stored before the library kept tags (schema < 3).
+    pub untagged: bool,
 }
 
 pub fn known_tracks(conn: &Connection) -> rusqlite::Result<HashMap<String, Known>> {
     let mut st = conn.prepare(
-        "SELECT path, id, size, mtime_ns, sha256, status = 'ok', model_id, missing_since IS NOT NULL FROM tracks",
+        "SELECT path, id, size, mtime_ns, sha256, status = 'ok', model_id, missing_since IS NOT NULL, fingerprint,
+            top_genre IS NOT NULL AND tags IS NULL
+         FROM tracks",
     )?;
     let rows = st.query_map([], |r| {
         Ok((
@@ -252,6 +342,8 @@ pub fn known_tracks(conn: &Connection) -> rusqlite::Result<HashMap<String, Known
                 ok: r.get(5)?,
                 model_id: r.get(6)?,
                 missing: r.get(7)?,
+                fingerprint: r.get(8)?,
+                untagged: r.get(9)?,
             },
         ))
     })?;
@@ -316,6 +408,9 @@ pub struct Analysis {
     pub out_of_set: bool,
     pub timeline: Vec<u8>,
     pub embedding: Option<Vec<f32>>,
+    /// Mean [`genrescope_core::labels::MSD_TAGS`] scores; `None` for a model without tags or
+    /// when every window was gated.
+    pub tags: Option<Vec<f32>>,
     pub warnings: Vec<String>,
 }
 
@@ -327,27 +422,37 @@ pub fn blob_embedding(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
+/// What a row records about a file's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct FileId<'a> {
+    pub stat: FileStat,
+    /// SHA-256 of the whole file (hex); `None` when it could not be read.
+    pub sha256: Option<&'a str>,
+    /// See crate::scan::fingerprint.
+    pub fingerprint: Option<&'a [u8]>,
+}
+
 /// Inserts or replaces the row of `path` (and its timeline) with an analysis or an error. Two
 /// statements: call it inside a transaction.
 pub fn store(
     conn: &Connection,
     path: &str,
-    stat: FileStat,
-    sha256: Option<&str>,
+    file: &FileId<'_>,
     model_id: i64,
     now: i64,
     result: &std::result::Result<Analysis, String>,
 ) -> rusqlite::Result<()> {
+    let FileId { stat, sha256, fingerprint } = *file;
     let cols = prob_columns();
     let sql = format!(
         "INSERT INTO tracks (path, size, mtime_ns, sha256, status, error, warnings, model_id, analysed_at,
             missing_since, duration_s, sample_rate, channels, windows, gated_windows, top_genre, {p}, embedding,
-            p_other, claim)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26, ?27, ?28)
+            p_other, claim, fingerprint, tags)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15, {q}, ?26, ?27, ?28, ?29, ?30)
          ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4, status = ?5, error = ?6,
             warnings = ?7, model_id = ?8, analysed_at = ?9, missing_since = NULL, duration_s = ?10,
             sample_rate = ?11, channels = ?12, windows = ?13, gated_windows = ?14, top_genre = ?15, {set},
-            embedding = ?26, p_other = ?27, claim = ?28
+            embedding = ?26, p_other = ?27, claim = ?28, fingerprint = ?29, tags = ?30
          RETURNING id",
         p = cols.join(", "),
         q = (16..26).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", "),
@@ -389,6 +494,8 @@ pub fn store(
         _ => top,
     };
     values.push(Box::new(claim));
+    values.push(Box::new(fingerprint.map(<[u8]>::to_vec)));
+    values.push(Box::new(a.and_then(|a| a.tags.as_deref().map(tags_blob))));
     let id: i64 = st.query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
     match a {
         Some(a) => conn
@@ -410,10 +517,10 @@ pub fn same_content(conn: &Connection, sha256: &str, model_id: i64) -> rusqlite:
 }
 
 /// Points a row at a new path (a renamed or moved file): its analysis stays.
-pub fn rename(conn: &Connection, id: i64, path: &str, stat: FileStat) -> rusqlite::Result<()> {
+pub fn rename(conn: &Connection, id: i64, path: &str, stat: FileStat, fingerprint: &[u8]) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE tracks SET path = ?2, size = ?3, mtime_ns = ?4, missing_since = NULL WHERE id = ?1",
-        params![id, path, stat.size as i64, stat.mtime_ns],
+        "UPDATE tracks SET path = ?2, size = ?3, mtime_ns = ?4, fingerprint = ?5, missing_since = NULL WHERE id = ?1",
+        params![id, path, stat.size as i64, stat.mtime_ns, fingerprint],
     )?;
     Ok(())
 }
@@ -422,9 +529,10 @@ pub fn rename(conn: &Connection, id: i64, path: &str, stat: FileStat) -> rusqlit
 /// numbers are what analysing it would give.
 pub fn copy(conn: &Connection, from: i64, path: &str, stat: FileStat, now: i64) -> rusqlite::Result<()> {
     let cols = prob_columns().join(", ");
+    // Same bytes, so the same fingerprint too.
     let rest = format!(
-        "sha256, status, error, warnings, model_id, duration_s, sample_rate, channels, windows, gated_windows,
-         top_genre, {cols}, embedding, p_other, claim"
+        "sha256, fingerprint, status, error, warnings, model_id, duration_s, sample_rate, channels, windows,
+         gated_windows, top_genre, {cols}, embedding, p_other, claim, tags"
     );
     conn.execute(
         &format!(
@@ -441,10 +549,10 @@ pub fn copy(conn: &Connection, from: i64, path: &str, stat: FileStat, now: i64) 
 }
 
 /// New size/mtime for a file whose bytes are unchanged (touched, copied back in place...).
-pub fn touch(conn: &Connection, id: i64, stat: FileStat) -> rusqlite::Result<()> {
+pub fn touch(conn: &Connection, id: i64, stat: FileStat, fingerprint: &[u8]) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE tracks SET size = ?2, mtime_ns = ?3, missing_since = NULL WHERE id = ?1",
-        params![id, stat.size as i64, stat.mtime_ns],
+        "UPDATE tracks SET size = ?2, mtime_ns = ?3, fingerprint = ?4, missing_since = NULL WHERE id = ?1",
+        params![id, stat.size as i64, stat.mtime_ns, fingerprint],
     )?;
     Ok(())
 }

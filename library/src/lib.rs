@@ -4,22 +4,31 @@
 //!
 //! Rows remember the model (manifest SHA-256) and engine settings that made them; queries only
 //! compare rows of one model, since another model's numbers mean something else.
+pub mod ann;
 pub mod db;
+pub mod import;
+pub mod lock;
+pub mod radio;
+pub mod row;
 pub mod scan;
 pub mod similar;
 pub mod timeline;
 
 pub use db::{ModelRow, SCHEMA_VERSION};
+pub use import::{import, ImportOptions, ImportSummary};
+pub use radio::{Radio, RadioTrack};
+pub use row::{map_files, Mapper, TrackRow, ROW_FORMAT};
 /// The SQLite binding the library uses, for callers that query the file directly.
 pub use rusqlite;
-pub use scan::{scan, scan_with, FileError, ModelIdentity, ScanEvent, ScanOptions, ScanSummary};
+pub use scan::{list_audio_files, scan, scan_with, FileError, ModelIdentity, ScanEvent, ScanOptions, ScanSummary};
 
 use genrescope_core::audio_file::decode_file;
-use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::labels::{tag_index, tag_slug, GENRES, MSD_TAGS, NUM_GENRES, NUM_TAGS};
 use genrescope_engine::offline::file_embedding;
 use genrescope_engine::{EngineError, OfflineSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +43,25 @@ pub enum Error {
     Empty(PathBuf),
     #[error("library {}: {source}", path.display())]
     Db { path: PathBuf, source: rusqlite::Error },
+    /// Another scan or import holds the library's write lock (see crate::lock).
+    #[error(
+        "the library {} is being written by another `Genrescope scan` or `import`{}: wait for it to finish, or \
+         pass --wait to queue behind it",
+        path.display(), pid.map(|p| format!(" (process {p})")).unwrap_or_default()
+    )]
+    Busy { path: PathBuf, pid: Option<u32> },
+    #[error(
+        "cannot write the library {}: {what} is read-only (permissions or a read-only disk); make it writable, \
+         or pass another --db",
+        path.display()
+    )]
+    ReadOnly { path: PathBuf, what: &'static str },
+    #[error(
+        "cannot write the library {}: the disk is full (or a file size limit was reached). The tracks stored so \
+         far are kept; free some space and run the same command again to go on",
+        path.display()
+    )]
+    DiskFull { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot scan {}: {source}", path.display())]
@@ -48,6 +76,16 @@ pub enum Error {
     Analysis { path: PathBuf, source: EngineError },
     #[error("unknown genre {0:?}: use one of {genres}", genres = GENRES.join(", "))]
     UnknownGenre(String),
+    #[error("unknown tag {0:?}: use one of {tags}", tags = tag_list())]
+    UnknownTag(String),
+    /// A `find` word that is neither a genre nor a tag.
+    #[error("{0:?} is neither a genre ({genres}) nor a tag ({tags})", genres = GENRES.join(", "), tags = tag_list())]
+    UnknownStyle(String),
+    #[error(
+        "the library's tracks analysed with {model} have no tags: the model has no `taggram` trunk output, such as \
+         the shipped model has"
+    )]
+    NoTags { model: String },
     #[error("{}: not a file", .0.display())]
     NotAFile(PathBuf),
     #[error(
@@ -69,6 +107,9 @@ pub enum Error {
         .0.display()
     )]
     NothingToCompare(PathBuf),
+    /// The approximate-neighbour index file could not be written or read.
+    #[error("{}: similarity index: {message}", path.display())]
+    Ann { path: PathBuf, message: String },
     /// A file's decoder or analysis panicked (caught: the scan goes on).
     #[error("{}: the {what} crashed on this file", path.display())]
     Crashed { path: PathBuf, what: &'static str },
@@ -87,6 +128,32 @@ fn schema_message(path: &Path, found: i64) -> String {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The tags as typed on a command line, comma-separated.
+fn tag_list() -> String {
+    (0..NUM_TAGS).map(tag_slug).collect::<Vec<_>>().join(", ")
+}
+
+/// A tag name (any case; ' ', '-' and '_' alike) or an error listing the names.
+pub fn parse_tag(name: &str) -> Result<usize> {
+    tag_index(name).ok_or_else(|| Error::UnknownTag(name.to_string()))
+}
+
+/// What a `find` word names: a genre if it is one, else a tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Genre(usize),
+    Tag(usize),
+}
+
+/// `find rock` / `find chillout`: a genre name first (so "rock", "jazz", "pop", "metal", "blues"
+/// and "country", which are tags too, mean the genre; `--tag rock` asks for the tag).
+pub fn parse_style(word: &str) -> Result<Style> {
+    if let Some(g) = genrescope_core::labels::genre_index(word) {
+        return Ok(Style::Genre(g));
+    }
+    tag_index(word).map(Style::Tag).ok_or_else(|| Error::UnknownStyle(word.to_string()))
+}
+
 /// `<data dir>/genrescope/library.sqlite`, e.g. `~/.local/share/genrescope/library.sqlite`.
 pub fn default_db_path() -> Option<PathBuf> {
     dirs::data_dir().map(|d| d.join("genrescope").join("library.sqlite"))
@@ -100,22 +167,48 @@ pub fn parse_genre(name: &str) -> Result<usize> {
 #[derive(Clone, Debug, Serialize)]
 pub struct FoundTrack {
     pub path: String,
-    /// The stored whole-file probability of the genre asked for.
+    /// The score tracks are ranked by: the stored whole-file probability of the genre asked for;
+    /// with tags, the geometric mean of that and the tags' scores (see [`FindQuery`]).
     pub p: f32,
     pub duration_s: f64,
     pub top_genre: Option<String>,
+    /// The asked tags' scores (empty when no tag was asked for).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<&'static str, f32>,
+}
+
+/// What `find` ranks by: a genre, tags, or both. Each track's score is the geometric mean of the
+/// factors asked for (the genre's probability and each tag's score), so a track must have all of
+/// them to rank high, and a genre alone ranks as its probability. `min` bounds the score.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FindQuery {
+    pub genre: Option<usize>,
+    /// Indices into [`MSD_TAGS`].
+    pub tags: Vec<usize>,
+    pub min: f32,
+    pub limit: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Found {
     pub model: String,
-    pub genre: &'static str,
+    /// The genre asked for, if any.
+    pub genre: Option<&'static str>,
+    /// The tags asked for (the trunk's names).
+    pub tags: Vec<&'static str>,
     pub min_p: f32,
     /// Tracks at or above `min_p`, before the limit.
     pub matching: i64,
     pub tracks: Vec<FoundTrack>,
     /// Present tracks analysed with another model, not searched (a rescan redoes them).
     pub other_model_tracks: i64,
+}
+
+impl Found {
+    /// "jazz", "chillout + female vocalists", "jazz + chillout".
+    pub fn what(&self) -> String {
+        self.genre.into_iter().chain(self.tags.iter().copied()).collect::<Vec<_>>().join(" + ")
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -131,7 +224,9 @@ pub struct Similar {
     pub model: String,
     pub query: String,
     pub query_top_genre: Option<String>,
-    /// Library tracks compared with the query.
+    /// "index" (approximate-neighbour candidates, re-scored exactly) or "exact" (every row).
+    pub search: &'static str,
+    /// Library tracks searched: compared one by one ("exact"), or held by the index ("index").
     pub compared: i64,
     pub tracks: Vec<SimilarTrack>,
     pub other_model_tracks: i64,
@@ -148,7 +243,7 @@ pub struct GenreCount {
 #[derive(Clone, Debug, Serialize)]
 pub struct Stats {
     pub db: String,
-    /// The database file plus its write-ahead log.
+    /// The database file plus its write-ahead log and similarity indexes.
     pub db_bytes: u64,
     /// The model counted (the latest scan's), if any track was analysed.
     pub model: Option<String>,
@@ -177,20 +272,22 @@ pub struct Stats {
 pub struct Library {
     conn: Connection,
     path: PathBuf,
+    /// Each model's mapped similarity index, opened on first use (`None`: search exactly).
+    searchers: std::cell::RefCell<std::collections::HashMap<i64, Option<std::rc::Rc<ann::Searcher>>>>,
 }
 
 const PRESENT_OK: &str = "status = 'ok' AND missing_since IS NULL";
 
 impl Library {
     pub fn open(path: &Path) -> Result<Self> {
-        Ok(Self { conn: db::open_ro(path)?, path: path.to_path_buf() })
+        Ok(Self { conn: db::open_ro(path)?, path: path.to_path_buf(), searchers: Default::default() })
     }
 
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
         db::db_err(&self.path)
     }
 
@@ -217,37 +314,65 @@ impl Library {
 
     /// Tracks ranked by their stored probability of `genre`, highest first (ties by path).
     pub fn find(&self, genre: usize, min_p: f32, limit: usize) -> Result<Found> {
+        self.find_by(&FindQuery { genre: Some(genre), tags: Vec::new(), min: min_p, limit })
+    }
+
+    /// Tracks ranked by the score of `q` (see [`FindQuery`]), highest first (ties by path).
+    pub fn find_by(&self, q: &FindQuery) -> Result<Found> {
         let model = self.current_model()?;
         self.require_tracks(model.id)?;
-        // The column name comes from GENRES, never from the user.
-        let col = &db::prob_columns()[genre];
-        let filter = format!("{PRESENT_OK} AND model_id = ?1 AND {col} >= ?2");
+        if !q.tags.is_empty()
+            && self.count(&format!("{PRESENT_OK} AND model_id = ?1 AND tags IS NOT NULL"), model.id)? == 0
+        {
+            return Err(Error::NoTags { model: model.name.clone() });
+        }
+        // Column names and tag indices come from GENRES and MSD_TAGS, never from the user. The
+        // product ranks as the geometric mean does, without a power in SQL.
+        let mut factors: Vec<String> = q.genre.map(|g| db::prob_columns()[g].clone()).into_iter().collect();
+        factors.extend(q.tags.iter().map(|&t| format!("tag(tags, {t})")));
+        if factors.is_empty() {
+            factors.push("1.0".into());
+        }
+        let k = factors.len();
+        let product = factors.join(" * ");
+        let filter = format!("{PRESENT_OK} AND model_id = ?1 AND {product} >= ?2");
+        let min_product = (q.min.clamp(0.0, 1.0) as f64).powi(k as i32);
         let matching = self
             .conn
-            .query_row(&format!("SELECT count(*) FROM tracks WHERE {filter}"), params![model.id, min_p as f64], |r| {
+            .query_row(&format!("SELECT count(*) FROM tracks WHERE {filter}"), params![model.id, min_product], |r| {
                 r.get(0)
             })
             .map_err(self.err())?;
+        let tag_cols: String = q.tags.iter().map(|t| format!(", tag(tags, {t})")).collect();
         let sql = format!(
-            "SELECT path, {col}, duration_s, top_genre FROM tracks WHERE {filter} ORDER BY {col} DESC, path LIMIT ?3"
+            "SELECT path, {product}, duration_s, top_genre{tag_cols} FROM tracks WHERE {filter}
+             ORDER BY {product} DESC, path LIMIT ?3"
         );
         let mut st = self.conn.prepare(&sql).map_err(self.err())?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
         let tracks = st
-            .query_map(params![model.id, min_p as f64, limit], |r| {
+            .query_map(params![model.id, min_product, limit], |r| {
+                let product: f64 = r.get(1)?;
+                let mut tags = BTreeMap::new();
+                for (j, &t) in q.tags.iter().enumerate() {
+                    tags.insert(MSD_TAGS[t], r.get::<_, f64>(4 + j)? as f32);
+                }
                 Ok(FoundTrack {
                     path: r.get(0)?,
-                    p: r.get::<_, f64>(1)? as f32,
+                    // One factor: the stored value itself (f64 → f32 exact), as before tags.
+                    p: if k == 1 { product as f32 } else { product.max(0.0).powf(1.0 / k as f64) as f32 },
                     duration_s: r.get(2)?,
                     top_genre: r.get(3)?,
+                    tags,
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
         Ok(Found {
             model: model.name.clone(),
-            genre: GENRES[genre],
-            min_p,
+            genre: q.genre.map(|g| GENRES[g]),
+            tags: q.tags.iter().map(|&t| MSD_TAGS[t]).collect(),
+            min_p: q.min,
             matching,
             tracks,
             other_model_tracks: self.other_model_tracks(model.id)?,
@@ -278,13 +403,15 @@ impl Library {
                     p: r.get::<_, f64>(1)? as f32,
                     duration_s: r.get(2)?,
                     top_genre: r.get(3)?,
+                    tags: BTreeMap::new(),
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
         Ok(Found {
             model: model.name.clone(),
-            genre: db::OTHER_CLAIM,
+            genre: Some(db::OTHER_CLAIM),
+            tags: Vec::new(),
             min_p,
             matching,
             tracks,
@@ -299,48 +426,12 @@ impl Library {
         if !query_abs.is_file() {
             return Err(Error::NotAFile(query.to_path_buf()));
         }
-        let settings = OfflineSettings::default();
-        let (identity, mut engine) = ModelIdentity::load(model, &settings)?;
-        let name = identity.row.name.clone();
-        if !identity.has_embedding {
-            return Err(Error::NoEmbedding { name, dir: model.to_path_buf() });
-        }
-        // Only models that still have comparable rows count.
-        let with_embeddings = format!("{PRESENT_OK} AND model_id = ?1 AND embedding IS NOT NULL");
-        let mut models = Vec::new();
-        for m in db::models(&self.conn).map_err(self.err())? {
-            if self.count(&with_embeddings, m.id)? > 0 {
-                models.push(m);
-            }
-        }
-        let same =
-            |m: &&ModelRow| m.manifest_sha256 == identity.row.manifest_sha256 && m.settings == identity.row.settings;
-        let Some(row) = models.iter().find(same) else {
-            if models.is_empty() {
-                return Err(Error::Empty(self.path.clone()));
-            }
-            let used: Vec<String> =
-                models.iter().map(|m| format!("{} (manifest {})", m.name, &m.manifest_sha256[..12])).collect();
-            return Err(Error::OtherModel {
-                library: self.path.clone(),
-                used,
-                name,
-                manifest: identity.row.manifest_sha256[..12].to_string(),
-                dir: model.to_path_buf(),
-            });
+        let (row, embedding, query_top) = self.analyse_query(&query_abs, query, model)?;
+        let exclude: HashSet<i64> = match query_abs.to_str() {
+            Some(p) => similar::path_id(&self.conn, p).map_err(self.err())?.into_iter().collect(),
+            None => HashSet::new(),
         };
-
-        let audio = decode_file(&query_abs).map_err(EngineError::from)?;
-        let predictions = engine
-            .analyze(&audio, &settings)
-            .map_err(|source| Error::Analysis { path: query.to_path_buf(), source })?;
-        let Some(embedding) = file_embedding(&predictions) else {
-            return Err(Error::NothingToCompare(query.to_path_buf()));
-        };
-        let query_top = genrescope_engine::file_verdict(&predictions)
-            .map(|v| GENRES[genrescope_core::model::top_genre(&v).0].to_string());
-        let exclude = query_abs.to_str();
-        let (hits, compared) = similar::search(&self.conn, row.id, &embedding, exclude, top).map_err(self.err())?;
+        let (hits, compared) = self.nearest(row.id, &embedding, top, &exclude)?;
         let mut st =
             self.conn.prepare("SELECT path, duration_s, top_genre FROM tracks WHERE id = ?1").map_err(self.err())?;
         let mut tracks = Vec::with_capacity(hits.len());
@@ -359,13 +450,100 @@ impl Library {
             tracks.extend(t);
         }
         Ok(Similar {
-            model: name,
+            model: row.name.clone(),
             query: query_abs.display().to_string(),
             query_top_genre: query_top,
+            search: if self.has_index(row.id)? { "index" } else { "exact" },
             compared: compared as i64,
             tracks,
             other_model_tracks: self.other_model_tracks(row.id)?,
         })
+    }
+
+    /// The library's model row for `model` (which must have made rows with embeddings here), and
+    /// the file's mean embedding and top genre by it.
+    pub(crate) fn analyse_query(
+        &self,
+        query_abs: &Path,
+        query: &Path,
+        model: &Path,
+    ) -> Result<(ModelRow, Vec<f32>, Option<String>)> {
+        let settings = OfflineSettings::default();
+        let (identity, mut engine) = ModelIdentity::load(model, &settings)?;
+        let name = identity.row.name.clone();
+        if !identity.has_embedding {
+            return Err(Error::NoEmbedding { name, dir: model.to_path_buf() });
+        }
+        // Only models that still have comparable rows count.
+        let with_embeddings = format!("{PRESENT_OK} AND model_id = ?1 AND embedding IS NOT NULL");
+        let mut models = Vec::new();
+        for m in db::models(&self.conn).map_err(self.err())? {
+            if self.count(&with_embeddings, m.id)? > 0 {
+                models.push(m);
+            }
+        }
+        let same =
+            |m: &&ModelRow| m.manifest_sha256 == identity.row.manifest_sha256 && m.settings == identity.row.settings;
+        let Some(row) = models.iter().find(same).cloned() else {
+            if models.is_empty() {
+                return Err(Error::Empty(self.path.clone()));
+            }
+            let used: Vec<String> =
+                models.iter().map(|m| format!("{} (manifest {})", m.name, &m.manifest_sha256[..12])).collect();
+            return Err(Error::OtherModel {
+                library: self.path.clone(),
+                used,
+                name,
+                manifest: identity.row.manifest_sha256[..12].to_string(),
+                dir: model.to_path_buf(),
+            });
+        };
+        let audio = decode_file(query_abs).map_err(EngineError::from)?;
+        let predictions = engine
+            .analyze(&audio, &settings)
+            .map_err(|source| Error::Analysis { path: query.to_path_buf(), source })?;
+        let Some(embedding) = file_embedding(&predictions) else {
+            return Err(Error::NothingToCompare(query.to_path_buf()));
+        };
+        let top = genrescope_engine::file_verdict(&predictions)
+            .map(|v| GENRES[genrescope_core::model::top_genre(&v).0].to_string());
+        Ok((row, embedding, top))
+    }
+
+    /// The `top` present rows of `model_id` nearest to `query` (cosine), best first, leaving out
+    /// `exclude`; and how many rows were searched.
+    pub fn nearest(
+        &self,
+        model_id: i64,
+        query: &[f32],
+        top: usize,
+        exclude: &HashSet<i64>,
+    ) -> Result<(Vec<similar::Neighbour>, usize)> {
+        if let Some(s) = self.searcher(model_id)? {
+            if let Some(hits) = s.search(&self.conn, &self.path, model_id, query, top, exclude)? {
+                return Ok((hits, s.vectors()));
+            }
+        }
+        similar::search_excluding(&self.conn, model_id, query, exclude, top).map_err(self.err())
+    }
+
+    /// Whether `model_id`'s rows are searched through an index (else exactly).
+    pub fn has_index(&self, model_id: i64) -> Result<bool> {
+        Ok(self.searcher(model_id)?.is_some())
+    }
+
+    fn searcher(&self, model_id: i64) -> Result<Option<std::rc::Rc<ann::Searcher>>> {
+        if let Some(s) = self.searchers.borrow().get(&model_id) {
+            return Ok(s.clone());
+        }
+        let s = ann::Searcher::open(&self.conn, &self.path, model_id)?.map(std::rc::Rc::new);
+        self.searchers.borrow_mut().insert(model_id, s.clone());
+        Ok(s)
+    }
+
+    /// The library file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -411,11 +589,9 @@ impl Library {
             .query_map([], |r| Ok(FileError { path: r.get(0)?, error: r.get(1)? }))
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err())?;
-        let db_bytes = [self.path.clone(), PathBuf::from(format!("{}-wal", self.path.display()))]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
+        let mut files = vec![self.path.clone(), PathBuf::from(format!("{}-wal", self.path.display()))];
+        files.extend(db::models(&self.conn).map_err(self.err())?.iter().map(|m| ann::index_path(&self.path, m.id)));
+        let db_bytes = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
         Ok(Stats {
             db: self.path.display().to_string(),
             db_bytes,
@@ -444,4 +620,47 @@ impl Library {
             other_model_tracks: self.other_model_tracks(id)?,
         })
     }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TagScore {
+    pub tag: &'static str,
+    /// The whole-file mean of the tag's score over the ungated windows.
+    pub p: f32,
+}
+
+/// `Genrescope tags FILE`: a file's music tags.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileTags {
+    pub file: String,
+    pub model: String,
+    pub windows: usize,
+    pub gated_windows: usize,
+    /// Every tag, highest score first; `None` when every window was gated (or there were none).
+    pub tags: Option<Vec<TagScore>>,
+}
+
+/// Analyses `file` with `model` (the library's settings) and returns its tags.
+pub fn file_tags(file: &Path, model: &Path) -> Result<FileTags> {
+    let settings = OfflineSettings::default();
+    let audio = decode_file(file).map_err(EngineError::from)?;
+    let mut engine = genrescope_engine::OfflineEngine::new(model)?;
+    let name = engine.manifest().name.clone();
+    if engine.manifest().tags_output().is_none() {
+        return Err(Error::NoTags { model: name });
+    }
+    let predictions =
+        engine.analyze(&audio, &settings).map_err(|source| Error::Analysis { path: file.to_path_buf(), source })?;
+    let tags = genrescope_engine::offline::file_tags(&predictions).map(|t| {
+        let mut v: Vec<TagScore> = MSD_TAGS.iter().zip(t).map(|(&tag, p)| TagScore { tag, p }).collect();
+        v.sort_by(|a, b| b.p.total_cmp(&a.p));
+        v
+    });
+    Ok(FileTags {
+        file: file.display().to_string(),
+        model: name,
+        windows: predictions.len(),
+        gated_windows: predictions.iter().filter(|p| p.gated).count(),
+        tags,
+    })
 }

@@ -1,28 +1,32 @@
 //! `scan`: walk folders, decide per file what to do, analyse on worker threads, one transaction
 //! per file.
 //!
-//! Per file, in order: same path, size and mtime and the same model → skipped without reading it.
-//! Otherwise its SHA-256 is taken: same bytes as its row → only size/mtime are updated; a new path
+//! Per file, in order: same path, size, mtime and [`fingerprint`] (size + the first and last 64 KiB)
+//! and the same model → skipped, having read at most 128 KiB of it. Otherwise its SHA-256 is
+//! taken: same bytes as its row → only size/mtime are updated; a new path
 //! whose bytes match a row whose file is gone → that row is renamed; one whose file is still there
 //! → its analysis is copied (the engine is deterministic); anything else is decoded and analysed.
 //! Files of a scanned folder that are gone are marked `missing_since`, not deleted: an unmounted
 //! disk must not cost the analyses, and a file moved elsewhere is still recognised by its hash
 //! when that folder is scanned. `prune` deletes them.
 //!
+//! Paths are stored canonical (links resolved): a file reached through a symlink and through its
+//! own path is one track. One scan at a time writes a library ([`crate::lock`]).
+//!
 //! The library prints nothing: [`scan_with`] reports progress and notes as [`ScanEvent`]s to a
 //! callback (the CLI draws a progress bar and prints the notes).
-use crate::db::{self, Analysis, FileStat, Known, ModelRow};
+use crate::db::{self, Analysis, FileId, FileStat, Known, ModelRow};
 use crate::{timeline, Error, Result};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use genrescope_core::audio_file::{decode_file, has_audio_extension};
 use genrescope_core::model::MANIFEST_FILE;
-use genrescope_engine::offline::file_embedding;
+use genrescope_engine::offline::{file_embedding, file_tags};
 use genrescope_engine::{Claim, EngineError, OfflineEngine, OfflineSettings};
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,6 +43,11 @@ pub struct ScanOptions {
     pub settings: OfflineSettings,
     /// Set (e.g. by Ctrl-C) to stop after the files in progress.
     pub cancel: Arc<AtomicBool>,
+    /// When another scan or import is writing the library: wait for it (`true`) or refuse with
+    /// [`Error::Busy`] (`false`).
+    pub wait: bool,
+    /// Rows of the model from which a similarity index is kept ([`crate::ann`]).
+    pub index_min_rows: usize,
 }
 
 impl Default for ScanOptions {
@@ -49,6 +58,8 @@ impl Default for ScanOptions {
             retry_errors: false,
             settings: OfflineSettings::default(),
             cancel: Arc::new(AtomicBool::new(false)),
+            wait: false,
+            index_min_rows: crate::ann::MIN_ROWS,
         }
     }
 }
@@ -91,6 +102,8 @@ pub struct ScanSummary {
     pub x_real_time: f64,
     /// Stopped by the cancel flag; the next scan goes on from here.
     pub interrupted: bool,
+    /// The model's similarity index after the scan.
+    pub index: crate::ann::Refreshed,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -123,6 +136,8 @@ pub enum ScanEvent<'a> {
 pub struct ModelIdentity {
     pub row: ModelRow,
     pub has_embedding: bool,
+    /// The trunk gives the 50 music tags (genrescope_core::labels::MSD_TAGS).
+    pub has_tags: bool,
 }
 
 impl ModelIdentity {
@@ -149,7 +164,8 @@ impl ModelIdentity {
             window_s: m.window_seconds(),
             last_used: now(),
         };
-        Ok((Self { row, has_embedding: dim.is_some() }, engine))
+        let has_tags = m.tags_output().is_some();
+        Ok((Self { row, has_embedding: dim.is_some(), has_tags }, engine))
     }
 }
 
@@ -195,8 +211,13 @@ pub fn scan_with(
     on_event: &mut dyn FnMut(ScanEvent<'_>),
 ) -> Result<ScanSummary> {
     let start = Instant::now();
-    let (identity, first_engine) = ModelIdentity::load(model, &opts.settings)?;
+    // The lock and the database first: a library that cannot be written should not wait for a model load.
+    let _lock = crate::lock::acquire(db_path, opts.wait, &mut |pid| {
+        let by = pid.map(|p| format!(" (process {p})")).unwrap_or_default();
+        on_event(ScanEvent::Warning(&format!("waiting for another scan or import of this library to finish{by}")));
+    })?;
     let mut conn = db::open_rw(db_path)?;
+    let (identity, first_engine) = ModelIdentity::load(model, &opts.settings)?;
     let dberr = db::db_err(db_path);
     let model_id = db::register_model(&conn, &identity.row, true).map_err(&dberr)?;
     let mut summary = ScanSummary {
@@ -225,11 +246,29 @@ pub fn scan_with(
         .collect();
     db::set_missing(&mut conn, &gone, true, now()).map_err(&dberr)?;
 
+    // Same stat and model: the fingerprint decides (read in parallel: one small read per file).
+    let unchanged = |(path, stat): &(String, FileStat)| {
+        known.get(path).is_some_and(|k| {
+            k.stat == *stat
+                && k.model_id == model_id
+                && (k.ok || !opts.retry_errors)
+                && k.fingerprint.is_some()
+                && !(k.untagged && identity.has_tags)
+        })
+    };
+    let candidates: Vec<&(String, FileStat)> = walked.files.iter().filter(|f| unchanged(f)).collect();
+    let prints = parallel_map(&candidates, opts.jobs, |(p, _)| fingerprint(Path::new(p)).ok());
+    let same_print: HashSet<String> = candidates
+        .iter()
+        .zip(prints)
+        .filter(|((p, _), fp)| fp.is_some() && known[p].fingerprint == *fp)
+        .map(|((p, _), _)| p.clone())
+        .collect();
     let mut jobs = Vec::new();
     let mut back = Vec::new();
     for (path, stat) in walked.files {
         match known.get(&path) {
-            Some(k) if k.stat == stat && k.model_id == model_id && (k.ok || !opts.retry_errors) => {
+            Some(k) if same_print.contains(path.as_str()) => {
                 summary.skipped += 1;
                 if k.missing {
                     back.push(k.id);
@@ -251,7 +290,8 @@ pub fn scan_with(
     }
     drop(job_tx);
     let (ev_tx, ev_rx) = unbounded();
-    let ctx = Ctx { db: db_path, model_id, settings: &opts.settings, cancel: &opts.cancel };
+    let ctx =
+        Ctx { db: db_path, model_id, has_tags: identity.has_tags, settings: &opts.settings, cancel: &opts.cancel };
 
     let mut fatal = None;
     std::thread::scope(|s| {
@@ -304,6 +344,8 @@ pub fn scan_with(
     if opts.prune && !opts.cancel.load(Ordering::SeqCst) {
         summary.pruned = db::prune_missing(&conn, &walked.prefixes).map_err(&dberr)?;
     }
+    // Also after a cancelled scan: what it stored is searched through the index at once.
+    summary.index = crate::ann::refresh(&conn, db_path, model_id, opts.index_min_rows)?;
     summary.interrupted = opts.cancel.load(Ordering::SeqCst);
     summary.wall_s = start.elapsed().as_secs_f64();
     summary.x_real_time = if summary.wall_s > 0.0 { summary.audio_s / summary.wall_s } else { 0.0 };
@@ -333,7 +375,8 @@ fn walk(roots: &[PathBuf], summary: &mut ScanSummary, on_event: &mut dyn FnMut(S
             return Err(Error::NotUtf8(root.clone()));
         };
         prefixes.push(abs_str.to_owned());
-        // Links are followed (walkdir detects loops), so a linked music folder is scanned too.
+        // Links are followed (walkdir detects loops), so a linked music folder is scanned too; each
+        // file is stored by its canonical path, so a link and its target are one track.
         for entry in walkdir::WalkDir::new(&abs).follow_links(true).sort_by_file_name() {
             let entry = match entry {
                 Ok(e) => e,
@@ -350,8 +393,15 @@ fn walk(roots: &[PathBuf], summary: &mut ScanSummary, on_event: &mut dyn FnMut(S
             if !entry.file_type().is_file() || !has_audio_extension(entry.path()) {
                 continue;
             }
-            let Some(path) = entry.path().to_str() else {
-                walk_note(summary, format!("{}: not valid UTF-8, skipped", entry.path().display()));
+            let real = match std::fs::canonicalize(entry.path()) {
+                Ok(p) => p,
+                Err(e) => {
+                    walk_note(summary, format!("{}: {e}", entry.path().display()));
+                    continue;
+                }
+            };
+            let Some(path) = real.to_str() else {
+                walk_note(summary, format!("{}: not valid UTF-8, skipped", real.display()));
                 continue;
             };
             match entry.metadata() {
@@ -370,6 +420,7 @@ fn walk(roots: &[PathBuf], summary: &mut ScanSummary, on_event: &mut dyn FnMut(S
 struct Ctx<'a> {
     db: &'a Path,
     model_id: i64,
+    has_tags: bool,
     settings: &'a OfflineSettings,
     cancel: &'a AtomicBool,
 }
@@ -418,17 +469,23 @@ fn process(
 ) -> Result<Outcome> {
     let dberr = db::db_err(ctx.db);
     let now = now();
-    let sha = match hash_file(Path::new(&job.path)) {
+    let (sha, print) = match hash_file(Path::new(&job.path)).and_then(|h| Ok((h, fingerprint(Path::new(&job.path))?))) {
         Ok(h) => h,
         Err(e) => {
             let msg = format!("cannot read {}: {e}", job.path);
-            store(conn, &job.path, job.stat, None, ctx.model_id, now, &Err(msg.clone())).map_err(&dberr)?;
+            let file = FileId { stat: job.stat, sha256: None, fingerprint: None };
+            store(conn, &job.path, &file, ctx.model_id, now, &Err(msg.clone())).map_err(&dberr)?;
             return Ok(Outcome::Failed(msg));
         }
     };
     match &job.known {
-        Some(k) if k.ok && k.model_id == ctx.model_id && k.sha256.as_deref() == Some(sha.as_str()) => {
-            db::touch(conn, k.id, job.stat).map_err(&dberr)?;
+        Some(k)
+            if k.ok
+                && k.model_id == ctx.model_id
+                && k.sha256.as_deref() == Some(sha.as_str())
+                && !(k.untagged && ctx.has_tags) =>
+        {
+            db::touch(conn, k.id, job.stat, &print).map_err(&dberr)?;
             return Ok(Outcome::Unchanged);
         }
         Some(_) => {}
@@ -439,7 +496,7 @@ fn process(
             let same = db::same_content(&tx, &sha, ctx.model_id).map_err(&dberr)?;
             let outcome =
                 if let Some((id, _, _)) = same.iter().find(|(_, p, missing)| *missing || !Path::new(p).exists()) {
-                    db::rename(&tx, *id, &job.path, job.stat).map_err(&dberr)?;
+                    db::rename(&tx, *id, &job.path, job.stat, &print).map_err(&dberr)?;
                     Some(Outcome::Renamed)
                 } else if let Some((id, _, _)) = same.first() {
                     db::copy(&tx, *id, &job.path, job.stat, now).map_err(&dberr)?;
@@ -456,7 +513,8 @@ fn process(
     let redone = job.known.as_ref().is_some_and(|k| k.model_id != ctx.model_id);
     // The error is stored as text: the library's rows are read by people (`stats`) and the CLI.
     let result = analyse(engine, model, Path::new(&job.path), ctx.settings).map_err(|e| e.to_string());
-    store(conn, &job.path, job.stat, Some(&sha), ctx.model_id, now, &result).map_err(&dberr)?;
+    let file = FileId { stat: job.stat, sha256: Some(&sha), fingerprint: Some(&print) };
+    store(conn, &job.path, &file, ctx.model_id, now, &result).map_err(&dberr)?;
     Ok(match result {
         Ok(a) => Outcome::Analysed { audio_s: a.duration_s, redone, warnings: a.warnings },
         Err(e) => Outcome::Failed(e),
@@ -467,20 +525,19 @@ fn process(
 fn store(
     conn: &mut Connection,
     path: &str,
-    stat: FileStat,
-    sha256: Option<&str>,
+    file: &FileId<'_>,
     model_id: i64,
     now: i64,
     result: &std::result::Result<Analysis, String>,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    db::store(&tx, path, stat, sha256, model_id, now, result)?;
+    db::store(&tx, path, file, model_id, now, result)?;
     tx.commit()
 }
 
 /// Decodes and analyses one file. A panic in a decoder (malformed input) is this file's error;
 /// the engine is rebuilt after one, since it may have been left mid-file.
-fn analyse(
+pub(crate) fn analyse(
     engine: &mut Option<OfflineEngine>,
     model: &Path,
     path: &Path,
@@ -514,6 +571,7 @@ fn analyse(
         out_of_set: verdict.is_some_and(|v| v.claim == Claim::Other),
         timeline: timeline::encode(&predictions),
         embedding: file_embedding(&predictions),
+        tags: file_tags(&predictions),
         warnings: audio.warnings,
     })
 }
@@ -530,4 +588,54 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
         h.update(&buf[..n]);
     }
     Ok(genrescope_core::hex(&h.finalize()))
+}
+
+/// Bytes read from each end of a file for its [`fingerprint`].
+pub const FINGERPRINT_CHUNK: u64 = 64 * 1024;
+
+/// A cheap content check for re-scans: SHA-256 over the size (u64 LE), the first 64 KiB and the
+/// last 64 KiB (the whole file when it is at most 128 KiB), truncated to 16 bytes. Audio files keep
+/// their tags at the start or the end, so a tag edit that keeps size and mtime changes it; an
+/// edit in the middle that keeps both is left to the full hash of a changed stat.
+pub fn fingerprint(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)?;
+    let size = f.metadata()?.len();
+    let mut h = Sha256::new();
+    h.update(size.to_le_bytes());
+    let mut buf = vec![0u8; FINGERPRINT_CHUNK as usize];
+    if size <= 2 * FINGERPRINT_CHUNK {
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    } else {
+        f.read_exact(&mut buf)?;
+        h.update(&buf);
+        f.seek(SeekFrom::Start(size - FINGERPRINT_CHUNK))?;
+        f.read_exact(&mut buf)?;
+        h.update(&buf);
+    }
+    Ok(h.finalize()[..16].to_vec())
+}
+
+/// `f` over `items` on up to `threads` scoped threads, results in order. (No thread pool crate for
+/// one call site.)
+fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
+/// The audio files a scan of `roots` would look at (canonical paths, sorted), and the notes of
+/// entries the walk could not read: the file list a map step (`analyze --jsonl`) is given.
+pub fn list_audio_files(roots: &[PathBuf]) -> Result<(Vec<String>, Vec<String>)> {
+    let mut summary = ScanSummary::default();
+    let walked = walk(roots, &mut summary, &mut |_| {})?;
+    Ok((walked.files.into_iter().map(|(p, _)| p).collect(), summary.walk_errors))
 }

@@ -2,6 +2,7 @@
 //! little-endian f32 blobs, read in place from SQLite (no index: see BENCHMARKS.md for the cost).
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashSet;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Neighbour {
@@ -19,15 +20,31 @@ pub fn search(
     exclude_path: Option<&str>,
     top: usize,
 ) -> rusqlite::Result<(Vec<Neighbour>, usize)> {
+    // Excluded by id: comparing every row's path costs a third of the scan.
+    let exclude: HashSet<i64> = match exclude_path {
+        Some(p) => path_id(conn, p)?.into_iter().collect(),
+        None => HashSet::new(),
+    };
+    search_excluding(conn, model_id, query, &exclude, top)
+}
+
+/// The row id of a stored path.
+pub fn path_id(conn: &Connection, path: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM tracks WHERE path = ?1")?.query_row(params![path], |r| r.get(0)).optional()
+}
+
+/// [`search`], leaving out the rows `exclude` holds.
+pub fn search_excluding(
+    conn: &Connection,
+    model_id: i64,
+    query: &[f32],
+    exclude: &HashSet<i64>,
+    top: usize,
+) -> rusqlite::Result<(Vec<Neighbour>, usize)> {
     let q_norm = query.iter().map(|v| v * v).sum::<f32>().sqrt();
     if top == 0 || q_norm == 0.0 || !q_norm.is_finite() {
         return Ok((Vec::new(), 0));
     }
-    // Excluded by id: comparing every row's path costs a third of the scan.
-    let exclude: Option<i64> = match exclude_path {
-        Some(p) => conn.query_row("SELECT id FROM tracks WHERE path = ?1", params![p], |r| r.get(0)).optional()?,
-        None => None,
-    };
     let mut st = conn.prepare_cached(
         "SELECT id, embedding FROM tracks WHERE model_id = ?1 AND status = 'ok' AND missing_since IS NULL
          AND embedding IS NOT NULL",
@@ -38,7 +55,7 @@ pub fn search(
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let ValueRef::Blob(blob) = r.get_ref(1)? else { continue };
-        if Some(id) == exclude {
+        if exclude.contains(&id) {
             continue;
         }
         if blob.len() != 4 * query.len() {
@@ -57,6 +74,16 @@ pub fn search(
     }
     all.sort_by(by_score);
     Ok((all, compared))
+}
+
+/// Cosine similarity of `q` and the embedding blob `blob` (`None` for a zero or mismatched one).
+pub fn cosine(q: &[f32], blob: &[u8]) -> Option<f32> {
+    if blob.len() != 4 * q.len() {
+        return None;
+    }
+    let q_norm = q.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let (dot, norm2) = dot_and_norm2(q, blob);
+    (norm2 > 0.0 && q_norm > 0.0).then(|| dot / (q_norm * norm2.sqrt()))
 }
 
 /// `(q · v, v · v)` with `v` decoded from its bytes on the fly; 8 lanes so it vectorizes.

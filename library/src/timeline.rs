@@ -32,6 +32,21 @@ pub fn encode(predictions: &[Prediction]) -> Vec<u8> {
     b
 }
 
+/// The blob of points as [`decode`] gives them (a row read back from JSON): the same bytes as
+/// [`encode`] of the predictions they came from.
+pub fn encode_points(points: &[Point]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(1 + RECORD * points.len());
+    b.push(VERSION);
+    for p in points {
+        b.extend_from_slice(&p.time_s.to_le_bytes());
+        b.push(p.top.map_or(GATED, |t| t as u8));
+        for &v in &p.raw {
+            b.extend_from_slice(&quantize(v).to_le_bytes());
+        }
+    }
+    b
+}
+
 /// `None` for a blob this version does not know.
 pub fn decode(b: &[u8]) -> Option<Vec<Point>> {
     let (&version, body) = b.split_first()?;
@@ -52,7 +67,7 @@ pub fn decode(b: &[u8]) -> Option<Vec<Point>> {
     Some(points)
 }
 
-fn quantize(p: f32) -> u16 {
+pub(crate) fn quantize(p: f32) -> u16 {
     (p.clamp(0.0, 1.0) * u16::MAX as f32).round() as u16
 }
 
@@ -78,6 +93,7 @@ mod tests {
             top,
             level_db: -20.0,
             embedding: None,
+            tags: None,
         };
         let b = encode(&[p(2.992, Some(3)), p(5.984, None)]);
         assert_eq!(b.len(), 1 + 2 * RECORD);
@@ -90,5 +106,6 @@ mod tests {
         assert_eq!(decode(&[2]), None);
         assert_eq!(decode(&b[..b.len() - 1]), None);
         assert_eq!(decode(&[VERSION]), Some(vec![]));
+        assert_eq!(encode_points(&back), b, "decoded points encode to the same bytes");
     }
 }

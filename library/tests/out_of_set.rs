@@ -85,7 +85,7 @@ fn a_scan_stores_p_other_and_the_claim_and_queries_read_them() {
 
     let lib = Library::open(&db).unwrap();
     let found = lib.find_other(0.0, 10).unwrap();
-    assert_eq!(found.genre, "other");
+    assert_eq!(found.genre, Some("other"));
     assert_eq!(found.matching, 2);
     let got: Vec<(f64, String)> = found.tracks.iter().map(|t| (t.p as f64, t.path.clone())).collect();
     assert_eq!(got, other, "ranked by p_other");
@@ -150,11 +150,13 @@ fn a_model_without_the_class_claims_genres() {
 fn a_version_1_library_is_migrated_by_a_scan() {
     let dir = genrescope_testkit::scratch_dir("lib-oos-migrate");
     let path = dir.join("v1.sqlite");
-    // A version-1 file: today's schema without the columns version 2 added.
+    // A version-1 file: today's schema without what versions 2 to 5 added.
     {
         let conn = db::open_rw(&path).unwrap();
         conn.execute_batch(
-            "DROP INDEX tracks_model_claim; ALTER TABLE tracks DROP COLUMN claim;
+            "DROP TRIGGER tracks_ann_insert; DROP TRIGGER tracks_ann_update; DROP TRIGGER tracks_ann_delete;
+             DROP TABLE ann_index; DROP TABLE ann_log; ALTER TABLE tracks DROP COLUMN tags;
+             ALTER TABLE tracks DROP COLUMN fingerprint; DROP INDEX tracks_model_claim; ALTER TABLE tracks DROP COLUMN claim;
              ALTER TABLE tracks DROP COLUMN p_other; PRAGMA user_version = 1;
              INSERT INTO models (name, manifest_sha256, settings, window_s, last_used) VALUES ('m', 'x', '{}', 3.0, 1);
              INSERT INTO tracks (path, size, mtime_ns, status, model_id, analysed_at, top_genre, p_jazz)

@@ -544,3 +544,163 @@ fn a_model_without_an_embedding_scans_but_cannot_do_similar() {
     let e = e.to_string();
     assert!(e.contains("has no embedding") && e.contains("--model"), "{e}");
 }
+
+/// Issue 19.5: an edit that keeps both size and mtime (a tag editor that restores the mtime, a
+/// copy with `cp -p` over the file) is seen by the fingerprint of the file's first and last 64 KiB.
+#[test]
+fn an_edit_that_keeps_size_and_mtime_is_seen() {
+    if !ort_available() {
+        return;
+    }
+    let dir = genrescope_testkit::scratch_dir("lib-fingerprint");
+    let model = model(&dir, 7);
+    let root = dir.join("music");
+    // 7 s of 16-bit audio: long enough for a middle that neither end chunk covers.
+    let files = music_folder(&root, 3);
+    assert!(std::fs::metadata(&files[0]).unwrap().len() > 2 * genrescope_library::scan::FINGERPRINT_CHUNK);
+    let db = dir.join("lib.sqlite");
+    run_scan(&db, &root, &model);
+    let before = rows(&db);
+
+    // Same length, same mtime, other samples near the start of one file and near the end of another.
+    let edit = |f: &Path, at_end: bool| {
+        let meta = std::fs::metadata(f).unwrap();
+        let mut bytes = std::fs::read(f).unwrap();
+        let n = bytes.len();
+        let span = if at_end { n - 4000..n - 2000 } else { 1000..3000 };
+        bytes[span].iter_mut().for_each(|b| *b = b.wrapping_add(77));
+        std::fs::write(f, &bytes).unwrap();
+        std::fs::File::options().write(true).open(f).unwrap().set_modified(meta.modified().unwrap()).unwrap();
+        let after = std::fs::metadata(f).unwrap();
+        assert_eq!(db::FileStat::of(&after), db::FileStat::of(&meta), "the edit keeps size and mtime");
+    };
+    edit(&files[0], false);
+    edit(&files[1], true);
+    let s = run_scan(&db, &root, &model);
+    assert_eq!((s.analysed, s.skipped), (2, 1), "{s:?}");
+    let after = rows(&db);
+    for f in &files[..2] {
+        let (b, a) = (row(&before, f), row(&after, f));
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.sha256, b.sha256, "{}", a.path);
+        assert_eq!(a.sha256.as_deref(), Some(genrescope_core::sha256_hex(&std::fs::read(f).unwrap()).as_str()));
+    }
+    assert_eq!(row(&after, &files[2]).sha256, row(&before, &files[2]).sha256);
+
+    // Rows without a fingerprint (a library from before fingerprints): hashed whole once, not redone.
+    Connection::open(&db).unwrap().execute("UPDATE tracks SET fingerprint = NULL", []).unwrap();
+    let s = run_scan(&db, &root, &model);
+    assert_eq!((s.analysed, s.skipped), (0, 3), "{s:?}");
+    let stored: Vec<Option<Vec<u8>>> = Connection::open(&db)
+        .unwrap()
+        .prepare("SELECT fingerprint FROM tracks ORDER BY path")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for (f, fp) in files.iter().zip(&stored) {
+        assert_eq!(fp.as_deref(), Some(&genrescope_library::scan::fingerprint(f).unwrap()[..]));
+    }
+}
+
+/// Issue 19.5: a file reached through a symlink (to the file, or to a folder holding it) is the
+/// same track as the file: one row, stored under the canonical path.
+#[test]
+fn a_symlink_and_its_target_are_one_track() {
+    if !ort_available() {
+        return;
+    }
+    let dir = genrescope_testkit::scratch_dir("lib-symlinks");
+    let model = model(&dir, 7);
+    let root = dir.join("music");
+    let files = music_folder(&root.join("albums"), 2);
+    let outside = write_wav(&dir.join("elsewhere/away.wav"), 22050, &music(22050, 7.0, 1, 11));
+    std::os::unix::fs::symlink(&files[0], root.join("favourite.wav")).unwrap();
+    std::os::unix::fs::symlink(root.join("albums"), root.join("same-albums")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("away-link.wav")).unwrap();
+    let db = dir.join("lib.sqlite");
+    let s = run_scan(&db, &root, &model);
+    assert_eq!((s.files, s.analysed, s.copied), (3, 3, 0), "{s:?}");
+    let rows = rows(&db);
+    let mut paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+    paths.sort();
+    let mut expected = vec![stored(&files[0]), stored(&files[1]), stored(&outside)];
+    expected.sort();
+    assert_eq!(paths, expected);
+
+    // Scanning the link itself, or the linked folder, finds the same rows.
+    let s =
+        scan(&db, &[root.join("favourite.wav"), root.join("same-albums")], &model, &ScanOptions::default()).unwrap();
+    assert_eq!((s.files, s.skipped, s.analysed, s.missing), (2, 2, 0, 0), "{s:?}");
+    assert_eq!(self::rows(&db).len(), 3);
+    // `similar` leaves the query out when it is given through a link.
+    let sim = Library::open(&db).unwrap().similar(&root.join("favourite.wav"), &model, 5).unwrap();
+    assert!(sim.tracks.iter().all(|t| t.path != stored(&files[0])), "{:?}", sim.tracks);
+    assert_eq!(sim.compared, 2);
+}
+
+/// Issue 19.5: two scans of one library at once. The second either refuses at once with a message
+/// that says why and what to do, or (`wait`) waits for the first and then finishes correctly.
+/// Without the lock the second would decide from rows the first is changing: here both insert the
+/// copy of a file and one fails on the path's uniqueness.
+#[test]
+fn a_second_scan_refuses_or_waits_while_one_runs() {
+    if !ort_available() {
+        return;
+    }
+    let dir = genrescope_testkit::scratch_dir("lib-concurrent");
+    let model = model(&dir, 7);
+    let root = dir.join("music");
+    let files = music_folder(&root, 2);
+    let db = dir.join("lib.sqlite");
+    run_scan(&db, &root, &model);
+    std::fs::copy(&files[0], root.join("copy.wav")).unwrap();
+    write_wav(&root.join("new.wav"), 22050, &music(22050, 7.0, 1, 9));
+
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
+    let (go_tx, go_rx) = crossbeam_channel::unbounded::<()>();
+    let (waiting_tx, waiting_rx) = crossbeam_channel::unbounded::<&'static str>();
+    let timeout = std::time::Duration::from_secs(120);
+    std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            let opts = ScanOptions { jobs: 2, ..Default::default() };
+            scan_with(&db, std::slice::from_ref(&root), &model, &opts, &mut |e| {
+                if let ScanEvent::Started { .. } = e {
+                    started_tx.send(()).unwrap();
+                    // Hold the first scan here until the second has shown what it does.
+                    go_rx.recv_timeout(timeout).expect("the test never released the first scan");
+                }
+            })
+            .map_err(|e| e.to_string())
+        });
+        started_rx.recv_timeout(timeout).expect("the first scan did not start");
+
+        let e = scan(&db, std::slice::from_ref(&root), &model, &ScanOptions::default()).unwrap_err();
+        assert!(matches!(&e, Error::Busy { pid: Some(p), .. } if *p == std::process::id()), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("another `Genrescope scan`") && msg.contains("--wait"), "{msg}");
+
+        let second = s.spawn(|| {
+            let opts = ScanOptions { jobs: 2, wait: true, ..Default::default() };
+            let r = scan_with(&db, std::slice::from_ref(&root), &model, &opts, &mut |e| {
+                if let ScanEvent::Warning(w) = e {
+                    if w.contains("waiting for another scan") {
+                        let _ = waiting_tx.send("waiting");
+                    }
+                }
+            });
+            let _ = waiting_tx.send("finished");
+            r.map_err(|e| e.to_string())
+        });
+        assert_eq!(waiting_rx.recv_timeout(timeout).unwrap(), "waiting", "the second scan must wait for the first");
+        go_tx.send(()).unwrap();
+        let a = first.join().unwrap().unwrap();
+        assert_eq!((a.analysed, a.copied, a.skipped), (1, 1, 2), "{a:?}");
+        let b = second.join().unwrap().unwrap();
+        assert_eq!((b.analysed, b.copied, b.skipped, b.errors), (0, 0, 4, 0), "{b:?}");
+    });
+    let rows = rows(&db);
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.status == "ok" && !r.missing));
+}

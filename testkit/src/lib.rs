@@ -5,7 +5,8 @@
 //! Members (no trunk): window `[N, frames, dim]` → mean over frames → affine → Gemm → Softmax;
 //! with [`TinyModel::int8`], the Gemm in static int8 QDQ form (uint8 input, int8 weights).
 //! With a trunk: window → mean over frames → Gemm → `embedding` `[N, 16]` (+ `frame_max`
-//! `[N, dim]`, the max over frames); heads read `embedding` → Gemm → Softmax. With
+//! `[N, dim]`, the max over frames, and `taggram` `[N, 50]`, Gemm → Sigmoid, like musicnn's tags);
+//! heads read `embedding` → Gemm → Softmax. With
 //! [`TinyModel::streaming`] the trunk also has a per-frame stage (a 7-frame conv over time, ReLU:
 //! 3 frames of context each side, zero-padded at the window's ends) whose mean and max over the
 //! window join the embedding's input, written whole and as a streaming split. Predictions are
@@ -23,7 +24,7 @@ pub mod hostile;
 
 use anyhow::Context;
 use genrescope_core::features::{Compression, FrontEndSpec};
-use genrescope_core::labels::{GENRES, NUM_GENRES};
+use genrescope_core::labels::{GENRES, NUM_GENRES, NUM_TAGS, TAGS_OUTPUT};
 use genrescope_core::model::{
     Calibration, InputSpec, MemberEntry, ModelFile, ModelManifest, OutOfSet, Quantization, StreamingSplit, TrunkEntry,
     TrunkOutput, Vote, FORMAT_VERSION, MANIFEST_FILE,
@@ -158,6 +159,11 @@ impl TinyModel {
             let emb_in = dim + 2 * c;
             let w_emb = rng.weights(EMB * emb_in, 1.0 / (emb_in as f32).sqrt());
             let b_emb = rng.weights(EMB, 0.1);
+            // Music-tag scores like musicnn's taggram, from their own generator so that the
+            // members' weights are what they were before the trunk had tags.
+            let mut tag_rng = Lcg(self.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
+            let w_tags = tag_rng.weights(NUM_TAGS * dim, 3.0 / (dim as f32).sqrt());
+            let b_tags = tag_rng.weights(NUM_TAGS, 1.0);
             let k = 2 * TINY_CONTEXT + 1;
             let w_frames = rng.weights(c * k * dim, 1.0 / ((k * dim) as f32).sqrt());
             let b_frames = rng.weights(c, 0.3);
@@ -189,11 +195,17 @@ impl TinyModel {
                 let b = g.init_f32("emb.b", &[EMB as i64], &b_emb);
                 g.node_named_out("Gemm", "emb", &[&feats, &w, &b], "embedding", vec![int("transB", 1)]);
                 g.node_named_out("ReduceMax", "max", &[x], "frame_max", vec![ints("axes", &[1]), int("keepdims", 0)]);
+                let tw = g.init_f32("tags.w", &[NUM_TAGS as i64, dim as i64], &w_tags);
+                let tb = g.init_f32("tags.b", &[NUM_TAGS as i64], &b_tags);
+                let tag_logits = g.node("Gemm", "tags", &[&norm, &tw, &tb], vec![int("transB", 1)]);
+                g.node_named_out("Sigmoid", "tags.sigmoid", &[&tag_logits], TAGS_OUTPUT, vec![]);
                 g.output("embedding", &[None, Some(EMB as i64)]);
                 g.output("frame_max", &[None, Some(dim as i64)]);
+                g.output(TAGS_OUTPUT, &[None, Some(NUM_TAGS as i64)]);
                 let mut outputs = vec![
                     TrunkOutput { name: "embedding".into(), dim: EMB },
                     TrunkOutput { name: "frame_max".into(), dim },
+                    TrunkOutput { name: TAGS_OUTPUT.into(), dim: NUM_TAGS },
                 ];
                 if oos {
                     let v = g.init_f32("tilt.w", &[1, dim as i64], &tilt_weights(dim));

@@ -181,6 +181,9 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         .env("GENRESCOPE_VST3_BUNDLE", bundled.join("Genrescope.vst3"))
         .env("GENRESCOPE_MUSICNN_DIR", &musicnn_dir);
     run(&mut cmd, "`cargo test --workspace --release`")?;
+    if !picks_packages || args.iter().any(|a| a.contains("genrescope-cli")) {
+        ray_check(root, &bundled)?;
+    }
     if !picks_packages {
         // No GPU in CI, but the trainer's `cuda` feature must keep building offline
         // (burn's CUDA backend + third_party/cubecl-llvm-stub).
@@ -190,6 +193,29 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The Ray pipeline (cluster/ray_scan.py) on a local 2-CPU Ray over a few shared clips, against a
+/// local scan. Its venv comes from scripts/setup.sh; without it the check is skipped, except in CI.
+fn ray_check(root: &Path, bundled: &Path) -> Result<()> {
+    let python = root.join("cluster/.venv/bin/python");
+    if !python.is_file() {
+        if std::env::var_os("CI").is_some() {
+            bail!("{} missing: run scripts/setup.sh (it installs Ray)", python.display());
+        }
+        eprintln!("xtask: SKIPPED the Ray pipeline check ({} missing: run scripts/setup.sh)", python.display());
+        return Ok(());
+    }
+    run(
+        Command::new(python)
+            .current_dir(root)
+            .arg("cluster/test_ray_scan.py")
+            .arg("--genrescope")
+            .arg(bundled.join(CLI_NAME))
+            .arg("--model")
+            .arg(bundled.join(MODELS_DIR_NAME)),
+        "the Ray pipeline check (cluster/test_ray_scan.py)",
+    )
 }
 
 fn cargo() -> String {

@@ -50,6 +50,11 @@ impl EnsembleOutput {
         let i = manifest.trunk_output(manifest.embedding.as_deref()?)?;
         self.trunk.get(i).map(Vec::as_slice)
     }
+
+    /// This window's [`crate::labels::MSD_TAGS`] scores, if the model has them.
+    pub fn tags<'a>(&'a self, manifest: &ModelManifest) -> Option<&'a [f32]> {
+        self.trunk.get(manifest.tags_output()?).map(Vec::as_slice)
+    }
 }
 
 struct Member {

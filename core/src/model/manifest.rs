@@ -290,6 +290,13 @@ impl ModelManifest {
         self.trunk.as_ref()?.outputs.iter().position(|o| o.name == name)
     }
 
+    /// Position of the trunk output with the [`crate::labels::MSD_TAGS`] scores (named
+    /// [`crate::labels::TAGS_OUTPUT`], with one value per tag), if the model has one.
+    pub fn tags_output(&self) -> Option<usize> {
+        let i = self.trunk_output(crate::labels::TAGS_OUTPUT)?;
+        (self.trunk.as_ref()?.outputs[i].dim == crate::labels::NUM_TAGS).then_some(i)
+    }
+
     /// Internal consistency; does not touch the files.
     pub fn validate(&self) -> Result<(), ManifestError> {
         let invalid = |m: String| Err(ManifestError::Invalid(m));
