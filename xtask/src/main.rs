@@ -141,7 +141,9 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         // Unused dependencies (workspace lint policy). cargo-machete reads the sources, no build;
         // scripts/setup.sh installs it.
         run(
-            Command::new(cargo()).current_dir(root).args(["machete", "--with-metadata"]),
+            // Without CARGO_PKG_NAME (set for us by `cargo run`), cargo-machete knows it runs as
+            // `cargo machete` and skips the subcommand's name.
+            Command::new(cargo()).current_dir(root).args(["machete", "--with-metadata"]).env_remove("CARGO_PKG_NAME"),
             "`cargo machete` (unused dependencies; install with scripts/setup.sh)",
         )?;
         // Release profile: the debug-only `assert_process_allocs` allocator would clash with the
