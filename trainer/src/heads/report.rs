@@ -187,7 +187,11 @@ fn markdown(
             "| {} | {} | {} | {} |",
             c.name,
             c.source,
-            if c.artists > 0 { c.artists.to_string() } else { "not given (GTZAN: its artist-filtered split)".into() },
+            match (c.artists, c.source.starts_with("GTZAN layout")) {
+                (0, true) => "not given (GTZAN: its artist-filtered split)".to_string(),
+                (0, false) => "not given".to_string(),
+                (n, _) => n.to_string(),
+            },
             if c.out_of_set_labels.is_empty() {
                 "none".to_string()
             } else {
