@@ -315,12 +315,16 @@ impl Reader {
         } else {
             t.float_data.clone()
         };
-        let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
-        ensure!(
-            data.len() == dims.iter().product::<usize>(),
-            "initializer {name:?}: {} values for shape {dims:?}",
-            data.len()
-        );
+        // Dimensions come from the file: negative ones or an overflowing product are errors, not
+        // wrapped numbers (found by the `onnx` fuzz target).
+        let dims = t
+            .dims
+            .iter()
+            .map(|&d| usize::try_from(d).ok())
+            .collect::<Option<Vec<usize>>>()
+            .with_context(|| format!("initializer {name:?}: negative dimension in {:?}", t.dims))?;
+        let count = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        ensure!(count == Some(data.len()), "initializer {name:?}: {} values for shape {dims:?}", data.len());
         Ok((dims, data))
     }
 
