@@ -19,7 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shipped model), ffmpeg (REPORT's codec rows), libclang-dev (bindgen for the augmentation's stretcher).
 PACKAGES=(
   build-essential pkg-config ca-certificates libclang-dev
-  python3 python3-pip
+  python3 python3-pip python3-venv
   libx11-6 libx11-xcb1 libxcb1 libxcursor1 libgl1
   ardour sox libsox-fmt-all
   espeak-ng ffmpeg libclang-dev
