@@ -69,6 +69,7 @@ import wavio  # noqa: E402
 
 N_GENRES = 10
 NO_GENRE = 127
+OTHER = 10  # top CC while "other / unsure" is claimed
 PROGRAM_HOLD_RANGE = (0.0, 30.0)  # engine/src/settings.rs PROGRAM_HOLD_S (the plugin clamps to it)
 
 
@@ -110,13 +111,14 @@ def read_cc(path):
         return [tuple(int(r[k]) for k in ("sample", "channel", "cc", "value")) for r in csv.DictReader(f, delimiter="\t")]
 
 
-def states(events, channel, base):
-    """[(sample, state tuple of 11 or None entries)] after each group of events at one sample,
-    plus a list of structural problems."""
-    problems, out, cur = [], [], [None] * (N_GENRES + 1)
+def states(events, channel, base, n_ccs=N_GENRES + 1):
+    """[(sample, state tuple of n_ccs or None entries)] after each group of events at one sample,
+    plus a list of structural problems. n_ccs is 11, or 12 for a model with the out-of-set class
+    (CC base+11 = its smoothed probability)."""
+    problems, out, cur = [], [], [None] * n_ccs
     for i, (s, ch, cc, v) in enumerate(events):
-        if ch != channel or not base <= cc <= base + N_GENRES:
-            problems.append(f"event {i}: channel {ch} cc {cc} outside channel {channel}, CC {base}..{base + N_GENRES}")
+        if ch != channel or not base <= cc < base + n_ccs:
+            problems.append(f"event {i}: channel {ch} cc {cc} outside channel {channel}, CC {base}..{base + n_ccs - 1}")
             continue
         if out and s < out[-1][0]:
             problems.append(f"event {i}: sample {s} goes back in time")
@@ -126,18 +128,30 @@ def states(events, channel, base):
         else:
             out.append((s, tuple(cur)))
     if out and None in out[0][1]:
-        problems.append("the first state change does not set all 11 CCs")
+        problems.append(f"the first state change does not set all {n_ccs} CCs")
     return out, problems
 
 
+def cc_count(cli):
+    """11 CCs, or 12 when the model has the out-of-set class (plugin/src/midi.rs cc_values)."""
+    return N_GENRES + 1 + (1 if (cli.get("model") or {}).get("out_of_set") else 0)
+
+
 def cli_states(cli, labels):
-    """[(time_s, expected state)] for every CLI prediction (what MidiCcOut::values would send)."""
+    """[(time_s, expected state)] for every CLI prediction (what midi.rs cc_values would send):
+    "other / unsure" claimed = genre CCs as usual, top CC = OTHER (10); nothing claimed = zeros
+    and NO_GENRE; with the out-of-set class, CC base+11 = the smoothed out-of-set probability."""
+    scaled = lambda x: int(round(min(max(x, 0.0), 1.0) * 127))
+    oos = cc_count(cli) > N_GENRES + 1
     out = []
     for p in cli["predictions"]:
-        if p["top"] is None:
-            v = (0,) * N_GENRES + (NO_GENRE,)
+        if p["top"] is None and not p.get("out_of_set"):
+            v = (0,) * N_GENRES + (NO_GENRE,) + ((0,) if oos else ())
         else:
-            v = tuple(int(round(min(max(x, 0.0), 1.0) * 127)) for x in p["smoothed"]) + (labels.index(p["top"]),)
+            top = OTHER if p.get("out_of_set") else labels.index(p["top"])
+            v = tuple(scaled(x) for x in p["smoothed"]) + (top,)
+            if oos:
+                v += (scaled(p.get("smoothed_other", 0.0)),)
         out.append((p["time_s"], v))
     return out
 
@@ -208,8 +222,11 @@ def collapse(seq):
 
 
 def top_names(timeline, labels):
-    return collapse([labels[v[N_GENRES]] if v[N_GENRES] is not None and v[N_GENRES] < N_GENRES else "none"
-                     for _, v in timeline])
+    def name(top):
+        if top is None or top == NO_GENRE:
+            return "none"
+        return labels[top] if top < N_GENRES else "other"
+    return collapse([name(v[N_GENRES]) for _, v in timeline])
 
 
 def deterministic_match(daw, expected, blocks, rate, tol):
@@ -389,7 +406,7 @@ def main():
         cli = json.load(open(cli_path))
         labels = cli["labels"]
         expected = cli_states(cli, labels)
-        daw, problems = states(read_cc(os.path.join(out, "cc.tsv")), a.channel, a.cc_base)
+        daw, problems = states(read_cc(os.path.join(out, "cc.tsv")), a.channel, a.cc_base, cc_count(cli))
         daw_t = [(s / rate, v) for s, v in daw]
         cc = {"cli_predictions": len(expected), "daw_state_changes": len(daw), "structure_problems": problems[:10],
               "cli_top_sequence": top_names(expected, labels), "daw_top_sequence": top_names(daw_t, labels),
@@ -430,15 +447,16 @@ def main():
     fails.extend(pfails)
 
     # 4. run to run
+    n_ccs = cc_count(cli_doc) if cli_doc else N_GENRES + 1
     paths = sorted(glob.glob(os.path.join(out, "runs", "cc-*.tsv")), key=lambda p: int(p.rsplit("-", 1)[1][:-4]))
     if len(paths) > 1:
         ref_ev = read_cc(paths[0])
-        ref, _ = states(ref_ev, a.channel, a.cc_base)
+        ref, _ = states(ref_ev, a.channel, a.cc_base, n_ccs)
         ref_t = [(s / rate, v) for s, v in ref]
         runs = []
         for p in paths:
             ev = read_cc(p)
-            st, _ = states(ev, a.channel, a.cc_base)
+            st, _ = states(ev, a.channel, a.cc_base, n_ccs)
             st_t = [(s / rate, v) for s, v in st]
             first_diff = next((i for i, (x, y) in enumerate(zip(ev, ref_ev)) if x != y),
                               None if len(ev) == len(ref_ev) else min(len(ev), len(ref_ev)))

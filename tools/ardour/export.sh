@@ -175,7 +175,24 @@ lua_step() {
 	done
 	return 1
 }
-LUA_PREFIX=(ardour7-lua)
+# Ardour 7.3 (Debian 12) aborts with a double free at the end of a session export when ffmpeg is
+# on PATH (2026-12-05: the dry export failed 3 tries of 3, and passed with ffmpeg hidden). These
+# sessions need no ffmpeg, so Ardour gets a PATH of links to everything else.
+LUA_DEFAULT=(ardour7-lua)
+if command -v ffmpeg >/dev/null || command -v ffprobe >/dev/null; then
+	nofm="$work/path-without-ffmpeg"
+	mkdir -p "$nofm"
+	IFS=: read -ra path_dirs <<<"$PATH"
+	for d in "${path_dirs[@]}"; do
+		for f in "$d"/*; do
+			n=${f##*/}
+			case "$n" in ffmpeg* | ffprobe*) continue ;; esac
+			[ -e "$nofm/$n" ] || ln -s "$f" "$nofm/$n"
+		done
+	done
+	LUA_DEFAULT=(env PATH="$nofm" ardour7-lua)
+fi
+LUA_PREFIX=("${LUA_DEFAULT[@]}")
 
 session_dir="$work/session"
 sname=genrescope
@@ -217,7 +234,7 @@ if [ "$probe" = 1 ]; then
 		gdb -q -batch -x "$here/probe_processmode.gdb.py" --args /usr/lib/ardour7/luasession)
 	mkdir -p "$work/probe"
 	export_step probe wet probe "$work/probe" || die "probe run failed (see $attempts)"
-	LUA_PREFIX=(ardour7-lua)
+	LUA_PREFIX=("${LUA_DEFAULT[@]}")
 	log=$(awk -F'\t' '$1=="probe" && $4=="ok" {print $6}' "$attempts" | tail -1)
 	grep '^\[probe\]' "$out/$log" | sed 's/^\[probe\] //' | uniq >"$work/results/probe-events.txt"
 fi
