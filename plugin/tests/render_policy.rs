@@ -19,7 +19,9 @@ const RATE: f64 = 48_000.0;
 /// `process` call that waits for the load cannot be mistaken for one that was merely preempted.
 fn slow_model() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| padded_model("slow-model", 40 << 20))
+    // Big enough that its load takes well over the 150 ms the test needs on a quiet machine too
+    // (40 MB loaded in 147 ms on an idle 2-core EPYC).
+    DIR.get_or_init(|| padded_model("slow-model", 160 << 20))
 }
 
 /// How long the model takes to load in this process (ONNX Runtime already up).
